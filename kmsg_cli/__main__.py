@@ -1,0 +1,3 @@
+from kmsg_cli.app import main
+
+main()

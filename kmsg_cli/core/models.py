@@ -1,0 +1,121 @@
+"""The message model (parity with k-msg's SendInput) and the normalized results adapters return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from kmsg_cli.errors import InputError
+
+
+class MessageType(StrEnum):
+    SMS = "SMS"
+    LMS = "LMS"
+    MMS = "MMS"
+    ALIMTALK = "ALIMTALK"
+    FRIENDTALK = "FRIENDTALK"
+
+    @classmethod
+    def parse(cls, value: str) -> MessageType:
+        try:
+            return cls(value.strip().upper())
+        except ValueError:
+            valid = ", ".join(t.value for t in cls)
+            raise InputError(f"unknown message type {value!r}: use one of {valid}") from None
+
+
+TEXT_TYPES = frozenset({MessageType.SMS, MessageType.LMS, MessageType.MMS})
+
+
+class Status(StrEnum):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({Status.DELIVERED, Status.FAILED, Status.CANCELLED, Status.UNKNOWN})
+
+
+@dataclass(frozen=True)
+class Failover:
+    """ALIMTALK -> SMS/LMS fallback request. ``channel`` None means: SMS or LMS by bytes."""
+
+    enabled: bool
+    text: str | None = None
+    subject: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    """A validated, rendered message to exactly one recipient. Times are epoch milliseconds."""
+
+    message_id: str
+    type: MessageType
+    to: str
+    sender: str | None
+    text: str
+    subject: str | None = None
+    image: str | None = None
+    template_id: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    scheduled_at: int | None = None
+    failover: Failover | None = None
+    # "native" when the provider fails over itself, "api" when kmsg's tracking does, None: no failover
+    failover_mode: str | None = None
+    idempotency_key: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    ad: bool = False
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The provider's answer for one message of a call. FAILED rows carry code and error class."""
+
+    message_id: str
+    status: Status
+    provider_message_id: str = ""
+    group_id: str | None = None
+    code: str | None = None
+    error: str | None = None
+    error_class: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status is not Status.FAILED
+
+
+@dataclass(frozen=True)
+class StatusQuery:
+    message_id: str
+    provider_message_id: str
+    to: str
+    type: MessageType
+    requested_at: int
+    group_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What the provider says now. ``status`` None: code not recognized, keep polling (TRK-15)."""
+
+    message_id: str
+    status: Status | None
+    code: str | None = None
+    message: str | None = None
+    at: int | None = None
+
+
+@dataclass(frozen=True)
+class Balance:
+    amount: float
+    unit: str  # "KRW" or "messages" (Aligo counts messages)
+    detail: dict[str, Any] = field(default_factory=dict)

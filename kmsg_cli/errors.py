@@ -1,0 +1,160 @@
+"""The one exception tree. Every error knows its exit code (PRODUCT.md, "Exit codes").
+
+    KmsgError                      1   finished, something failed
+    ├── UsageError                 2   bad flags or arguments
+    ├── InputError                65   bad number, missing variable, too long, bad CSV row
+    ├── InputFileError            66   file missing or unreadable
+    ├── ConfigError               78   bad TOML, unknown key, missing secret, no route
+    ├── TemporaryError            75   lock held, quiet hours: state saved, rerun later
+    ├── Interrupted              130   Ctrl-C, state saved
+    └── ProviderError                  a whole provider call failed (PROVIDERS.md §2.2)
+        ├── AuthError             77   keys, signature, IP allow-list
+        ├── InvalidRequest        65   the provider refused the content
+        ├── TemplateNotFound      65
+        ├── InsufficientBalance   69
+        ├── RateLimited           75   429 or "try later" (retry_after seconds)
+        ├── Unavailable           69   provably not reached, or 503
+        └── UnknownOutcome        75   may have been accepted: reconcile, never resend
+
+``not_accepted`` is True when the error proves the provider did not take the message, so the
+next provider in a route may be tried; ``retryable`` when the same call may be repeated later.
+Messages never carry secrets or full phone numbers: callers pass masked values.
+"""
+
+from __future__ import annotations
+
+
+class KmsgError(Exception):
+    exit_code = 1
+    code = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def to_dict(self) -> dict[str, object]:
+        doc: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.hint:
+            doc["hint"] = self.hint
+        return doc
+
+
+class UsageError(KmsgError):
+    exit_code = 2
+    code = "usage"
+
+
+class InputError(KmsgError):
+    exit_code = 65
+    code = "invalid_input"
+
+
+class InputFileError(KmsgError):
+    exit_code = 66
+    code = "input_file"
+
+
+class ConfigError(KmsgError):
+    exit_code = 78
+    code = "config"
+
+
+class TemporaryError(KmsgError):
+    exit_code = 75
+    code = "temporary"
+
+
+class Interrupted(KmsgError):
+    exit_code = 130
+    code = "interrupted"
+
+
+class ProviderError(KmsgError):
+    """A whole provider call failed. ``error_class`` is the normalized class of PROVIDERS.md §2.2."""
+
+    error_class = "provider"
+    not_accepted = True
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider_id: str | None = None,
+        http_status: int | None = None,
+        vendor_code: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.provider_id = provider_id
+        self.http_status = http_status
+        self.vendor_code = vendor_code
+
+    @property
+    def code(self) -> str:  # type: ignore[override]
+        return self.error_class
+
+    def to_dict(self) -> dict[str, object]:
+        doc = super().to_dict()
+        for key in ("provider_id", "http_status", "vendor_code"):
+            value = getattr(self, key)
+            if value is not None:
+                doc[key] = value
+        return doc
+
+
+class AuthError(ProviderError):
+    exit_code = 77
+    error_class = "auth"
+
+
+class InvalidRequest(ProviderError):
+    exit_code = 65
+    error_class = "invalid"
+
+
+class TemplateNotFound(ProviderError):
+    exit_code = 65
+    error_class = "template_not_found"
+
+
+class InsufficientBalance(ProviderError):
+    exit_code = 69
+    error_class = "insufficient_balance"
+
+
+class RateLimited(ProviderError):
+    exit_code = 75
+    error_class = "rate_limited"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class Unavailable(ProviderError):
+    exit_code = 69
+    error_class = "unavailable"
+    retryable = True
+
+
+class UnknownOutcome(ProviderError):
+    exit_code = 75
+    error_class = "unknown_outcome"
+    not_accepted = False
+
+
+ERROR_CLASSES: dict[str, type[ProviderError]] = {
+    cls.error_class: cls
+    for cls in (
+        AuthError,
+        InvalidRequest,
+        TemplateNotFound,
+        InsufficientBalance,
+        RateLimited,
+        Unavailable,
+        UnknownOutcome,
+    )
+}

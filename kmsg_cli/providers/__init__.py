@@ -1,0 +1,1 @@
+"""Provider adapters. Each satisfies kmsg_cli.core.ports.Provider; registry.build() makes them."""
