@@ -181,7 +181,9 @@ def load(path: Path, *, required: bool) -> Settings | None:
         raw = path.read_bytes()
     except FileNotFoundError:
         if required:
-            raise ConfigError(f"config file not found: {path}", hint="run `kmsg config init`") from None
+            raise ConfigError(
+                f"config file not found: {path}", hint="run `kmsg config init`"
+            ) from None
         return None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
@@ -236,6 +238,15 @@ def resolve_secret(value: str, key: str) -> str:
             raise ConfigError(f"{key}: secret file {file} is empty")
         return resolved
     return value
+
+
+def check_secrets(provider_id: str, cfg: BaseModel) -> None:
+    """Resolve every secret a provider holds (discarding the values): a missing one is a
+    ConfigError naming ``providers.ID.KEY`` and the variable or file."""
+    for key in sorted(SECRET_FIELDS):
+        value = getattr(cfg, key, None)
+        if isinstance(value, str):
+            resolve_secret(value, f"providers.{provider_id}.{key}")
 
 
 def is_reference(value: str) -> bool:

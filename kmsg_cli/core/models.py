@@ -119,3 +119,49 @@ class Balance:
     amount: float
     unit: str  # "KRW" or "messages" (Aligo counts messages)
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One row of kmsg_delivery_tracking as the rest of kmsg sees it (times in epoch ms).
+
+    ``send_state``: journaled (written, provider not yet answered: if it stays so, the process
+    died mid-call and the outcome is unknown) -> accepted | rejected | unknown.
+    """
+
+    message_id: str
+    provider_id: str
+    provider_message_id: str
+    type: MessageType
+    to: str
+    sender: str | None
+    status: Status
+    provider_status_code: str | None
+    provider_status_message: str | None
+    sent_at: int | None
+    delivered_at: int | None
+    failed_at: int | None
+    requested_at: int
+    scheduled_at: int | None
+    status_updated_at: int
+    attempt_count: int
+    last_checked_at: int | None
+    next_check_at: int
+    last_error: dict[str, Any] | None
+    metadata: dict[str, Any]
+    idempotency_key: str | None
+    send_state: str
+    group_id: str | None
+    failover_mode: str | None
+    fallback_of: str | None
+    fallback_message_id: str | None
+    job_id: str | None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: int
+    status: Status | None
+    code: str | None
+    message: str | None
+    source: str  # "send", "check", "failover", "kmsg"

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from kmsg_cli.core.models import Balance, Message, MessageType, SendResult, StatusQuery, StatusReport
+from kmsg_cli.core.models import (
+    Balance,
+    Message,
+    MessageType,
+    SendResult,
+    StatusQuery,
+    StatusReport,
+)
+from kmsg_cli.errors import KmsgError
 
 
 class Clock(Protocol):
@@ -42,3 +50,21 @@ class Provider(Protocol):
     def check(self) -> None:
         """One authenticated read-only call (providers doctor); raises ProviderError."""
         ...
+
+
+class JournalStore(Protocol):
+    """The part of the store the send use case needs (kmsg_cli.store.Store satisfies it)."""
+
+    def journal(self, routed: Sequence[tuple[Message, str]], now: int) -> dict[str, Any]: ...
+
+    def reroute(self, message_ids: Sequence[str], provider_id: str) -> None: ...
+
+    def record_results(
+        self, results: Sequence[SendResult], now: int, next_checks: dict[str, int]
+    ) -> None: ...
+
+    def record_call_error(
+        self, message_ids: Sequence[str], error: KmsgError, now: int, next_check: int
+    ) -> None: ...
+
+    def advance_cursor(self, key: str, size: int) -> int: ...

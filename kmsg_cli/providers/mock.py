@@ -59,7 +59,9 @@ class MockProvider:
         if "4010" in suffixes:
             return AuthError("mock: API key rejected", provider_id=pid, http_status=401)
         if "4290" in suffixes:
-            return RateLimited("mock: rate limited", provider_id=pid, http_status=429, retry_after=30)
+            return RateLimited(
+                "mock: rate limited", provider_id=pid, http_status=429, retry_after=30
+            )
         if "5030" in suffixes:
             return Unavailable("mock: service unavailable", provider_id=pid, http_status=503)
         if "5040" in suffixes:
@@ -127,10 +129,14 @@ class MockProvider:
                     )
                 )
             elif q.to.endswith("8888"):
-                reports.append(StatusReport(q.message_id, Status.SENT, "MOCK_3000", "mock: sent", now))
+                reports.append(
+                    StatusReport(q.message_id, Status.SENT, "MOCK_3000", "mock: sent", now)
+                )
             else:
                 reports.append(
-                    StatusReport(q.message_id, Status.DELIVERED, "MOCK_4000", "mock: delivered", now)
+                    StatusReport(
+                        q.message_id, Status.DELIVERED, "MOCK_4000", "mock: delivered", now
+                    )
                 )
         return reports
 

@@ -1,0 +1,1 @@
+complete --command kmsg --no-files --arguments "(env _KMSG_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) kmsg)" --condition "env _KMSG_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) kmsg"

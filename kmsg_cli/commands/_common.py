@@ -1,0 +1,124 @@
+"""Shared command plumbing: global options on every command, and errors -> exit codes in one place.
+
+``@command(app)`` adds the global options (``--json``, ``-q``, ``--config``, ...) to a command's own
+signature, so they work after the sub-command as well as before it (CLI-11), and turns every
+KmsgError into one clear line (or the JSON error document) with its documented exit code.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import typing
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from kmsg_cli.context import AppContext
+from kmsg_cli.errors import Interrupted, KmsgError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--config",
+        help="Config file (default: $KMSG_CONFIG, $KMSG_HOME/config.toml).",
+        show_default=False,
+    ),
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="Database file (default: $KMSG_DB, $KMSG_HOME/kmsg.db).", show_default=False
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and warnings.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr.")]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (also NO_COLOR).")]
+ShowRecipientsOpt = Annotated[
+    bool, typer.Option("--show-recipients", help="Show phone numbers unmasked.")
+]
+
+GLOBAL_OPTIONS: dict[str, Any] = {
+    "config": ConfigOpt,
+    "db": DbOpt,
+    "json": JsonOpt,
+    "quiet": QuietOpt,
+    "verbose": VerboseOpt,
+    "no_color": NoColorOpt,
+    "show_recipients": ShowRecipientsOpt,
+}
+_DEFAULTS = {"config": None, "db": None}
+
+
+def app_context(ctx: typer.Context) -> AppContext:
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppContext):
+        root.obj = AppContext()
+    return root.obj
+
+
+def command(app: typer.Typer, name: str | None = None, **kwargs: Any) -> Callable[[F], F]:
+    def decorate(fn: F) -> F:
+        hints = typing.get_type_hints(fn, include_extras=True)
+        params = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in inspect.signature(fn).parameters.values()
+        ]
+        for key, annotation in GLOBAL_OPTIONS.items():
+            params.append(
+                inspect.Parameter(
+                    key,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=_DEFAULTS.get(key, False),
+                    annotation=annotation,
+                )
+            )
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kw: Any) -> Any:
+            ctx: typer.Context = kw["ctx"]
+            app_ctx = app_context(ctx)
+            app_ctx.set_options(**{key: kw.pop(key) for key in GLOBAL_OPTIONS})
+            return run(app_ctx, lambda: fn(*args, **kw))
+
+        wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        app.command(name, **kwargs)(wrapper)
+        return fn
+
+    return decorate
+
+
+def run(app_ctx: AppContext, body: Callable[[], Any]) -> Any:
+    """Run a command body; map every error to its exit code. No traceback unless KMSG_DEBUG=1."""
+    out = app_ctx.output
+    try:
+        code = body()
+    except typer.Exit:
+        raise
+    except KmsgError as exc:
+        out.fail(exc)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        out.fail(Interrupted("interrupted; state saved"))
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        if os.environ.get("KMSG_DEBUG"):
+            raise
+        out.fail(
+            KmsgError(
+                f"internal error: {type(exc).__name__}: {exc}",
+                hint="rerun with KMSG_DEBUG=1 for details",
+            )
+        )
+        raise typer.Exit(1) from None
+    finally:
+        app_ctx.close()
+    if code:
+        raise typer.Exit(int(code))
+    return None

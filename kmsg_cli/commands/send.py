@@ -1,0 +1,289 @@
+"""`kmsg send`: one message to one or more recipients."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from kmsg_cli.commands._common import app_context, command
+from kmsg_cli.core import service
+from kmsg_cli.core.compose import Draft
+from kmsg_cli.core.models import Failover
+from kmsg_cli.errors import InputError, KmsgError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from kmsg_cli.context import AppContext
+    from kmsg_cli.core.service import Outcome, Planned
+    from kmsg_cli.output import Output
+
+
+def register(app: typer.Typer) -> None:
+    command(app, "send")(send)
+
+
+def send(
+    ctx: typer.Context,
+    to: Annotated[
+        list[str],
+        typer.Option("--to", help="Recipient; repeat or comma-separate.", show_default=False),
+    ] = [],  # noqa: B006
+    text: Annotated[
+        str | None,
+        typer.Option("--text", help="Message text; - reads stdin. #{name} takes --var values."),
+    ] = None,
+    type_: Annotated[
+        str | None,
+        typer.Option(
+            "--type", help="SMS|LMS|MMS|ALIMTALK|FRIENDTALK (default: SMS, LMS past 90 bytes)."
+        ),
+    ] = None,
+    sender: Annotated[
+        str | None, typer.Option("--from", help="Sender number (default: the provider's).")
+    ] = None,
+    subject: Annotated[
+        str | None, typer.Option("--subject", help="LMS/MMS title (40 bytes).")
+    ] = None,
+    image: Annotated[
+        str | None, typer.Option("--image", help="JPEG image: makes the message MMS.")
+    ] = None,
+    template_id: Annotated[
+        str | None, typer.Option("--template-id", help="AlimTalk template.")
+    ] = None,
+    var: Annotated[
+        list[str], typer.Option("--var", help="Template variable KEY=VALUE; repeatable.")
+    ] = [],  # noqa: B006
+    vars_json: Annotated[
+        str | None, typer.Option("--vars", help="Variables as a JSON object.")
+    ] = None,
+    provider: Annotated[
+        str | None, typer.Option("--provider", help="Send through this provider id.")
+    ] = None,
+    failover: Annotated[
+        bool,
+        typer.Option(
+            "--failover/--no-failover", help="ALIMTALK: fall back to SMS/LMS if not delivered."
+        ),
+    ] = False,
+    fallback_channel: Annotated[
+        str | None, typer.Option("--fallback-channel", help="sms|lms (default: by length).")
+    ] = None,
+    fallback_text: Annotated[
+        str | None, typer.Option("--fallback-text", help="Text of the fallback SMS/LMS.")
+    ] = None,
+    fallback_subject: Annotated[
+        str | None, typer.Option("--fallback-subject", help="Title of the fallback LMS.")
+    ] = None,
+    idempotency_key: Annotated[
+        str | None, typer.Option("--idempotency-key", help="The same key is never sent twice.")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse characters EUC-KR cannot carry.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Resolve everything and print the provider request; send nothing."
+        ),
+    ] = False,
+) -> int:
+    """Send one message to one or more recipients.
+
+    Example: kmsg send --to 010-1234-5678 --text "배송이 시작되었습니다"
+    """
+    app_ctx = app_context(ctx)
+    draft = Draft(
+        text=_read_text(text),
+        type=type_,
+        sender=sender,
+        subject=subject,
+        image=image,
+        template_id=template_id,
+        variables=parse_vars(var, vars_json),
+        provider_id=provider,
+        failover=Failover(failover, fallback_text, fallback_subject, fallback_channel)
+        if failover
+        else None,
+        idempotency_key=idempotency_key,
+        strict=strict,
+    )
+    recipients = [part.strip() for item in to for part in item.split(",") if part.strip()]
+    env = app_ctx.env()
+    planned = service.plan(draft, recipients, env)
+    for item in planned:
+        for warning in item.warnings:
+            app_ctx.output.warn(warning)
+    if dry_run:
+        return _dry_run(app_ctx, planned)
+    outcomes = service.execute(planned, env)
+    code = service.exit_code(outcomes)
+    _report(app_ctx.output, outcomes, code)
+    return code
+
+
+def _read_text(text: str | None) -> str | None:
+    if text == "-":
+        return sys.stdin.read()
+    return text
+
+
+def parse_vars(pairs: list[str], as_json: str | None) -> dict[str, str]:
+    variables: dict[str, str] = {}
+    if as_json:
+        try:
+            loaded = json.loads(as_json)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"--vars is not valid JSON: {exc.msg}") from None
+        if not isinstance(loaded, dict):
+            raise InputError("--vars must be a JSON object")
+        variables.update({str(k).strip(): _str(v) for k, v in loaded.items()})
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--var {pair!r}: expected KEY=VALUE")
+        variables[key.strip()] = value
+    return variables
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, dict | list):
+        raise InputError(f"--vars values must be text or numbers, not {json.dumps(value)}")
+    return json.dumps(value)
+
+
+def _dry_run(app_ctx: AppContext, planned: list[Planned]) -> int:
+    out = app_ctx.output
+    by_provider: dict[str, list[Planned]] = {}
+    for item in planned:
+        by_provider.setdefault(item.route[0], []).append(item)
+    requests = []
+    for pid, items in by_provider.items():
+        requests.extend(app_ctx.provider(pid).preview([i.message for i in items]))
+    rows = [_planned_doc(out, item) for item in planned]
+    if not out.show_recipients:
+        requests = _mask_numbers(requests, [i.message.to for i in planned], out)
+    doc = {"dry_run": True, "messages": rows, "requests": requests}
+
+    def human(console: Console) -> None:
+        from rich.table import Table
+
+        table = Table(
+            "to", "type", "bytes", "provider", "route", "cost", title="dry run: nothing sent"
+        )
+        for row in rows:
+            cost = row["cost"]
+            table.add_row(
+                row["to"],
+                row["type"],
+                str(row["bytes"]),
+                row["provider"],
+                row["reason"],
+                "-" if cost is None else f"{cost:g} KRW",
+            )
+        console.print(table)
+        console.print_json(json.dumps(requests, ensure_ascii=False))
+
+    out.emit(doc, human)
+    return 0
+
+
+def _planned_doc(out: Output, item: Planned) -> dict[str, Any]:
+    m = item.message
+    return {
+        "to": out.phone(m.to),
+        "type": m.type.value,
+        "bytes": item.bytes,
+        "provider": item.route[0],
+        "route": list(item.route),
+        "reason": item.reason,
+        "from": out.phone(m.sender),
+        "failover": m.failover_mode,
+        "cost": item.cost,
+        "warnings": list(item.warnings),
+    }
+
+
+def _mask_numbers(
+    requests: list[dict[str, Any]], numbers: list[str], out: Output
+) -> list[dict[str, Any]]:
+    text = json.dumps(requests, ensure_ascii=False)
+    for number in numbers:
+        text = text.replace(number, out.phone(number))
+    result: list[dict[str, Any]] = json.loads(text)
+    return result
+
+
+def _report(out: Output, outcomes: list[Outcome], code: int) -> None:
+    rows = [outcome_doc(out, o) for o in outcomes]
+    accepted = sum(1 for o in outcomes if o.state in ("accepted", "duplicate"))
+    doc = {"messages": rows, "accepted": accepted, "failed": len(outcomes) - accepted}
+    failed = [
+        (o, row)
+        for o, row in zip(outcomes, rows, strict=True)
+        if o.state in ("rejected", "unknown")
+    ]
+    if out.json_mode:
+        if code == 0:
+            out.emit(doc)
+        else:
+            out.fail(_first_error(failed), doc, exit_code=code)
+        return
+
+    def human(console: Console) -> None:
+        from rich.table import Table
+
+        table = Table("id", "to", "type", "provider", "result")
+        for row in rows:
+            table.add_row(row["message_id"], row["to"], row["type"], row["provider"], row["result"])
+        console.print(table)
+
+    out.emit(doc, human)
+    for _o, row in failed:
+        out.error(f"{row['to']}: {row['result']}")
+    error = next((o.error for o, _ in failed if o.error and o.error.hint), None)
+    if error is not None:
+        out.error(f"hint: {error.hint}", prefix=False)
+
+
+def _first_error(failed: list[tuple[Outcome, dict[str, Any]]]) -> KmsgError:
+    errors = [o.error for o, _ in failed if o.error is not None]
+    if errors:
+        return errors[0]
+    return KmsgError(
+        f"{failed[0][1]['to']}: {failed[0][1]['result']}"
+        + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")
+    )
+
+
+def outcome_doc(out: Output, o: Outcome) -> dict[str, Any]:
+    r = o.result
+    if o.state == "duplicate":
+        result = f"already sent as {o.existing.message_id} (same idempotency key)"
+        mid = o.existing.message_id
+    else:
+        mid = o.message.message_id
+        if o.state == "accepted" and r is not None:
+            result = r.status.value
+        elif o.state == "unknown":
+            result = "UNKNOWN OUTCOME: may have been sent; `kmsg track` reconciles"
+        else:
+            reason = o.error.message if o.error else (r.error if r else "")
+            code = r.code if r and r.code else (o.error.code if o.error else "")
+            result = f"FAILED {code}: {reason}".strip()
+    return {
+        "message_id": mid,
+        "to": out.phone(o.message.to),
+        "type": o.message.type.value,
+        "provider": o.provider_id,
+        "state": o.state,
+        "status": r.status.value if r else None,
+        "provider_message_id": r.provider_message_id if r else None,
+        "code": r.code if r else (o.error.code if o.error else None),
+        "result": result,
+    }

@@ -1,0 +1,192 @@
+"""`kmsg status`: what happened — a summary, or one message with its history."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from kmsg_cli.commands._common import app_context, command
+from kmsg_cli.core import phone
+from kmsg_cli.core.models import MessageType, Record, Status
+from kmsg_cli.core.times import duration_ms, kst
+from kmsg_cli.errors import InputError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from kmsg_cli.output import Output
+    from kmsg_cli.store import Store
+
+
+def register(app: typer.Typer) -> None:
+    command(app, "status")(status)
+
+
+def status(
+    ctx: typer.Context,
+    message_id: Annotated[
+        str | None,
+        typer.Argument(help="A message id (or a unique prefix of one).", show_default=False),
+    ] = None,
+    since: Annotated[
+        str, typer.Option("--since", help="Window for the summary: 30m, 24h, 7d.")
+    ] = "24h",
+    status_: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="Only this message type.")] = None,
+    provider: Annotated[
+        str | None, typer.Option("--provider", help="Only this provider id.")
+    ] = None,
+    job: Annotated[str | None, typer.Option("--job", help="Only this bulk job.")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Only this recipient.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Messages to list.")] = 20,
+) -> None:
+    """Show counts by status, type and provider, the latest messages, or one message in full.
+
+    Example: kmsg status --since 7d --status FAILED
+    """
+    app_ctx = app_context(ctx)
+    out = app_ctx.output
+    store = app_ctx.store(must_exist=bool(app_ctx.options.db))
+    if message_id:
+        _one(out, store, message_id)
+        return
+    filters = {
+        "status": Status(status_.upper()).value if status_ and _valid_status(status_) else None,
+        "type": MessageType.parse(type_).value if type_ else None,
+        "provider": provider,
+        "job": job,
+        "to": phone.normalize(to) if to else None,
+    }
+    start = app_ctx.clock.now_ms() - duration_ms(since)
+    counts = {
+        key: dict(store.counts(key, since=start, **filters))
+        for key in ("status", "type", "provider")
+    }
+    records = store.list_records(since=start, limit=limit, **filters)
+    doc = {"since": since, "counts": counts, "messages": [record_doc(out, r) for r in records]}
+
+    def human(console: Console) -> None:
+        from rich.table import Table
+
+        total = sum(counts["status"].values())
+        console.print(f"{total} message(s) in the last {since}")
+        if total:
+            summary = Table("status", "count", *([] if len(counts["provider"]) < 2 else []))
+            for key, n in counts["status"].items():
+                summary.add_row(key, str(n))
+            console.print(summary)
+            console.print(
+                "by type: "
+                + ", ".join(f"{k} {n}" for k, n in counts["type"].items())
+                + " · by provider: "
+                + ", ".join(f"{k} {n}" for k, n in counts["provider"].items())
+            )
+        if records:
+            table = Table("id", "requested", "to", "type", "provider", "status")
+            for r in records:
+                table.add_row(
+                    r.message_id,
+                    kst(r.requested_at),
+                    out.phone(r.to),
+                    r.type.value,
+                    r.provider_id,
+                    _status_text(r),
+                )
+            console.print(table)
+
+    out.emit(doc, human, data=True)
+
+
+def _valid_status(value: str) -> bool:
+    try:
+        Status(value.upper())
+    except ValueError:
+        raise InputError(
+            f"unknown status {value!r}: use one of {', '.join(s.value for s in Status)}"
+        ) from None
+    return True
+
+
+def _status_text(r: Record) -> str:
+    if r.send_state == "unknown" and not r.status.terminal:
+        return f"{r.status.value} (outcome unknown)"
+    if r.send_state == "journaled":
+        return "IN FLIGHT"
+    return r.status.value
+
+
+def _one(out: Output, store: Store, message_id: str) -> None:
+    record = store.get(message_id)
+    if record is None:
+        matches = store.find_prefix(message_id)
+        if len(matches) != 1:
+            why = "no message" if not matches else "more than one message"
+            raise InputError(f"{why} matches id {message_id!r}")
+        record = matches[0]
+    history = store.history(record.message_id)
+    doc = {
+        "message": record_doc(out, record),
+        "history": [
+            {
+                "at": h.at,
+                "status": h.status.value if h.status else None,
+                "code": h.code,
+                "message": h.message,
+                "source": h.source,
+            }
+            for h in history
+        ],
+    }
+
+    def human(console: Console) -> None:
+        from rich.table import Table
+
+        info = Table(show_header=False, box=None)
+        for key, value in doc["message"].items():
+            if value not in (None, "", {}, []):
+                info.add_row(
+                    key,
+                    kst(value) if key.endswith("_at") and isinstance(value, int) else str(value),
+                )
+        console.print(info)
+        table = Table("at", "status", "code", "message", "source", title="history")
+        for h in history:
+            table.add_row(
+                kst(h.at),
+                h.status.value if h.status else "-",
+                h.code or "",
+                h.message or "",
+                h.source,
+            )
+        console.print(table)
+
+    out.emit(doc, human, data=True)
+
+
+def record_doc(out: Output, r: Record) -> dict[str, Any]:
+    return {
+        "message_id": r.message_id,
+        "type": r.type.value,
+        "to": out.phone(r.to),
+        "from": out.phone(r.sender) if r.sender else None,
+        "provider": r.provider_id,
+        "provider_message_id": r.provider_message_id or None,
+        "status": r.status.value,
+        "send_state": r.send_state,
+        "provider_status_code": r.provider_status_code,
+        "provider_status_message": r.provider_status_message,
+        "requested_at": r.requested_at,
+        "scheduled_at": r.scheduled_at,
+        "sent_at": r.sent_at,
+        "delivered_at": r.delivered_at,
+        "failed_at": r.failed_at,
+        "attempt_count": r.attempt_count,
+        "next_check_at": None if r.status.terminal else r.next_check_at,
+        "last_error": r.last_error,
+        "idempotency_key": r.idempotency_key,
+        "failover_mode": r.failover_mode,
+        "fallback_message_id": r.fallback_message_id,
+        "fallback_of": r.fallback_of,
+        "job_id": r.job_id,
+    }

@@ -1,0 +1,187 @@
+"""AppContext: settings, store, providers, HTTP client and output for one invocation, made lazily.
+
+Commands take it from ``ctx.obj``; tests pass their own (``runner.invoke(app, args, obj=...)``)
+with a fake clock instead of patching module paths.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kmsg_cli import config
+from kmsg_cli.core.schedule import Schedule
+from kmsg_cli.output import Output
+
+if TYPE_CHECKING:
+    import httpx
+
+    from kmsg_cli.core.models import MessageType
+    from kmsg_cli.core.ports import Clock, Provider
+    from kmsg_cli.core.service import Env
+    from kmsg_cli.store import Store
+
+
+class SystemClock:
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+@dataclass
+class Options:
+    config: str | None = None
+    db: str | None = None
+    json: bool = False
+    quiet: bool = False
+    verbose: bool = False
+    no_color: bool = False
+    show_recipients: bool = False
+
+
+@dataclass
+class AppContext:
+    clock: Clock = field(default_factory=SystemClock)
+    options: Options = field(default_factory=Options)
+    output: Output = field(default_factory=Output)
+    _settings: config.Settings | None = None
+    _store: Store | None = None
+    _http: httpx.Client | None = None
+    _providers: dict[str, Provider] = field(default_factory=dict)
+    using_default: bool = False
+
+    def set_options(self, **values: Any) -> None:
+        """Merge global options given at the root or on the command (the later one wins)."""
+        for key, value in values.items():
+            if value not in (None, False):
+                setattr(self.options, key, value)
+        o = self.options
+        self.output = Output(
+            json_mode=o.json,
+            quiet=o.quiet,
+            verbose=o.verbose,
+            no_color=o.no_color,
+            show_recipients=o.show_recipients,
+        )
+
+    # -- configuration ------------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return config.config_path(self.options.config)
+
+    @property
+    def settings(self) -> config.Settings:
+        if self._settings is None:
+            path = self.config_path
+            loaded = config.load(path, required=config.explicit_config(self.options.config))
+            if loaded is None:
+                self.using_default = True
+                self.output.info(
+                    f"kmsg: no config file at {path}; using the built-in mock provider "
+                    "(nothing is really sent). Run `kmsg config init` to set up a provider.",
+                    once=True,
+                )
+                loaded = config.EMBEDDED_DEFAULT
+            elif config.has_literal_secrets(loaded) and _others_can_read(path):
+                self.output.warn(
+                    f"{path} holds literal secrets and is readable by others: chmod 600"
+                )
+            self._settings = loaded
+        return self._settings
+
+    # -- store --------------------------------------------------------------------------------
+    @property
+    def db_path(self) -> Path:
+        return config.db_path(self.settings, self.options.db)
+
+    def store(self, *, must_exist: bool = False) -> Store:
+        if self._store is None:
+            from kmsg_cli.store import open_store
+
+            self._store = open_store(self.db_path, self.clock.now_ms(), must_exist=must_exist)
+        return self._store
+
+    # -- providers ----------------------------------------------------------------------------
+    def http(self) -> httpx.Client:
+        if self._http is None:
+            from kmsg_cli.providers.http import make_client
+
+            self._http = make_client()
+        return self._http
+
+    def provider(self, provider_id: str) -> Provider:
+        if provider_id not in self._providers:
+            from kmsg_cli.providers import registry
+
+            cfg = self.settings.providers[provider_id]
+            config.check_secrets(
+                provider_id, cfg
+            )  # fail with the key's name before anything is sent
+            deps = registry.Deps(http=self.http, clock=self.clock)
+            self._providers[provider_id] = registry.build(provider_id, cfg, deps)
+        return self._providers[provider_id]
+
+    def capabilities(self) -> dict[str, frozenset[MessageType]]:
+        from kmsg_cli.providers import registry
+
+        return {
+            pid: registry.capabilities(cfg.type) for pid, cfg in self.settings.providers.items()
+        }
+
+    def env(self) -> Env:
+        from kmsg_cli.core.service import Env
+        from kmsg_cli.providers import registry
+
+        s = self.settings
+        t = s.tracking
+        return Env(
+            clock=self.clock,
+            store=self.store,
+            provider=self.provider,
+            capabilities=self.capabilities(),
+            default_senders={pid: default_sender(cfg) for pid, cfg in s.providers.items()},
+            native_failover={
+                pid: bool(registry.adapter_class(cfg.type).native_failover)
+                for pid, cfg in s.providers.items()
+            },
+            routing_default=s.routing.default,
+            routing_strategy=s.routing.strategy,
+            routing_by_type=s.routing.by_type,
+            auto_lms_bytes=s.defaults.sms.auto_lms_bytes,
+            prices=s.prices,
+            schedule=Schedule(
+                t.initial_delay_seconds,
+                t.scheduled_grace_seconds,
+                tuple(t.backoff_seconds),
+                t.max_duration_seconds,
+            ),
+            warn=self.output.warn,
+        )
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+
+def default_sender(cfg: Any) -> str | None:
+    for key in ("default_from", "sender_number", "sender"):
+        value = getattr(cfg, key, None)
+        if value:
+            return str(value)
+    return None
+
+
+def _others_can_read(path: Path) -> bool:
+    try:
+        return bool(os.stat(path).st_mode & 0o077)
+    except OSError:
+        return False

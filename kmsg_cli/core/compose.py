@@ -1,0 +1,188 @@
+"""Turn what the user typed (a Draft) into validated, rendered Messages (SEND-1..5, BYTE-*, FO-6..8).
+
+Type inference changes ``type`` and nothing else: every field the user gave reaches the Message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kmsg_cli.core import content, phone
+from kmsg_cli.core.models import TEXT_TYPES, Failover, Message, MessageType
+from kmsg_cli.errors import InputError
+
+
+@dataclass(frozen=True)
+class Draft:
+    text: str | None = None
+    type: str | None = None
+    sender: str | None = None
+    subject: str | None = None
+    image: str | None = None
+    template_id: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    provider_id: str | None = None
+    scheduled_at: int | None = None
+    failover: Failover | None = None
+    idempotency_key: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    ad: bool = False
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class Composed:
+    message: Message
+    bytes: int
+    warnings: tuple[str, ...] = ()
+
+
+def compose(draft: Draft, to: str, message_id: str, *, auto_lms_bytes: int = 90) -> Composed:
+    """Validate and render one message for one recipient (raw ``to``; normalized here)."""
+    recipient = phone.recipient(to)
+    sender = phone.sender(draft.sender) if draft.sender else None
+    explicit = MessageType.parse(draft.type) if draft.type else None
+    kind = explicit or _implied_type(draft)
+    warnings: list[str] = []
+
+    if kind is MessageType.ALIMTALK:
+        text, subject = _alimtalk_text(draft)
+    else:
+        text, subject = _body(draft)
+    size = content.byte_length(text)
+
+    if kind in TEXT_TYPES:
+        kind = _text_type(kind, explicit, draft, size, subject, auto_lms_bytes)
+        bad = content.unencodable(text + (subject or ""))
+        if bad:
+            note = f"characters EUC-KR cannot carry ({''.join(bad[:5])}): providers may reject or replace them"
+            if draft.strict:
+                raise InputError(note.replace(": providers", "; --strict refuses them:"))
+            warnings.append(note)
+
+    failover = _failover(draft, kind)
+    message = Message(
+        message_id=message_id,
+        type=kind,
+        to=recipient,
+        sender=sender,
+        text=text,
+        subject=subject,
+        image=draft.image,
+        template_id=draft.template_id,
+        variables=dict(draft.variables),
+        scheduled_at=draft.scheduled_at,
+        failover=failover,
+        idempotency_key=draft.idempotency_key,
+        metadata=dict(draft.metadata),
+        ad=draft.ad,
+    )
+    return Composed(message, size, tuple(warnings))
+
+
+def _implied_type(draft: Draft) -> MessageType:
+    if draft.image:
+        return MessageType.MMS
+    if draft.template_id:
+        return MessageType.ALIMTALK
+    return MessageType.SMS
+
+
+def _body(draft: Draft) -> tuple[str, str | None]:
+    if draft.text is None or not draft.text.strip():
+        raise InputError(
+            "message text is empty", hint="pass --text TEXT (or --text - to read stdin)"
+        )
+    text = content.render(content.normalize_text(draft.text), draft.variables)
+    subject = None
+    if draft.subject is not None:
+        subject = content.render(draft.subject, draft.variables, what="subject")
+        if content.byte_length(subject) > content.SUBJECT_MAX_BYTES:
+            raise InputError(
+                f"subject is {content.byte_length(subject)} bytes; the limit is "
+                f"{content.SUBJECT_MAX_BYTES} bytes (20 Hangul)"
+            )
+    return text, subject
+
+
+def _text_type(
+    kind: MessageType,
+    explicit: MessageType | None,
+    draft: Draft,
+    size: int,
+    subject: str | None,
+    auto_lms_bytes: int,
+) -> MessageType:
+    if draft.image and kind is not MessageType.MMS:
+        raise InputError(f"--image makes a message MMS, but --type {kind.value} was given")
+    if kind is MessageType.MMS and not draft.image:
+        raise InputError("an MMS needs an image", hint="pass --image PATH (JPEG)")
+    if size > content.LMS_MAX_BYTES:
+        raise InputError(
+            f"text is {size} bytes; the LMS/MMS limit is {content.LMS_MAX_BYTES} bytes"
+        )
+    if explicit is MessageType.SMS:
+        if subject is not None:
+            raise InputError("an SMS has no subject: drop --subject or use --type LMS")
+        if size > content.SMS_MAX_BYTES:
+            raise InputError(
+                f"text is {size} bytes; an SMS holds {content.SMS_MAX_BYTES} bytes "
+                "(45 Hangul or 90 ASCII)",
+                hint="omit --type to send it as LMS",
+            )
+        return kind
+    if explicit is None and kind is MessageType.SMS and (size > auto_lms_bytes or subject):
+        return MessageType.LMS
+    return kind
+
+
+def _alimtalk_text(draft: Draft) -> tuple[str, str | None]:
+    if not draft.template_id:
+        raise InputError("an ALIMTALK needs a template", hint="pass --template-id ID")
+    text = ""
+    if draft.text:
+        text = content.render(content.normalize_text(draft.text), draft.variables)
+        if len(text) > content.ALIMTALK_MAX_CHARS:
+            raise InputError(
+                f"AlimTalk text is {len(text)} characters after substitution; "
+                f"the limit is {content.ALIMTALK_MAX_CHARS}"
+            )
+    return text, None
+
+
+def _failover(draft: Draft, kind: MessageType) -> Failover | None:
+    fo = draft.failover
+    if fo is None or not fo.enabled:
+        return None
+    if kind is not MessageType.ALIMTALK:
+        raise InputError("--failover applies to ALIMTALK only")
+    if fo.channel not in (None, "sms", "lms"):
+        raise InputError(f"unknown fallback channel {fo.channel!r}: use sms or lms")
+    if not fo.text or not fo.text.strip():
+        raise InputError("failover needs the fallback SMS text", hint='pass --fallback-text "..."')
+    text = content.render(content.normalize_text(fo.text), draft.variables, what="fallback text")
+    subject = (
+        content.render(fo.subject, draft.variables, what="fallback subject") if fo.subject else None
+    )
+    fallback = Draft(text=text, subject=subject, type=fo.channel, strict=draft.strict)
+    # validate now, before the AlimTalk goes out (FO-8): the same rules as any SMS/LMS
+    _text_type(
+        MessageType.parse(fo.channel) if fo.channel else MessageType.SMS,
+        MessageType.parse(fo.channel) if fo.channel else None,
+        fallback,
+        content.byte_length(text),
+        subject,
+        content.SMS_MAX_BYTES,
+    )
+    return replace(fo, text=text, subject=subject)
+
+
+def fallback_type(fo: Failover) -> MessageType:
+    """SMS or LMS for a fallback: the channel asked for, else by bytes (FO-6)."""
+    if fo.channel == "lms" or fo.subject:
+        return MessageType.LMS
+    if fo.channel == "sms":
+        return MessageType.SMS
+    size = content.byte_length(fo.text or "")
+    return MessageType.LMS if size > content.SMS_MAX_BYTES else MessageType.SMS

@@ -1,0 +1,73 @@
+"""Text rules: CP949 byte counting, #{var} rendering, EUC-KR encodability (PROVIDERS.md §8.1, §8.6).
+
+One byte-count function for send, bulk, dry-run and failover (BYTE-8).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from kmsg_cli.errors import InputError
+
+SMS_MAX_BYTES = 90
+LMS_MAX_BYTES = 2000
+SUBJECT_MAX_BYTES = 40
+ALIMTALK_MAX_CHARS = 1000
+
+_PLACEHOLDER = re.compile(r"#\{([^{}]*)\}")
+
+
+def normalize_text(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def byte_length(text: str) -> int:
+    """CP949 bytes (Hangul 2, ASCII 1). A character CP949 cannot encode (emoji) counts 2 bytes:
+    providers either reject it or substitute, and we never want to underestimate an SMS."""
+    total = 0
+    for chunk in _split_encodable(normalize_text(text)):
+        try:
+            total += len(chunk.encode("cp949"))
+        except UnicodeEncodeError:
+            total += 2 * len(chunk)
+    return total
+
+
+def _split_encodable(text: str) -> list[str]:
+    try:
+        text.encode("cp949")
+        return [text]
+    except UnicodeEncodeError:
+        return list(text)
+
+
+def unencodable(text: str) -> list[str]:
+    """Characters EUC-KR cannot carry (emoji, CP949-only syllables such as "똠"), in order, once each."""
+    bad: list[str] = []
+    for ch in text:
+        if ch == "\n":
+            continue
+        try:
+            ch.encode("euc-kr")
+        except UnicodeEncodeError:
+            if ch not in bad:
+                bad.append(ch)
+    return bad
+
+
+def placeholders(template: str) -> list[str]:
+    return [name.strip() for name in _PLACEHOLDER.findall(template)]
+
+
+def render(template: str, variables: Mapping[str, str], *, what: str = "text") -> str:
+    """Replace ``#{name}`` (spaces inside the braces ignored). A missing variable is an InputError."""
+    values = {key.strip(): value for key, value in variables.items()}
+    missing = [name for name in placeholders(template) if name not in values]
+    if missing:
+        names = ", ".join(dict.fromkeys(missing))
+        raise InputError(
+            f"{what} uses #{{{missing[0]}}} but no value was given for: {names}",
+            hint="pass --var NAME=VALUE",
+        )
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1).strip()], template)

@@ -1,0 +1,27 @@
+"""Durations and times typed by users. Korea has no DST: Asia/Seoul is fixed UTC+09:00."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from kmsg_cli.errors import InputError
+
+KST = timezone(timedelta(hours=9), "KST")
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def duration_ms(text: str) -> int:
+    """``30s``, ``15m``, ``24h``, ``7d``, ``2w`` -> milliseconds."""
+    match = _DURATION.match(text.lower())
+    if not match:
+        raise InputError(f"invalid duration {text!r}: use a number and s, m, h, d or w (e.g. 24h)")
+    return int(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+def kst(ms: int | None) -> str:
+    """Epoch ms -> ``2026-11-26 21:05:00 KST`` (what users read, whatever the host zone)."""
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, KST).strftime("%Y-%m-%d %H:%M:%S KST")

@@ -1,0 +1,120 @@
+"""The only module that prints. Data on stdout, diagnostics on stderr.
+
+``--json``: exactly one document on stdout, ``{"schema_version": 1, "ok": ...}``, errors included.
+Human mode: rich, colour off when stdout is not a terminal, with ``--no-color`` or ``NO_COLOR``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from kmsg_cli.core import phone
+from kmsg_cli.errors import KmsgError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+SCHEMA_VERSION = 1
+
+
+class Output:
+    def __init__(
+        self,
+        *,
+        json_mode: bool = False,
+        quiet: bool = False,
+        verbose: bool = False,
+        no_color: bool = False,
+        show_recipients: bool = False,
+    ) -> None:
+        self.json_mode = json_mode
+        self.quiet = quiet
+        self.verbose = verbose
+        self.no_color = no_color or bool(os.environ.get("NO_COLOR"))
+        self.show_recipients = show_recipients
+        self._said: set[str] = set()
+        self.emitted = False
+
+    # -- consoles are made on use, so they bind to the streams of the moment (tests swap them)
+    def console(self) -> Console:
+        from rich.console import Console
+
+        return Console(file=sys.stdout, no_color=self.no_color, highlight=False, soft_wrap=True)
+
+    def err_console(self) -> Console:
+        from rich.console import Console
+
+        return Console(file=sys.stderr, no_color=self.no_color, highlight=False, soft_wrap=True)
+
+    def phone(self, number: str | None) -> str:
+        if not number:
+            return "-"
+        return number if self.show_recipients else phone.mask(number)
+
+    # -- results ------------------------------------------------------------------------------
+    def emit(
+        self,
+        doc: dict[str, Any],
+        human: Callable[[Console], None] | None = None,
+        *,
+        data: bool = False,
+    ) -> None:
+        """The command's result: ``doc`` as JSON, or ``human`` rendering it. ``--quiet`` hides the
+        human rendering of actions (send, track), not the answer of a query (``data=True``)."""
+        self.emitted = True
+        if self.json_mode:
+            self._json({"schema_version": SCHEMA_VERSION, "ok": True, **doc})
+        elif human is not None and (data or not self.quiet):
+            human(self.console())
+
+    def fail(
+        self, error: KmsgError, doc: dict[str, Any] | None = None, *, exit_code: int | None = None
+    ) -> None:
+        """Report an error: one line on stderr (and the hint), or the JSON document."""
+        if self.json_mode:
+            if self.emitted:
+                return
+            self.emitted = True
+            self._json(
+                {
+                    "schema_version": SCHEMA_VERSION,
+                    "ok": False,
+                    **(doc or {}),
+                    "error": error.to_dict(),
+                    "exit_code": exit_code or error.exit_code,
+                }
+            )
+            return
+        self.error(error.message)
+        if error.hint:
+            self.error(f"hint: {error.hint}", prefix=False)
+
+    def error(self, message: str, *, prefix: bool = True) -> None:
+        """One line on stderr; shown even with --quiet (never in --json mode's stdout)."""
+        self._stderr(f"error: {message}" if prefix else message)
+
+    def _json(self, doc: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
+        sys.stdout.flush()
+
+    # -- diagnostics on stderr ----------------------------------------------------------------
+    def warn(self, message: str) -> None:
+        self._stderr(f"warning: {message}")
+
+    def info(self, message: str, *, once: bool = False) -> None:
+        if self.quiet or (once and message in self._said):
+            return
+        self._said.add(message)
+        self._stderr(message)
+
+    def debug(self, message: str) -> None:
+        if self.verbose:
+            self._stderr(message)
+
+    def _stderr(self, line: str) -> None:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()

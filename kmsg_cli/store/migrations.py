@@ -1,0 +1,136 @@
+"""Named, ordered migrations, each applied in one transaction and recorded in kmsg_migrations.
+
+001 is the seed's schema exactly as k-msg's DDL builders emit it (PITFALLS.md §13); later ones add
+kmsg's own columns and tables beside it (§13.3). Never edit an applied migration: append one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "001_seed_tracking_and_jobs",
+        """
+        CREATE TABLE IF NOT EXISTS "kmsg_delivery_tracking" (
+          "message_id" TEXT PRIMARY KEY,
+          "provider_id" TEXT NOT NULL,
+          "provider_message_id" TEXT NOT NULL,
+          "type" TEXT NOT NULL,
+          "to" TEXT NOT NULL,
+          "from" TEXT,
+          "status" TEXT NOT NULL,
+          "provider_status_code" TEXT,
+          "provider_status_message" TEXT,
+          "sent_at" INTEGER,
+          "delivered_at" INTEGER,
+          "failed_at" INTEGER,
+          "requested_at" INTEGER NOT NULL,
+          "scheduled_at" INTEGER,
+          "status_updated_at" INTEGER NOT NULL,
+          "attempt_count" INTEGER NOT NULL DEFAULT 0,
+          "last_checked_at" INTEGER,
+          "next_check_at" INTEGER NOT NULL,
+          "last_error" TEXT,
+          "metadata" TEXT
+        );
+        CREATE INDEX IF NOT EXISTS "idx_kmsg_delivery_due"
+          ON "kmsg_delivery_tracking" ("status", "next_check_at");
+        CREATE INDEX IF NOT EXISTS "idx_kmsg_delivery_provider_msg"
+          ON "kmsg_delivery_tracking" ("provider_id", "provider_message_id");
+        CREATE INDEX IF NOT EXISTS "idx_kmsg_delivery_requested_at"
+          ON "kmsg_delivery_tracking" ("requested_at");
+        CREATE TABLE IF NOT EXISTS "kmsg_jobs" (
+          "id" TEXT PRIMARY KEY,
+          "type" TEXT NOT NULL,
+          "data" TEXT NOT NULL,
+          "status" TEXT NOT NULL DEFAULT 'pending',
+          "priority" INTEGER NOT NULL DEFAULT 0,
+          "attempts" INTEGER NOT NULL DEFAULT 0,
+          "max_attempts" INTEGER NOT NULL DEFAULT 3,
+          "delay" INTEGER NOT NULL DEFAULT 0,
+          "created_at" BIGINT NOT NULL,
+          "process_at" BIGINT NOT NULL,
+          "completed_at" BIGINT,
+          "failed_at" BIGINT,
+          "error" TEXT,
+          "metadata" TEXT
+        );
+        CREATE INDEX IF NOT EXISTS "idx_kmsg_jobs_dequeue"
+          ON "kmsg_jobs" ("status", "priority", "process_at", "created_at");
+        CREATE INDEX IF NOT EXISTS "idx_kmsg_jobs_id" ON "kmsg_jobs" ("id");
+        """,
+    ),
+    (
+        "002_journal_leases_history_cursor",
+        """
+        ALTER TABLE "kmsg_delivery_tracking" ADD COLUMN "idempotency_key" TEXT;
+        ALTER TABLE "kmsg_delivery_tracking" ADD COLUMN "send_state" TEXT NOT NULL DEFAULT 'accepted';
+        ALTER TABLE "kmsg_delivery_tracking" ADD COLUMN "group_id" TEXT;
+        ALTER TABLE "kmsg_delivery_tracking" ADD COLUMN "claimed_by" TEXT;
+        ALTER TABLE "kmsg_delivery_tracking" ADD COLUMN "lease_until" INTEGER;
+        ALTER TABLE "kmsg_delivery_tracking" ADD COLUMN "failover_mode" TEXT;
+        ALTER TABLE "kmsg_delivery_tracking" ADD COLUMN "fallback_of" TEXT;
+        ALTER TABLE "kmsg_delivery_tracking" ADD COLUMN "fallback_message_id" TEXT;
+        ALTER TABLE "kmsg_delivery_tracking" ADD COLUMN "job_id" TEXT;
+        CREATE UNIQUE INDEX "idx_kmsg_delivery_idempotency"
+          ON "kmsg_delivery_tracking" ("idempotency_key");
+        CREATE INDEX "idx_kmsg_delivery_job" ON "kmsg_delivery_tracking" ("job_id");
+        ALTER TABLE "kmsg_jobs" ADD COLUMN "claimed_by" TEXT;
+        ALTER TABLE "kmsg_jobs" ADD COLUMN "lease_until" INTEGER;
+        ALTER TABLE "kmsg_jobs" ADD COLUMN "idempotency_key" TEXT;
+        CREATE UNIQUE INDEX "idx_kmsg_jobs_idempotency" ON "kmsg_jobs" ("idempotency_key");
+        CREATE TABLE "kmsg_status_history" (
+          "id" INTEGER PRIMARY KEY AUTOINCREMENT,
+          "message_id" TEXT NOT NULL,
+          "at" INTEGER NOT NULL,
+          "status" TEXT,
+          "code" TEXT,
+          "message" TEXT,
+          "source" TEXT NOT NULL
+        );
+        CREATE INDEX "idx_kmsg_status_history_message" ON "kmsg_status_history" ("message_id", "id");
+        CREATE TABLE "kmsg_routing_cursor" (
+          "key" TEXT PRIMARY KEY,
+          "position" INTEGER NOT NULL
+        );
+        """,
+    ),
+]
+
+
+def applied(conn: sqlite3.Connection) -> set[str]:
+    conn.execute(
+        'CREATE TABLE IF NOT EXISTS "kmsg_migrations" ("name" TEXT PRIMARY KEY, "applied_at" INTEGER NOT NULL)'
+    )
+    return {row[0] for row in conn.execute('SELECT "name" FROM "kmsg_migrations"')}
+
+
+def migrate(
+    conn: sqlite3.Connection, now_ms: int, migrations: list[tuple[str, str]] = MIGRATIONS
+) -> list[str]:
+    """Apply what is missing, each migration in its own transaction. Returns the names applied."""
+    done = applied(conn)
+    ran = []
+    for name, sql in migrations:
+        if name in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # re-check under the write lock: another process may have just applied it
+            if conn.execute('SELECT 1 FROM "kmsg_migrations" WHERE "name" = ?', (name,)).fetchone():
+                conn.execute("COMMIT")
+                continue
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute('INSERT INTO "kmsg_migrations" VALUES (?, ?)', (name, now_ms))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        ran.append(name)
+    return ran
+
+
+def _statements(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip()]

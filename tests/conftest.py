@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from kmsg_cli.app import app
+from kmsg_cli.context import AppContext
+
+START_MS = 1_795_000_000_000  # 2026-11-18, a fixed instant
+
+
+class FakeClock:
+    """Injected clock: time moves only when a test says so; sleep() records instead of sleeping."""
+
+    def __init__(self, now_ms: int = START_MS) -> None:
+        self.now = now_ms
+        self.slept: list[float] = []
+
+    def now_ms(self) -> int:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += int(seconds * 1000)
+
+    def advance(self, seconds: float) -> None:
+        self.now += int(seconds * 1000)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(autouse=True)
+def kmsg_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own KMSG_HOME and runs from an unrelated cwd (CLI-17)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    for var in ("KMSG_CONFIG", "KMSG_DB", "NO_COLOR", "KMSG_DEBUG"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("KMSG_HOME", str(home))
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return home
+
+
+class Kmsg:
+    """Run the CLI in-process with an injected clock; each call is a separate 'run'."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None) -> Any:
+        ctx = AppContext(clock=self.clock)
+        return self.runner.invoke(app, list(args), obj=ctx, input=input)
+
+    def json(self, *args: str, input: str | None = None) -> tuple[int, dict[str, Any]]:
+        result = self(*args, "--json", input=input)
+        lines = [line for line in result.stdout.splitlines() if line.strip()]
+        assert len(lines) == 1, result.stdout
+        return result.exit_code, json.loads(lines[0])
+
+
+@pytest.fixture
+def kmsg(clock: FakeClock) -> Kmsg:
+    return Kmsg(clock)
+
+
+@pytest.fixture
+def write_config(kmsg_home: Path) -> Callable[[str], Path]:
+    def write(text: str) -> Path:
+        path = kmsg_home / "config.toml"
+        path.write_text(text, encoding="utf-8")
+        path.chmod(0o600)
+        return path
+
+    return write
