@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -28,7 +28,7 @@ def list_(ctx: typer.Context) -> None:
     settings = app_ctx.settings
     caps = app_ctx.capabilities()
     routing = settings.routing
-    rows = []
+    rows: list[dict[str, Any]] = []
     for pid, cfg in settings.providers.items():
         roles = [
             f"by_type.{t}"

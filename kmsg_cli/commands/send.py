@@ -226,7 +226,7 @@ def _report(out: Output, outcomes: list[Outcome], code: int) -> None:
     failed = [
         (o, row)
         for o, row in zip(outcomes, rows, strict=True)
-        if o.state in ("rejected", "unknown")
+        if o.state in ("rejected", "unknown", "suppressed")
     ]
     if out.json_mode:
         if code == 0:
@@ -272,6 +272,8 @@ def outcome_doc(out: Output, o: Outcome) -> dict[str, Any]:
             result = r.status.value
         elif o.state == "unknown":
             result = "UNKNOWN OUTCOME: may have been sent; `kmsg track` reconciles"
+        elif o.state == "suppressed":
+            result = "NOT SENT: on the suppression list (kmsg suppress list)"
         else:
             reason = o.error.message if o.error else (r.error if r else "")
             code = r.code if r and r.code else (o.error.code if o.error else "")

@@ -125,7 +125,7 @@ def _one(out: Output, store: Store, message_id: str) -> None:
             raise InputError(f"{why} matches id {message_id!r}")
         record = matches[0]
     history = store.history(record.message_id)
-    doc = {
+    doc: dict[str, Any] = {
         "message": record_doc(out, record),
         "history": [
             {

@@ -74,6 +74,8 @@ class Message:
     idempotency_key: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     ad: bool = False
+    job_id: str | None = None  # the bulk job or queue job it belongs to
+    fallback_of: str | None = None  # for an API-failover SMS: the original ALIMTALK's id
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from kmsg_cli.core.models import (
@@ -68,3 +68,5 @@ class JournalStore(Protocol):
     ) -> None: ...
 
     def advance_cursor(self, key: str, size: int) -> int: ...
+
+    def suppressed(self, numbers: Iterable[str]) -> set[str]: ...

@@ -19,7 +19,8 @@ from kmsg_cli.core.routing import route
 from kmsg_cli.core.schedule import Schedule
 from kmsg_cli.errors import ConfigError, InputError, KmsgError, ProviderError
 
-ACCEPTED, REJECTED, UNKNOWN, DUPLICATE = "accepted", "rejected", "unknown", "duplicate"
+ACCEPTED, REJECTED, UNKNOWN = "accepted", "rejected", "unknown"
+DUPLICATE, SUPPRESSED = "duplicate", "suppressed"  # never sent: already sent / opted out
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Planned:
 class Outcome:
     message: Message
     provider_id: str
-    state: str  # accepted | rejected | unknown | duplicate
+    state: str  # accepted | rejected | unknown | duplicate | suppressed
     result: SendResult | None = None
     error: KmsgError | None = None
     existing: Any = None  # the earlier record, for duplicates
@@ -137,6 +138,21 @@ def execute(planned: Sequence[Planned], env: Env) -> list[Outcome]:
 
 def _send_chunk(messages: list[Message], route_ids: Sequence[str], env: Env) -> list[Outcome]:
     store = env.store()
+    # the opt-out list is read at send time, so a queued or resumed message honours it too
+    blocked = store.suppressed(m.to for m in messages)
+    suppressed = [
+        Outcome(
+            m, route_ids[0], SUPPRESSED, error=InputError("recipient is on the suppression list")
+        )
+        for m in messages
+        if m.to in blocked
+    ]
+    messages = [m for m in messages if m.to not in blocked]
+    return suppressed + _journal_and_send(messages, route_ids, env) if messages else suppressed
+
+
+def _journal_and_send(messages: list[Message], route_ids: Sequence[str], env: Env) -> list[Outcome]:
+    store = env.store()
     existing = store.journal([(m, route_ids[0]) for m in messages], env.clock.now_ms())
     outcomes = [
         Outcome(
@@ -219,7 +235,7 @@ def _record_error(
 def exit_code(outcomes: Iterable[Outcome]) -> int:
     """0 all accepted; 75 if any outcome is unknown; one shared error's own code; else 1."""
     outcomes = list(outcomes)
-    failed = [o for o in outcomes if o.state in (REJECTED, UNKNOWN)]
+    failed = [o for o in outcomes if o.state in (REJECTED, UNKNOWN, SUPPRESSED)]
     if not failed:
         return 0
     if any(o.state == UNKNOWN for o in failed):

@@ -94,6 +94,11 @@ MIGRATIONS: list[tuple[str, str]] = [
           "key" TEXT PRIMARY KEY,
           "position" INTEGER NOT NULL
         );
+        CREATE TABLE "kmsg_suppressions" (
+          "number" TEXT PRIMARY KEY,
+          "added_at" INTEGER NOT NULL,
+          "reason" TEXT
+        );
         """,
     ),
 ]

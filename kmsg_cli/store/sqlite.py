@@ -231,6 +231,44 @@ class Store:
             )
         return position
 
+    # ---- suppression (opt-out) list ----------------------------------------------------------
+
+    def suppress(self, numbers: Sequence[str], reason: str | None, now: int) -> int:
+        with self.write() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                'INSERT OR IGNORE INTO "kmsg_suppressions" VALUES (?, ?, ?)',
+                [(n, now, reason) for n in numbers],
+            )
+            return conn.total_changes - before
+
+    def unsuppress(self, numbers: Sequence[str]) -> int:
+        with self.write() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                'DELETE FROM "kmsg_suppressions" WHERE "number" = ?', [(n,) for n in numbers]
+            )
+            return conn.total_changes - before
+
+    def suppressed(self, numbers: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        numbers = list(numbers)
+        for i in range(0, len(numbers), 500):
+            chunk = numbers[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f'SELECT "number" FROM "kmsg_suppressions" WHERE "number" IN ({marks})', chunk
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    def suppressions(self, limit: int) -> list[tuple[str, int, str | None]]:
+        rows = self.conn.execute(
+            'SELECT "number","added_at","reason" FROM "kmsg_suppressions" ORDER BY "added_at" DESC LIMIT ?',
+            (limit,),
+        )
+        return [(n, at, reason) for n, at, reason in rows]
+
     # ---- reading ------------------------------------------------------------------------------
 
     def get(self, message_id: str) -> Record | None:
@@ -338,8 +376,8 @@ def _journal_row(m: Message, provider_id: str, now: int) -> tuple[Any, ...]:
         json.dumps(metadata, ensure_ascii=False) if metadata else None,
         m.idempotency_key,
         m.failover_mode,
-        m.metadata.get("fallback_of"),
-        m.metadata.get("job_id"),
+        m.fallback_of,
+        m.job_id,
     )
 
 

@@ -182,3 +182,13 @@ def test_global_options_work_after_the_subcommand(kmsg: Kmsg, tmp_path: Path) ->
     assert kmsg("send", "--to", "01012345678", "--text", "hi", "--db", str(db), "-q").exit_code == 0
     assert db.exists()
     assert kmsg("--db", str(db), "status", "--show-recipients").stdout.count("01012345678") == 1
+
+
+def test_suppressed_numbers_are_never_sent(kmsg: Kmsg, kmsg_home: Path) -> None:
+    assert kmsg("suppress", "add", "010-1234-5678", "--reason", "opt-out").exit_code == 0
+    code, doc = kmsg.json("send", "--to", "01012345678,01022223333", "--text", "hi")
+    assert code == 1
+    assert [m["state"] for m in doc["messages"]] == ["suppressed", "accepted"]
+    assert [r[1] for r in rows(kmsg_home)] == ["01022223333"]
+    assert kmsg("suppress", "remove", "01012345678").exit_code == 0
+    assert kmsg("send", "--to", "01012345678", "--text", "hi").exit_code == 0
