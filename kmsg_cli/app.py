@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from kmsg_cli import __version__
-from kmsg_cli.commands import config_cmd, providers_cmd, send, status, suppress
+from kmsg_cli.commands import config_cmd, providers_cmd, queue_cmd, send, status, suppress
 from kmsg_cli.commands._common import (
     ConfigOpt,
     DbOpt,
@@ -74,6 +74,7 @@ send.register(app)
 status.register(app)
 app.add_typer(providers_cmd.app, name="providers")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(queue_cmd.app, name="queue")
 app.add_typer(suppress.app, name="suppress")
 
 _ = JsonOpt  # the same option, declared on every command by commands._common

@@ -43,7 +43,11 @@ class Output:
     def console(self) -> Console:
         from rich.console import Console
 
-        return Console(file=sys.stdout, no_color=self.no_color, highlight=False, soft_wrap=True)
+        # piped output is read by people and scripts alike: never cut ids to fit 80 columns
+        width = None if sys.stdout.isatty() else 200
+        return Console(
+            file=sys.stdout, no_color=self.no_color, highlight=False, soft_wrap=True, width=width
+        )
 
     def err_console(self) -> Console:
         from rich.console import Console

@@ -7,11 +7,13 @@ KmsgError into one clear line (or the JSON error document) with its documented e
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
+import signal
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -122,3 +124,35 @@ def run(app_ctx: AppContext, body: Callable[[], Any]) -> Any:
     if code:
         raise typer.Exit(int(code))
     return None
+
+
+class Stop:
+    """Set by SIGINT/SIGTERM; loops check it between units of work so the one in hand finishes."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.interrupted = False
+
+    def wait(self, seconds: float, clock: Any) -> None:
+        """Sleep ``seconds`` on ``clock`` in short steps, returning early once a stop is asked."""
+        left = seconds
+        while left > 0 and not self.requested:
+            step = min(left, 0.2)
+            clock.sleep(step)
+            left -= step
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[Stop]:
+    stop = Stop()
+
+    def handler(signum: int, _frame: Any) -> None:
+        stop.requested = True
+        stop.interrupted = stop.interrupted or signum == signal.SIGINT
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

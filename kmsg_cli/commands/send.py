@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from kmsg_cli.commands._common import app_context, command
-from kmsg_cli.core import service
+from kmsg_cli.core import korea, queue, service
 from kmsg_cli.core.compose import Draft
 from kmsg_cli.core.models import Failover
+from kmsg_cli.core.times import kst, parse_when
 from kmsg_cli.errors import InputError, KmsgError
 
 if TYPE_CHECKING:
@@ -78,6 +80,24 @@ def send(
     fallback_subject: Annotated[
         str | None, typer.Option("--fallback-subject", help="Title of the fallback LMS.")
     ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at", help="Send later: 2026-12-01T09:00+09:00, '2026-12-01 09:00' (Seoul) or +2h."
+        ),
+    ] = None,
+    ad: Annotated[
+        bool,
+        typer.Option(
+            "--ad", help="Advertising: needs (광고) and a 080 opt-out; not 21:00-08:00 KST."
+        ),
+    ] = False,
+    defer: Annotated[
+        bool,
+        typer.Option(
+            "--defer", help="With --ad at night: queue it for 08:00 KST instead of refusing."
+        ),
+    ] = False,
     idempotency_key: Annotated[
         str | None, typer.Option("--idempotency-key", help="The same key is never sent twice.")
     ] = None,
@@ -96,6 +116,8 @@ def send(
     Example: kmsg send --to 010-1234-5678 --text "배송이 시작되었습니다"
     """
     app_ctx = app_context(ctx)
+    now = app_ctx.clock.now_ms()
+    scheduled_at = parse_when(at, now) if at else None
     draft = Draft(
         text=_read_text(text),
         type=type_,
@@ -110,6 +132,8 @@ def send(
         else None,
         idempotency_key=idempotency_key,
         strict=strict,
+        ad=ad,
+        scheduled_at=scheduled_at,
     )
     recipients = [part.strip() for item in to for part in item.split(",") if part.strip()]
     env = app_ctx.env()
@@ -117,12 +141,49 @@ def send(
     for item in planned:
         for warning in item.warnings:
             app_ctx.output.warn(warning)
+    deferred = False
+    if ad:
+        for item in planned:
+            korea.check_ad(item.message)
+        scheduled_at, deferred = korea.ad_send_time(now, scheduled_at, defer=defer)
     if dry_run:
         return _dry_run(app_ctx, planned)
-    outcomes = service.execute(planned, env)
+    if scheduled_at is None:
+        outcomes = service.execute(planned, env)
+    else:
+        outcomes = _schedule(app_ctx, planned, draft, scheduled_at, deferred)
     code = service.exit_code(outcomes)
     _report(app_ctx.output, outcomes, code)
     return code
+
+
+def _schedule(
+    app_ctx: AppContext, planned: list[Planned], draft: Draft, at: int, deferred: bool
+) -> list[Outcome]:
+    """Provider-side scheduling where the provider can within its window; else the local queue.
+    A deferred ad always waits in the local queue, so the night ban and the opt-out list are
+    checked again when it goes out."""
+    from kmsg_cli.providers import registry
+
+    env = app_ctx.env()
+    now = app_ctx.clock.now_ms()
+    native: list[Planned] = []
+    held: list[Planned] = []
+    for item in planned:
+        kind = app_ctx.settings.providers[item.route[0]].type
+        can = registry.adapter_class(kind).native_schedule
+        ok = not deferred and korea.provider_can_schedule(kind, can, now, at)
+        (native if ok else held).append(
+            replace(item, message=replace(item.message, scheduled_at=at))
+        )
+    outcomes = service.execute(native, env) if native else []
+    reason = "advertising deferred to 08:00 KST" if deferred else "scheduled"
+    jobs = queue.hold(
+        held, replace(draft, scheduled_at=None), at, env, app_ctx.store(), reason=reason
+    )
+    for item, job in zip(held, jobs, strict=True):
+        outcomes.append(service.Outcome(item.message, item.route[0], service.QUEUED, job=job))
+    return outcomes
 
 
 def _read_text(text: str | None) -> str | None:
@@ -221,7 +282,7 @@ def _mask_numbers(
 
 def _report(out: Output, outcomes: list[Outcome], code: int) -> None:
     rows = [outcome_doc(out, o) for o in outcomes]
-    accepted = sum(1 for o in outcomes if o.state in ("accepted", "duplicate"))
+    accepted = sum(1 for o in outcomes if o.state in ("accepted", "duplicate", "queued"))
     doc = {"messages": rows, "accepted": accepted, "failed": len(outcomes) - accepted}
     failed = [
         (o, row)
@@ -263,7 +324,10 @@ def _first_error(failed: list[tuple[Outcome, dict[str, Any]]]) -> KmsgError:
 
 def outcome_doc(out: Output, o: Outcome) -> dict[str, Any]:
     r = o.result
-    if o.state == "duplicate":
+    if o.state == "queued" and o.job is not None:
+        mid = o.job.id
+        result = f"QUEUED, not sent yet: job {o.job.id} at {kst(o.job.process_at)}"
+    elif o.state == "duplicate":
         result = f"already sent as {o.existing.message_id} (same idempotency key)"
         mid = o.existing.message_id
     else:

@@ -167,3 +167,25 @@ class HistoryEntry:
     code: str | None
     message: str | None
     source: str  # "send", "check", "failover", "kmsg"
+
+
+@dataclass(frozen=True)
+class Job:
+    """A row of kmsg_jobs. ``status``: pending, processing, completed, failed (dead), cancelled."""
+
+    id: str
+    type: str
+    data: dict[str, Any]
+    status: str
+    priority: int
+    attempts: int
+    max_attempts: int
+    created_at: int
+    process_at: int
+    completed_at: int | None = None
+    failed_at: int | None = None
+    error: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    claimed_by: str | None = None
+    lease_until: int | None = None
+    idempotency_key: str | None = None

@@ -21,6 +21,7 @@ from kmsg_cli.errors import ConfigError, InputError, KmsgError, ProviderError
 
 ACCEPTED, REJECTED, UNKNOWN = "accepted", "rejected", "unknown"
 DUPLICATE, SUPPRESSED = "duplicate", "suppressed"  # never sent: already sent / opted out
+QUEUED = "queued"  # held in the local queue (kmsg_jobs) until its time
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Outcome:
     result: SendResult | None = None
     error: KmsgError | None = None
     existing: Any = None  # the earlier record, for duplicates
+    job: Any = None  # the kmsg_jobs row, for queued messages
 
 
 @dataclass

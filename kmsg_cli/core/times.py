@@ -25,3 +25,29 @@ def kst(ms: int | None) -> str:
     if ms is None:
         return "-"
     return datetime.fromtimestamp(ms / 1000, KST).strftime("%Y-%m-%d %H:%M:%S KST")
+
+
+_OFFSET = re.compile(r"^\s*\+\s*(\d+)\s*([smhdw])\s*$")
+
+
+def parse_when(text: str, now_ms: int) -> int:
+    """``--at``: ISO 8601 with an offset (``2026-12-01T09:00+09:00``, ``...Z``), a local time read
+    as Asia/Seoul (``2026-12-01 09:00``), or an offset from now (``+2h``, ``+30m``). The past is an
+    error, never an immediate send (SEND-15)."""
+    offset = _OFFSET.match(text.lower())
+    if offset:
+        at = now_ms + int(offset.group(1)) * _UNIT_MS[offset.group(2)]
+    else:
+        try:
+            parsed = datetime.fromisoformat(text.strip().replace(" ", "T", 1))
+        except ValueError:
+            raise InputError(
+                f"invalid time {text!r}: use ISO 8601 (2026-12-01T09:00+09:00), "
+                "a Seoul local time (2026-12-01 09:00) or an offset (+2h)"
+            ) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=KST)  # naive input means Seoul, whatever the host zone
+        at = int(parsed.timestamp() * 1000)
+    if at <= now_ms:
+        raise InputError(f"--at {text!r} is in the past ({kst(at)}); nothing was sent")
+    return at

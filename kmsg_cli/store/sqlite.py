@@ -23,6 +23,7 @@ from kmsg_cli.core.models import (
     Status,
 )
 from kmsg_cli.errors import InputFileError, KmsgError
+from kmsg_cli.store.jobs import JobQueries
 from kmsg_cli.store.migrations import migrate
 
 TERMINAL_SQL = "('DELIVERED','FAILED','CANCELLED','UNKNOWN')"
@@ -59,7 +60,7 @@ def open_store(path: Path, now_ms: int, *, must_exist: bool = False) -> Store:
     return Store(conn)
 
 
-class Store:
+class Store(JobQueries):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
@@ -214,6 +215,22 @@ class Store:
             " VALUES (?,?,?,?,?,?)",
             (message_id, at, status, code, message, source),
         )
+
+    def mark_cancelled(self, provider_id: str, group_id: str, now: int) -> int:
+        """A provider-side schedule was cancelled: every record of that group is CANCELLED."""
+        with self.write() as conn:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    'UPDATE "kmsg_delivery_tracking" SET "status" = \'CANCELLED\', '
+                    '"status_updated_at" = ? WHERE "provider_id" = ? AND "group_id" = ? '
+                    f'AND "status" NOT IN {TERMINAL_SQL} RETURNING "message_id"',
+                    (now, provider_id, group_id),
+                )
+            ]
+            for mid in ids:
+                self._history(conn, mid, now, "CANCELLED", None, "cancelled by kmsg", "kmsg")
+        return len(ids)
 
     # ---- routing cursor -----------------------------------------------------------------------
 

@@ -1,0 +1,240 @@
+"""`kmsg queue`: the local job queue for scheduled and deferred sends and their retries."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from kmsg_cli.commands._common import app_context, command, stop_on_signals
+from kmsg_cli.core import queue
+from kmsg_cli.core.models import Job
+from kmsg_cli.core.times import duration_ms, kst
+from kmsg_cli.errors import InputError, Interrupted, KmsgError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from kmsg_cli.context import AppContext
+    from kmsg_cli.output import Output
+
+app = typer.Typer(
+    help="The local queue: scheduled and deferred sends, retries.", no_args_is_help=True
+)
+STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
+
+
+def owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@command(app, "list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending|processing|completed|failed|cancelled")
+    ] = None,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Only dead jobs (attempts exhausted or refused).")
+    ] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Jobs to show.")] = 50,
+) -> None:
+    """List jobs, latest scheduled first.
+
+    Example: kmsg queue list --failed
+    """
+    app_ctx = app_context(ctx)
+    if status and status not in STATUSES:
+        raise InputError(f"unknown job status {status!r}: use one of {', '.join(STATUSES)}")
+    store = app_ctx.store()
+    jobs = store.list_jobs("failed" if failed else status, limit)
+    out = app_ctx.output
+    doc = {"counts": store.job_counts(), "jobs": [job_doc(out, j) for j in jobs]}
+
+    def human(console: Console) -> None:
+        from rich.table import Table
+
+        table = Table("id", "status", "to", "run at", "attempts", "reason / error")
+        for j in jobs:
+            table.add_row(
+                j.id, j.status, out.phone(j.data.get("to")), kst(j.process_at),
+                f"{j.attempts}/{j.max_attempts}", j.error or j.metadata.get("reason", ""),
+            )  # fmt: skip
+        console.print(table)
+
+    out.emit(doc, human, data=True)
+
+
+@command(app, "show")
+def show(
+    ctx: typer.Context, job_id: Annotated[str, typer.Argument(help="Job id or a unique prefix.")]
+) -> None:
+    """Show one job.
+
+    Example: kmsg queue show 01a21963
+    """
+    app_ctx = app_context(ctx)
+    job = _get(app_ctx, job_id)
+    doc = {"job": job_doc(app_ctx.output, job)}
+
+    def human(console: Console) -> None:
+        for key, value in doc["job"].items():
+            if value not in (None, "", {}):
+                shown = kst(value) if key.endswith("_at") and isinstance(value, int) else value
+                console.print(f"{key}: {shown}", markup=False)
+
+    app_ctx.output.emit(doc, human, data=True)
+
+
+@command(app, "run")
+def run(
+    ctx: typer.Context,
+    once: Annotated[
+        bool, typer.Option("--once", help="One pass over due jobs (the default; for cron).")
+    ] = True,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Jobs per pass.")] = 50,
+) -> int:
+    """Process the jobs that are due, once, and exit (for cron).
+
+    Example: kmsg queue run --once
+    """
+    app_ctx = app_context(ctx)
+    summary = queue.run_once(app_ctx.env(), app_ctx.store(), owner(), limit=limit)
+    return _report(app_ctx, summary)
+
+
+@command(app, "work")
+def work(
+    ctx: typer.Context,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, help="Seconds between passes.")
+    ] = 1.0,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Jobs per pass.")] = 50,
+) -> int:
+    """Process due jobs in a loop until SIGINT/SIGTERM; the job in hand is finished first.
+
+    Example: kmsg queue work --interval 5
+    """
+    app_ctx = app_context(ctx)
+    with stop_on_signals() as stop:
+        while not stop.requested:
+            summary = queue.run_once(app_ctx.env(), app_ctx.store(), owner(), limit=limit)
+            if summary.claimed or summary.config_error:
+                code = _report(app_ctx, summary)
+                if summary.config_error:
+                    return code
+            stop.wait(interval, app_ctx.clock)
+    if stop.interrupted:
+        raise Interrupted("stopped; jobs not started are left pending")
+    return 0
+
+
+def _report(app_ctx: AppContext, summary: queue.QueueSummary) -> int:
+    out = app_ctx.output
+    doc: dict[str, Any] = {
+        k: getattr(summary, k)
+        for k in ("claimed", "sent", "retried", "dead", "deferred", "unknown")
+    }
+    doc["errors"] = summary.errors
+    for error in summary.errors:
+        out.warn(error)
+    if summary.config_error:
+        out.fail(summary.config_error, doc)
+        return summary.config_error.exit_code
+    line = ", ".join(f"{v} {k}" for k, v in doc.items() if k != "errors")
+    out.emit(doc, lambda c: c.print(f"queue: {line}"))
+    return 1 if summary.dead else 0
+
+
+@command(app, "retry")
+def retry(
+    ctx: typer.Context,
+    job_id: Annotated[
+        str | None, typer.Argument(help="A dead job to run again.", show_default=False)
+    ] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Every dead job.")] = False,
+) -> None:
+    """Put dead jobs back in the queue with fresh attempts.
+
+    Example: kmsg queue retry --failed
+    """
+    app_ctx = app_context(ctx)
+    if bool(job_id) == failed:
+        raise InputError("give a job id or --failed (one of them)")
+    ids = None if failed else [_get(app_ctx, job_id or "").id]
+    count = app_ctx.store().requeue_jobs(ids, app_ctx.clock.now_ms())
+    if ids and not count:
+        raise InputError(f"job {ids[0]} is not dead; only failed jobs can be retried")
+    app_ctx.output.emit({"requeued": count}, lambda c: c.print(f"requeued {count} job(s)"))
+
+
+@command(app, "cancel")
+def cancel(
+    ctx: typer.Context,
+    job_id: Annotated[
+        str, typer.Argument(help="A job id, or the id of a message the provider holds scheduled.")
+    ],
+) -> None:
+    """Cancel a queued job, or a provider-side scheduled message (where the provider can).
+
+    Example: kmsg queue cancel 01a21963
+    """
+    app_ctx = app_context(ctx)
+    store = app_ctx.store()
+    now = app_ctx.clock.now_ms()
+    job = store.get_job(job_id)
+    if job is not None:
+        if not store.cancel_job(job.id, now):
+            raise KmsgError(
+                f"job {job.id} is {job.status}; only pending or dead jobs can be cancelled"
+            )
+        app_ctx.output.emit(
+            {"cancelled": job.id, "kind": "job"}, lambda c: c.print(f"cancelled job {job.id}")
+        )
+        return
+    record = queue.cancel_scheduled(app_ctx.env(), store, job_id)
+    app_ctx.output.emit(
+        {
+            "cancelled": record.message_id,
+            "kind": "provider_schedule",
+            "provider": record.provider_id,
+        },
+        lambda c: c.print(
+            f"cancelled scheduled message {record.message_id} at {record.provider_id}"
+        ),
+    )
+
+
+@command(app, "purge")
+def purge(
+    ctx: typer.Context,
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Age of finished/dead jobs to delete.")
+    ] = "30d",
+) -> None:
+    """Delete completed, cancelled and dead jobs older than a window (pending jobs are kept).
+
+    Example: kmsg queue purge --older-than 7d
+    """
+    app_ctx = app_context(ctx)
+    count = app_ctx.store().purge_jobs(app_ctx.clock.now_ms() - duration_ms(older_than))
+    app_ctx.output.emit({"deleted": count}, lambda c: c.print(f"deleted {count} job(s)"))
+
+
+def _get(app_ctx: AppContext, job_id: str) -> Job:
+    job = app_ctx.store().get_job(job_id)
+    if job is None:
+        raise InputError(f"no job matches {job_id!r}")
+    return job
+
+
+def job_doc(out: Output, j: Job) -> dict[str, Any]:
+    return {
+        "id": j.id, "type": j.type, "status": j.status, "to": out.phone(j.data.get("to")),
+        "priority": j.priority, "attempts": j.attempts, "max_attempts": j.max_attempts,
+        "created_at": j.created_at, "process_at": j.process_at, "completed_at": j.completed_at,
+        "failed_at": j.failed_at, "error": j.error, "reason": j.metadata.get("reason"),
+        "message_id": j.metadata.get("message_id"),
+    }  # fmt: skip

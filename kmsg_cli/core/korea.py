@@ -1,0 +1,91 @@
+"""Korean sending rules (PROVIDERS.md §8.3): advertising format and the 21:00–08:00 night ban.
+
+Clock times are always evaluated in Asia/Seoul, whatever the host's zone.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from kmsg_cli.core.models import Message, MessageType
+from kmsg_cli.core.times import KST
+from kmsg_cli.errors import InputError
+
+AD_PREFIX = "(광고)"
+QUIET_START_HOUR = 21
+QUIET_END_HOUR = 8
+# "무료거부 080-123-4567", "무료수신거부 0801234567": a free opt-out line with an 080 number
+_OPT_OUT = re.compile(r"무료(수신)?거부\s*[:：]?\s*080-?\d{3,4}-?\d{4}")
+
+
+def check_ad(message: Message) -> None:
+    """An advertising message must start with ``(광고)`` exactly and carry a free 080 opt-out;
+    AlimTalk is informational only (ads go by SMS/LMS/MMS or FriendTalk)."""
+    if message.type is MessageType.ALIMTALK:
+        raise InputError("AlimTalk cannot carry advertising", hint="send the ad as SMS/LMS")
+    check_ad_text(message.text)
+
+
+def check_ad_text(text: str) -> None:
+    if not text.lstrip().startswith(AD_PREFIX):
+        raise InputError(
+            "an advertising message must start with (광고) exactly",
+            hint="e.g. (광고) 회사명 ... — [광고], (광 고) and similar forms are violations",
+        )
+    if not _OPT_OUT.search(text):
+        raise InputError(
+            "an advertising message needs a free opt-out line with an 080 number",
+            hint="add e.g. 무료거부 080-123-4567",
+        )
+
+
+def in_quiet_hours(at_ms: int) -> bool:
+    hour = datetime.fromtimestamp(at_ms / 1000, KST).hour
+    return hour >= QUIET_START_HOUR or hour < QUIET_END_HOUR
+
+
+def quiet_hours_end(at_ms: int) -> int:
+    """The next 08:00 KST at or after ``at_ms`` (when a deferred ad may go out)."""
+    local = datetime.fromtimestamp(at_ms / 1000, KST)
+    end = local.replace(hour=QUIET_END_HOUR, minute=0, second=0, microsecond=0)
+    if local.hour >= QUIET_END_HOUR:
+        end += timedelta(days=1)
+    return int(end.timestamp() * 1000)
+
+
+# Provider-side scheduling windows (min lead, max lead) in seconds (PROVIDERS.md §7.5): outside
+# them, kmsg holds the message in its own queue instead.
+SCHEDULE_WINDOWS: dict[str, tuple[int, int]] = {
+    "solapi": (60, 180 * 86_400),
+    "aligo": (10 * 60 + 60, 180 * 86_400),
+    "iwinv": (15 * 60 + 60, 180 * 86_400),
+    "mock": (0, 180 * 86_400),
+}
+
+
+def provider_can_schedule(kind: str, native: bool, now_ms: int, at_ms: int) -> bool:
+    window = SCHEDULE_WINDOWS.get(kind)
+    if not native or window is None:
+        return False
+    lead = (at_ms - now_ms) / 1000
+    return window[0] <= lead <= window[1]
+
+
+def ad_send_time(now_ms: int, at_ms: int | None, *, defer: bool) -> tuple[int | None, bool]:
+    """When an advertising message may go out: (time or None for now, deferred?).
+
+    Inside 21:00–08:00 KST it is refused (TemporaryError, exit 75), or with ``defer`` moved to 08:00.
+    """
+    from kmsg_cli.errors import TemporaryError
+
+    when = at_ms if at_ms is not None else now_ms
+    if not in_quiet_hours(when):
+        return at_ms, False
+    if not defer:
+        local = datetime.fromtimestamp(when / 1000, KST).strftime("%H:%M KST")
+        raise TemporaryError(
+            f"advertising messages may not be sent between 21:00 and 08:00 KST (send time {local})",
+            hint="pass --defer to queue it for 08:00 KST",
+        )
+    return quiet_hours_end(when), True
