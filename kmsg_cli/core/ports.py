@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from kmsg_cli.core.models import Balance, Message, MessageType, SendResult, StatusQuery, StatusReport
+from kmsg_cli.core.models import (
+    Balance,
+    Message,
+    MessageType,
+    SendResult,
+    StatusQuery,
+    StatusReport,
+)
 
 
 class Clock(Protocol):

@@ -34,7 +34,9 @@ class Secrets:
         value = getattr(self.config, field, None)
         key = f"providers.{self.provider_id}.{field}"
         if not value:
-            raise ConfigError(f"{key} is not set", hint=f"add {field} under [providers.{self.provider_id}]")
+            raise ConfigError(
+                f"{key} is not set", hint=f"add {field} under [providers.{self.provider_id}]"
+            )
         if masked:
             return MASK
         return self.transport.secret(resolve_secret(value, key))
@@ -69,13 +71,23 @@ def run_calls(
             results.extend(failed_rows(group, err))
             rest = [m for g in groups[index + 1 :] for m in g]
             results.extend(
-                SendResult(m.message_id, Status.FAILED, code="NOT_ATTEMPTED",
-                           error="not attempted: an earlier call of this batch failed",
-                           error_class="unavailable")
+                SendResult(
+                    m.message_id,
+                    Status.FAILED,
+                    code="NOT_ATTEMPTED",
+                    error="not attempted: an earlier call of this batch failed",
+                    error_class="unavailable",
+                )
                 for m in rest
             )
             break
     return results
+
+
+def in_order(messages: Sequence[Message], results: Sequence[SendResult]) -> list[SendResult]:
+    """Results in the order of the input messages (calls may have been grouped differently)."""
+    by_id = {r.message_id: r for r in results}
+    return [by_id[m.message_id] for m in messages]
 
 
 def failed_rows(group: Sequence[Message], err: ProviderError) -> list[SendResult]:

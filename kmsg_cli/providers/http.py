@@ -101,7 +101,9 @@ class Req:
         elif self.data is not None:
             doc["body"] = dict(self.data)
         if self.files:
-            doc["files"] = {k: f"<{v[0]}, {len(v[1])} bytes, {v[2]}>" for k, v in self.files.items()}
+            doc["files"] = {
+                k: f"<{v[0]}, {len(v[1])} bytes, {v[2]}>" for k, v in self.files.items()
+            }
         return doc
 
 
@@ -218,14 +220,21 @@ def describe_json_error(response: httpx.Response) -> tuple[str | None, str | Non
         return None, None
     if not isinstance(body, dict):
         return None, None
-    code = next((body[k] for k in ("errorCode", "code", "resultCode", "result_code") if k in body), None)
+    code = next(
+        (body[k] for k in ("errorCode", "code", "resultCode", "result_code") if k in body), None
+    )
     text = next((body[k] for k in ("errorMessage", "message") if k in body), None)
     return (None if code is None else str(code)), (None if text is None else str(text))
 
 
 def classify_status(
-    response: httpx.Response, *, send: bool, provider_id: str, now_ms: int,
-    describe: ErrorDescriber = describe_json_error, secrets: frozenset[str] = frozenset(),
+    response: httpx.Response,
+    *,
+    send: bool,
+    provider_id: str,
+    now_ms: int,
+    describe: ErrorDescriber = describe_json_error,
+    secrets: frozenset[str] = frozenset(),
 ) -> ProviderError | None:
     """The §2.2 table for a received response. None for 2xx."""
     status = response.status_code
@@ -263,14 +272,15 @@ def classify_exception(exc: httpx.HTTPError, *, send: bool, provider_id: str) ->
         return Unavailable(f"{provider_id}: could not connect ({name})", provider_id=provider_id)
     if send:
         return UnknownOutcome(
-            f"{provider_id}: {name} after the request was sent (the message may have been accepted)",
+            f"{provider_id}: {name} after the request was sent"
+            " (the message may have been accepted)",
             provider_id=provider_id,
         )
     return Unavailable(f"{provider_id}: {name}", provider_id=provider_id)
 
 
 def json_body(response: httpx.Response, *, send: bool, provider_id: str) -> Any:
-    """The parsed 2xx body; unparseable is ``UnknownOutcome`` on a send, ``Unavailable`` otherwise."""
+    """The parsed 2xx body; unparseable: ``UnknownOutcome`` on a send, else ``Unavailable``."""
     try:
         return json.loads(response.content.decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError):
@@ -278,7 +288,8 @@ def json_body(response: httpx.Response, *, send: bool, provider_id: str) -> Any:
         raise cls(
             f"{provider_id}: HTTP {response.status_code} with an unreadable body"
             + (" (the message may have been accepted)" if send else ""),
-            provider_id=provider_id, http_status=response.status_code,
+            provider_id=provider_id,
+            http_status=response.status_code,
         ) from None
 
 
@@ -286,12 +297,18 @@ def json_body(response: httpx.Response, *, send: bool, provider_id: str) -> Any:
 
 
 class Transport:
-    """Per-provider view of the shared client: timeout, rate limit, retry policy, secret scrubbing."""
+    """A provider's view of the shared client: timeout, rate limit, retries, secret scrubbing."""
 
     def __init__(
-        self, provider_id: str, http: Callable[[], httpx.Client], clock: Clock, *,
-        timeout_seconds: float = DEFAULT_TIMEOUT, rate_per_second: float | None = None,
-        policy: RetryPolicy | None = None, rng: random.Random | None = None,
+        self,
+        provider_id: str,
+        http: Callable[[], httpx.Client],
+        clock: Clock,
+        *,
+        timeout_seconds: float = DEFAULT_TIMEOUT,
+        rate_per_second: float | None = None,
+        policy: RetryPolicy | None = None,
+        rng: random.Random | None = None,
         describe: ErrorDescriber = describe_json_error,
     ) -> None:
         self.provider_id = provider_id
@@ -333,8 +350,14 @@ class Transport:
             self.limiter.acquire()
         client = self.http()
         request = client.build_request(
-            req.method, req.url, headers=req.headers, params=req.params, json=req.json,
-            data=req.data, files=req.files, timeout=self.timeout,
+            req.method,
+            req.url,
+            headers=req.headers,
+            params=req.params,
+            json=req.json,
+            data=req.data,
+            files=req.files,
+            timeout=self.timeout,
         )
         self.attempts += 1
         try:
@@ -342,8 +365,12 @@ class Transport:
         except httpx.HTTPError as exc:
             raise classify_exception(exc, send=send, provider_id=self.provider_id) from None
         error = classify_status(
-            response, send=send, provider_id=self.provider_id, now_ms=self.clock.now_ms(),
-            describe=self.describe, secrets=frozenset(self.secrets),
+            response,
+            send=send,
+            provider_id=self.provider_id,
+            now_ms=self.clock.now_ms(),
+            describe=self.describe,
+            secrets=frozenset(self.secrets),
         )
         if error is not None:
             raise error
@@ -353,7 +380,9 @@ class Transport:
         """Seconds to wait before the next attempt; None when waiting in-process is pointless."""
         after: float | None = getattr(err, "retry_after", None)
         if after is not None:
-            return after if after <= self.policy.cap else None  # too long: let the caller reschedule
+            return (
+                after if after <= self.policy.cap else None
+            )  # too long: let the caller reschedule
         return self.policy.backoff(attempt, self.rng)
 
 

@@ -24,7 +24,9 @@ def iso_utc(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
-def parse_kst(text: object, fmts: tuple[str, ...] = ("%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S")) -> int | None:
+def parse_kst(
+    text: object, fmts: tuple[str, ...] = ("%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S")
+) -> int | None:
     """A naive provider date read as Asia/Seoul; ISO strings with an offset keep theirs."""
     if not isinstance(text, str) or not text.strip():
         return None

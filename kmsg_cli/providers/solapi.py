@@ -27,7 +27,7 @@ from kmsg_cli.core.models import (
 )
 from kmsg_cli.core.ports import Clock
 from kmsg_cli.errors import AuthError, Unavailable, UnknownOutcome
-from kmsg_cli.providers.base import Secrets, as_str, chunks, read_image, run_calls
+from kmsg_cli.providers.base import Secrets, as_str, chunks, in_order, read_image, run_calls
 from kmsg_cli.providers.http import MASK, Req, Transport, join_url, json_body, scrub
 from kmsg_cli.providers.kst import iso_kst, iso_utc, parse_iso_utc
 from kmsg_cli.providers.registry import Deps
@@ -44,10 +44,14 @@ WIRE_TYPE = {
 
 # §3.6 / §7.2: the class of a per-row rejection code; any other 1xxx/2xxx code is "invalid"
 ROW_CLASS = {
-    "1020": "auth", "2063": "auth",
-    "1042": "template_not_found", "3105": "template_not_found",
-    "1030": "insufficient_balance", "2230": "insufficient_balance",
-    "1024": "unavailable", "2024": "unavailable",
+    "1020": "auth",
+    "2063": "auth",
+    "1042": "template_not_found",
+    "3105": "template_not_found",
+    "1030": "insufficient_balance",
+    "2230": "insufficient_balance",
+    "1024": "unavailable",
+    "2024": "unavailable",
 }
 _FAILURE_CODE = re.compile(r"^[123]\d{3}$")
 
@@ -135,14 +139,20 @@ def _message_payload(
 
 
 def _build_send_request(
-    messages: Sequence[Message], *, base_url: str, default_from: str | None, pf_id: str | None,
-    image_ids: dict[str, str], auth: httpx.Auth | None,
+    messages: Sequence[Message],
+    *,
+    base_url: str,
+    default_from: str | None,
+    pf_id: str | None,
+    image_ids: dict[str, str],
+    auth: httpx.Auth | None,
 ) -> Req:
     """One ``send-many/detail`` call; all ``messages`` share one ``scheduled_at``."""
     body: dict[str, Any] = {
         "messages": [
-            _message_payload(m, default_from=default_from, pf_id=pf_id,
-                             image_id=image_ids.get(m.message_id))
+            _message_payload(
+                m, default_from=default_from, pf_id=pf_id, image_id=image_ids.get(m.message_id)
+            )
             for m in messages
         ],
         "showMessageList": True,
@@ -188,8 +198,10 @@ def _parse_send_response(
 ) -> list[SendResult]:
     info = body.get("groupInfo") if isinstance(body, dict) else None
     if not isinstance(info, dict):
-        raise UnknownOutcome(f"{provider_id}: send answered without groupInfo (the messages may "
-                             "have been accepted)", provider_id=provider_id)
+        raise UnknownOutcome(
+            f"{provider_id}: send answered without groupInfo (the messages may have been accepted)",
+            provider_id=provider_id,
+        )
     group_id = as_str(info.get("groupId") or info.get("_id")) or None
     pending = {m.message_id: m for m in messages}
     out: dict[str, SendResult] = {}
@@ -198,9 +210,15 @@ def _parse_send_response(
         if mid is None:
             continue
         code = as_str(row.get("statusCode"))
-        out[mid] = SendResult(mid, Status.FAILED, provider_message_id=as_str(row.get("messageId")),
-                              group_id=group_id, code=code, error=scrub(row.get("statusMessage")),
-                              error_class=row_error_class(code))
+        out[mid] = SendResult(
+            mid,
+            Status.FAILED,
+            provider_message_id=as_str(row.get("messageId")),
+            group_id=group_id,
+            code=code,
+            error=scrub(row.get("statusMessage")),
+            error_class=row_error_class(code),
+        )
         del pending[mid]
     for row in _rows(body.get("messageList")):
         mid = _match(row, pending, by_to=False)
@@ -209,8 +227,13 @@ def _parse_send_response(
         status = normalize_status(row.get("statusCode"))
         if status not in (Status.SENT, Status.PENDING) or pending[mid].scheduled_at:
             status = Status.PENDING
-        out[mid] = SendResult(mid, status, provider_message_id=as_str(row.get("messageId")),
-                              group_id=group_id, code=as_str(row.get("statusCode")) or None)
+        out[mid] = SendResult(
+            mid,
+            status,
+            provider_message_id=as_str(row.get("messageId")),
+            group_id=group_id,
+            code=as_str(row.get("statusCode")) or None,
+        )
         del pending[mid]
     for mid in pending:  # accepted by the group but not listed: reconcile through customFields
         out[mid] = SendResult(mid, Status.PENDING, group_id=group_id)
@@ -232,8 +255,12 @@ def _build_status_request(
         params = {"groupId": queries[0].group_id, "limit": 500}
     else:
         q = queries[0]
-        params = {"to": q.to, "dateType": "CREATED", "limit": 100,
-                  "startDate": iso_utc(q.requested_at - 60_000)}
+        params = {
+            "to": q.to,
+            "dateType": "CREATED",
+            "limit": 100,
+            "startDate": iso_utc(q.requested_at - 60_000),
+        }
     return Req("GET", url, params=params, auth=auth)
 
 
@@ -241,10 +268,21 @@ def _report(q: StatusQuery, row: dict[str, Any] | None) -> StatusReport:
     if row is None:
         return StatusReport(q.message_id, None, message="not found at the provider yet")
     code = as_str(row.get("statusCode")) or None
-    at = next((t for k in ("dateReceived", "dateReported", "dateProcessed")
-               if (t := parse_iso_utc(row.get(k))) is not None), None)
-    return StatusReport(q.message_id, normalize_status(code), code,
-                        scrub(row.get("statusMessage") or row.get("reason") or ""), at)
+    at = next(
+        (
+            t
+            for k in ("dateReceived", "dateReported", "dateProcessed")
+            if (t := parse_iso_utc(row.get(k))) is not None
+        ),
+        None,
+    )
+    return StatusReport(
+        q.message_id,
+        normalize_status(code),
+        code,
+        scrub(row.get("statusMessage") or row.get("reason") or ""),
+        at,
+    )
 
 
 def _parse_status_response(body: Any, queries: Sequence[StatusQuery]) -> list[StatusReport]:
@@ -252,8 +290,12 @@ def _parse_status_response(body: Any, queries: Sequence[StatusQuery]) -> list[St
     by_mid = {as_str(r.get("messageId")): r for r in rows}
     by_own = {own: r for r in rows if (own := _row_id(r))}
     return [
-        _report(q, by_mid.get(q.provider_message_id) if q.provider_message_id
-                else by_own.get(q.message_id))
+        _report(
+            q,
+            by_mid.get(q.provider_message_id)
+            if q.provider_message_id
+            else by_own.get(q.message_id),
+        )
         for q in queries
     ]
 
@@ -282,8 +324,12 @@ class SolapiProvider:
         self.max_batch = config.max_batch or 10_000
         self.base_url = config.base_url or BASE_URL
         self.transport = Transport(
-            provider_id, deps.http, deps.clock, timeout_seconds=config.timeout_seconds,
-            rate_per_second=config.rate_per_second, describe=describe_error,
+            provider_id,
+            deps.http,
+            deps.clock,
+            timeout_seconds=config.timeout_seconds,
+            rate_per_second=config.rate_per_second,
+            describe=describe_error,
         )
         self.secrets = Secrets(provider_id, config, self.transport)
         self._auth: SolapiAuth | None = None
@@ -324,21 +370,27 @@ class SolapiProvider:
             body = self._call(req, send=False)
             file_id = as_str(body.get("fileId")) if isinstance(body, dict) else ""
             if not file_id:
-                raise UnknownOutcome("solapi: image upload answered without fileId", provider_id=self.id)
+                raise UnknownOutcome(
+                    "solapi: image upload answered without fileId", provider_id=self.id
+                )
             self._uploaded[path] = file_id
         return self._uploaded[path]
 
     def _send_group(self, group: Sequence[Message]) -> list[SendResult]:
         image_ids = {m.message_id: self._upload(m) for m in group if m.type is MessageType.MMS}
         req = _build_send_request(
-            group, base_url=self.base_url, default_from=self.config.default_from,
-            pf_id=self._pf_id(group, False), image_ids=image_ids, auth=self.auth(),
+            group,
+            base_url=self.base_url,
+            default_from=self.config.default_from,
+            pf_id=self._pf_id(group, False),
+            image_ids=image_ids,
+            auth=self.auth(),
         )
         body = self._call(req, send=True)
         return _parse_send_response(body, group, self.id)
 
     def send(self, messages: Sequence[Message]) -> list[SendResult]:
-        return run_calls(self._groups(messages), self._send_group)
+        return in_order(messages, run_calls(self._groups(messages), self._send_group))
 
     def preview(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -354,8 +406,12 @@ class SolapiProvider:
                     out.append(doc)
                     image_ids[m.message_id] = "<fileId from the upload>"
             req = _build_send_request(
-                group, base_url=self.base_url, default_from=self.config.default_from,
-                pf_id=self._pf_id(group, True), image_ids=image_ids, auth=None,
+                group,
+                base_url=self.base_url,
+                default_from=self.config.default_from,
+                pf_id=self._pf_id(group, True),
+                image_ids=image_ids,
+                auth=None,
             )
             doc = req.preview(self.id)
             doc["headers"]["Authorization"] = MASK
