@@ -35,6 +35,7 @@ from kmsg_cli.errors import (
 )
 
 T = TypeVar("T")
+E = TypeVar("E", bound=ProviderError)
 MASK = "****"
 CONNECT_TIMEOUT = 5.0
 DEFAULT_TIMEOUT = 10.0
@@ -170,7 +171,7 @@ class RetryPolicy:
         return rng.uniform(0.0, min(self.cap, self.initial * self.factor**retry_index))
 
 
-def no_auto_retry(err: ProviderError) -> ProviderError:
+def no_auto_retry(err: E) -> E:
     """Mark a retryable-class error as not to be repeated inside this call (e.g. IWINV SMS 11)."""
     setattr(err, _NO_AUTO_RETRY, True)  # noqa: B010 - a marker, not part of the error's API
     return err
@@ -258,7 +259,7 @@ def classify_status(
         return InvalidRequest(msg, **kw)
     if send:
         return UnknownOutcome(msg + " (the message may have been accepted)", **kw)
-    return Unavailable(msg, **kw)
+    return no_auto_retry(Unavailable(msg, **kw))  # a 5xx is not a "try later"
 
 
 _NOT_REACHED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
@@ -276,7 +277,7 @@ def classify_exception(exc: httpx.HTTPError, *, send: bool, provider_id: str) ->
             " (the message may have been accepted)",
             provider_id=provider_id,
         )
-    return Unavailable(f"{provider_id}: {name}", provider_id=provider_id)
+    return no_auto_retry(Unavailable(f"{provider_id}: {name}", provider_id=provider_id))
 
 
 def json_body(response: httpx.Response, *, send: bool, provider_id: str) -> Any:
@@ -284,12 +285,19 @@ def json_body(response: httpx.Response, *, send: bool, provider_id: str) -> Any:
     try:
         return json.loads(response.content.decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError):
-        cls = UnknownOutcome if send else Unavailable
-        raise cls(
-            f"{provider_id}: HTTP {response.status_code} with an unreadable body"
-            + (" (the message may have been accepted)" if send else ""),
-            provider_id=provider_id,
-            http_status=response.status_code,
+        if send:
+            raise UnknownOutcome(
+                f"{provider_id}: HTTP {response.status_code} with an unreadable body"
+                " (the message may have been accepted)",
+                provider_id=provider_id,
+                http_status=response.status_code,
+            ) from None
+        raise no_auto_retry(
+            Unavailable(
+                f"{provider_id}: HTTP {response.status_code} with an unreadable body",
+                provider_id=provider_id,
+                http_status=response.status_code,
+            )
         ) from None
 
 

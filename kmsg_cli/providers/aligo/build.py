@@ -12,7 +12,7 @@ from typing import Any
 from kmsg_cli.core.models import Message, MessageType, SendResult, Status, StatusQuery, StatusReport
 from kmsg_cli.errors import ProviderError
 from kmsg_cli.providers.base import as_str, error_for, int_code
-from kmsg_cli.providers.http import Req, join_url, scrub
+from kmsg_cli.providers.http import Req, join_url, no_auto_retry, scrub
 from kmsg_cli.providers.kst import kst, parse_kst
 
 SMS_URL = "https://apis.aligo.in"
@@ -100,7 +100,8 @@ def sms_error(code: int | None, text: object, *, send: bool, provider_id: str) -
     if cls_name is None and code is not None and code < 0:
         cls_name = "invalid"
     if cls_name is None:
-        cls_name = "unknown_outcome" if send else "unavailable"
+        fallback = "unknown_outcome" if send else "unavailable"
+        return no_auto_retry(_error(fallback, "result_code", code, text, provider_id))
     return _error(cls_name, "result_code", code, text, provider_id)
 
 
@@ -109,7 +110,8 @@ def kakao_error(code: int | None, text: object, *, send: bool, provider_id: str)
     if code == -99:
         cls_name = next((c for word, c in _KAKAO_99_TEXT if word in as_str(text)), "invalid")
     if cls_name is None:
-        cls_name = "unknown_outcome" if send else "unavailable"
+        fallback = "unknown_outcome" if send else "unavailable"
+        return no_auto_retry(_error(fallback, "code", code, text, provider_id))
     return _error(cls_name, "code", code, text, provider_id)
 
 

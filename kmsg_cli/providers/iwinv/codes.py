@@ -69,6 +69,7 @@ def _error(
     ip_codes: frozenset[int],
     label: str,
 ) -> ProviderError:
+    unclassified = cls_name is None
     if cls_name is None:
         cls_name = "unknown_outcome" if send else "unavailable"
     detail = "" if code in SENSITIVE or not text else f": {scrub(text, limit=80)}"
@@ -85,7 +86,7 @@ def _error(
         err.message = f"{provider_id}: caller IP address not registered ({label} {code})"
         err.args = (err.message,)
         err.hint = IP_HINT
-    return err
+    return no_auto_retry(err) if unclassified else err
 
 
 def alimtalk_error(
