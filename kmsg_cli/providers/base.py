@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kmsg_cli.config import resolve_secret
+from kmsg_cli.config import SECRET_FIELDS, is_reference, resolve_secret
 from kmsg_cli.core.models import Message, SendResult, Status
 from kmsg_cli.errors import (
     ERROR_CLASSES,
@@ -29,6 +29,15 @@ class Secrets:
         self.provider_id = provider_id
         self.config = config
         self.transport = transport
+        for name in SECRET_FIELDS:  # literals are known now: scrub them even before first use
+            value = getattr(config, name, None)
+            if isinstance(value, str) and value and not is_reference(value):
+                transport.secret(value)
+
+    def literal(self, field: str) -> str | None:
+        """The value when written literally in the config (no I/O needed), else None."""
+        value = getattr(self.config, field, None)
+        return value if isinstance(value, str) and value and not is_reference(value) else None
 
     def get(self, field: str, *, masked: bool = False) -> str:
         value = getattr(self.config, field, None)
