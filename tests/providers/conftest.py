@@ -1,4 +1,4 @@
-"""Shared test kit: a fake clock that never sleeps, the real pooled client under respx, factories."""
+"""Shared test kit: a fake clock that never sleeps, the real pooled client under respx."""
 
 from __future__ import annotations
 
@@ -22,10 +22,16 @@ from kmsg_cli.providers.solapi import SolapiProvider
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z = 09:00 KST
 SECRETS = {
-    "solapi": {"api_key": "SOLKEY1234abcd", "api_secret": "SOLSECRETzyxw9876",
-               "kakao_pf_id": "KA01PF0000000"},
-    "iwinv": {"api_key": "IWKEYalimtalk55", "sms_api_key": "IWSMSKEY66",
-              "sms_auth_key": "IWSMSAUTH77"},
+    "solapi": {
+        "api_key": "SOLKEY1234abcd",
+        "api_secret": "SOLSECRETzyxw9876",
+        "kakao_pf_id": "KA01PF0000000",
+    },
+    "iwinv": {
+        "api_key": "IWKEYalimtalk55",
+        "sms_api_key": "IWSMSKEY66",
+        "sms_auth_key": "IWSMSAUTH77",
+    },
     "aligo": {"api_key": "ALKEYsecret88", "user_id": "aligouser99", "sender_key": "ALSENDERKEY00"},
 }
 
@@ -60,8 +66,12 @@ def all_secret_values() -> list[str]:
 
 
 def msg(
-    type_: MessageType = MessageType.SMS, *, mid: str = "m1", to: str = "01012345678",
-    text: str = "hello", **kw: Any,
+    type_: MessageType = MessageType.SMS,
+    *,
+    mid: str = "m1",
+    to: str = "01012345678",
+    text: str = "hello",
+    **kw: Any,
 ) -> Message:
     kw.setdefault("sender", "0212345678")
     return Message(message_id=mid, type=type_, to=to, text=text, **kw)

@@ -13,7 +13,7 @@ from kmsg_cli.core.models import MessageType, Status, StatusQuery
 from kmsg_cli.errors import AuthError, InsufficientBalance, InvalidRequest, UnknownOutcome
 from kmsg_cli.providers.aligo import build
 
-from .conftest import NATIVE, SECRETS, alimtalk, all_secret_values, aligo, fixture, msg
+from .conftest import NATIVE, SECRETS, aligo, alimtalk, all_secret_values, fixture, msg
 
 SMS = "https://apis.aligo.in"
 KAKAO = "https://kakaoapi.aligo.in"
@@ -29,10 +29,19 @@ def test_single_sms_form(deps, router: respx.MockRouter) -> None:
     (r,) = aligo(deps).send([msg()])
     req = route.calls[0].request
     assert req.headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert _form(req) == {"key": KEY["api_key"], "user_id": KEY["user_id"], "sender": "0212345678",
-                          "msg_type": "SMS", "receiver": "01012345678", "msg": "hello"}
-    assert (r.status, r.provider_message_id, r.group_id) == (Status.PENDING, "123456789",
-                                                             "sms:123456789")
+    assert _form(req) == {
+        "key": KEY["api_key"],
+        "user_id": KEY["user_id"],
+        "sender": "0212345678",
+        "msg_type": "SMS",
+        "receiver": "01012345678",
+        "msg": "hello",
+    }
+    assert (r.status, r.provider_message_id, r.group_id) == (
+        Status.PENDING,
+        "123456789",
+        "sms:123456789",
+    )
 
 
 def test_test_mode_only_when_configured_cfg9(deps, router: respx.MockRouter) -> None:
@@ -46,8 +55,10 @@ def test_test_mode_only_when_configured_cfg9(deps, router: respx.MockRouter) -> 
 
 def test_batch_uses_send_mass_and_integer_result_code(deps, router: respx.MockRouter) -> None:
     route = router.post(f"{SMS}/send_mass/").respond(200, json=fixture("aligo_sms_ok_int.json"))
-    lms = [msg(MessageType.LMS, mid="a", text="가" * 60, subject="공지"),
-           msg(MessageType.LMS, mid="b", to="01022223333", text="나" * 60, subject="공지")]
+    lms = [
+        msg(MessageType.LMS, mid="a", text="가" * 60, subject="공지"),
+        msg(MessageType.LMS, mid="b", to="01022223333", text="나" * 60, subject="공지"),
+    ]
     results = aligo(deps).send(lms)
     form = _form(route.calls[0].request)
     assert form["msg_type"] == "LMS" and form["title"] == "공지" and form["cnt"] == "2"
@@ -62,12 +73,21 @@ def test_schedule_fields_in_seoul(tz, monkeypatch) -> None:
     time.tzset()
     try:
         at = 1_767_225_600_000  # 2026-01-01 09:00 KST
-        sms = build._build_sms_request([msg(scheduled_at=at)], base_url=SMS,
-                                       creds=build.SmsCreds("k", "u"), sender="02", test_mode=False)
+        sms = build._build_sms_request(
+            [msg(scheduled_at=at)],
+            base_url=SMS,
+            creds=build.SmsCreds("k", "u"),
+            sender="02",
+            test_mode=False,
+        )
         assert (sms.data or {})["rdate"] == "20260101" and (sms.data or {})["rtime"] == "0900"
-        kakao = build._build_alimtalk_request([alimtalk(scheduled_at=at)], base_url=KAKAO,
-                                              creds=build.KakaoCreds("k", "u", "s"), sender="02",
-                                              test_mode=False)
+        kakao = build._build_alimtalk_request(
+            [alimtalk(scheduled_at=at)],
+            base_url=KAKAO,
+            creds=build.KakaoCreds("k", "u", "s"),
+            sender="02",
+            test_mode=False,
+        )
         assert (kakao.data or {})["senddate"] == "20260101090000"
     finally:
         monkeypatch.undo()
@@ -76,20 +96,29 @@ def test_schedule_fields_in_seoul(tz, monkeypatch) -> None:
 
 def test_alimtalk_rendered_text_and_info_mid(deps, router: respx.MockRouter) -> None:
     route = router.post(f"{KAKAO}/akv10/alimtalk/send/").respond(
-        200, json=fixture("aligo_kakao_ok.json"))
+        200, json=fixture("aligo_kakao_ok.json")
+    )
     (r,) = aligo(deps).send([alimtalk()])
     form = _form(route.calls[0].request)
     assert form["apikey"] == KEY["api_key"] and form["userid"] == KEY["user_id"]
     assert form["senderkey"] == KEY["sender_key"] and form["tpl_code"] == "TPL1"
     assert form["message_1"] == "홍길동님 인증번호 1234" and form["receiver_1"] == "01012345678"
     assert form["failover"] == "N" and "testMode" not in form and "token" not in form
-    assert (r.status, r.provider_message_id, r.group_id) == (Status.PENDING, "445566", "kakao:445566")
+    assert (r.status, r.provider_message_id, r.group_id) == (
+        Status.PENDING,
+        "445566",
+        "kakao:445566",
+    )
 
 
 def test_alimtalk_native_failover_fields_fo13() -> None:
-    req = build._build_alimtalk_request([alimtalk(**NATIVE)], base_url=KAKAO,
-                                        creds=build.KakaoCreds("k", "u", "s", "tok"), sender="02",
-                                        test_mode=True)
+    req = build._build_alimtalk_request(
+        [alimtalk(**NATIVE)],
+        base_url=KAKAO,
+        creds=build.KakaoCreds("k", "u", "s", "tok"),
+        sender="02",
+        test_mode=True,
+    )
     data = req.data or {}
     assert data["failover"] == "Y" and data["fmessage_1"] == "대체 문자"
     assert data["fsubject_1"] == "제목" and data["token"] == "tok" and data["testMode"] == "Y"
@@ -97,10 +126,14 @@ def test_alimtalk_native_failover_fields_fo13() -> None:
 
 @pytest.mark.parametrize(
     ("body", "cls"),
-    [("aligo_kakao_auth.json", AuthError), ("aligo_kakao_balance.json", InsufficientBalance),
-     ({"code": -99, "message": "수신자 정보가 없습니다"}, InvalidRequest),
-     ({"code": -101, "message": "x"}, AuthError), ({"code": 77}, UnknownOutcome),
-     ({"result_code": "1", "msg_id": "1"}, UnknownOutcome)],
+    [
+        ("aligo_kakao_auth.json", AuthError),
+        ("aligo_kakao_balance.json", InsufficientBalance),
+        ({"code": -99, "message": "수신자 정보가 없습니다"}, InvalidRequest),
+        ({"code": -101, "message": "x"}, AuthError),
+        ({"code": 77}, UnknownOutcome),
+        ({"result_code": "1", "msg_id": "1"}, UnknownOutcome),
+    ],
 )
 def test_kakao_codes(body, cls) -> None:
     """§5.6 #1: a Kakao success is code 0 — a result_code body is not success."""
@@ -111,8 +144,15 @@ def test_kakao_codes(body, cls) -> None:
 
 @pytest.mark.parametrize(
     ("code", "cls"),
-    [(-101, AuthError), ("-100", AuthError), (-102, InsufficientBalance), (-201, InsufficientBalance),
-     (-103, InvalidRequest), (-999, InvalidRequest), (None, UnknownOutcome)],
+    [
+        (-101, AuthError),
+        ("-100", AuthError),
+        (-102, InsufficientBalance),
+        (-201, InsufficientBalance),
+        (-103, InvalidRequest),
+        (-999, InvalidRequest),
+        (None, UnknownOutcome),
+    ],
 )
 def test_sms_codes(code, cls) -> None:
     with pytest.raises(cls):
@@ -133,7 +173,8 @@ def test_mms_multipart_with_file_part(deps, router: respx.MockRouter, tmp_path) 
 def test_status_keeps_raw_code_unrecognized(deps, router: respx.MockRouter) -> None:
     """§5.4: no verified vocabulary -> status None (keep polling), raw rslt kept."""
     route = router.post(f"{KAKAO}/akv10/history/detail/").respond(
-        200, json=fixture("aligo_kakao_history.json"))
+        200, json=fixture("aligo_kakao_history.json")
+    )
     q = StatusQuery("m1", "445566", "01012345678", MessageType.ALIMTALK, 1_767_225_600_000)
     (r,) = aligo(deps).status([q])
     assert _form(route.calls[0].request)["mid"] == "445566"

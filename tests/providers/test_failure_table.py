@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 
 import httpx
@@ -22,7 +22,17 @@ from kmsg_cli.core.models import Message, MessageType, Status, StatusQuery
 from kmsg_cli.errors import AuthError, ProviderError, RateLimited, Unavailable, UnknownOutcome
 from kmsg_cli.providers.registry import Deps
 
-from .conftest import NOW_MS, SECRETS, alimtalk, all_secret_values, aligo, fixture, iwinv, msg, solapi
+from .conftest import (
+    NOW_MS,
+    SECRETS,
+    aligo,
+    alimtalk,
+    all_secret_values,
+    fixture,
+    iwinv,
+    msg,
+    solapi,
+)
 
 PHONE = "01012345678"
 IW_AT, IW_SMS = "https://alimtalk.bizservice.iwinv.kr", "https://sms.bizservice.iwinv.kr"
@@ -51,23 +61,51 @@ def _q(type_: MessageType, pmid: str) -> StatusQuery:
 
 
 CASES = {
-    "solapi": Case(solapi, ("POST", "https://api.solapi.com/messages/v4/send-many/detail"),
-                   ("GET", "https://api.solapi.com/messages/v4/list"), msg(),
-                   _q(MessageType.SMS, "M4V1"), fixture("solapi_send_ok.json"), None),
-    "iwinv-sms": Case(iwinv, ("POST", f"{IW_SMS}/api/v2/send/"), ("POST", f"{IW_SMS}/api/history/"),
-                      msg(), _q(MessageType.SMS, "12345"), fixture("iwinv_sms_ok.json"),
-                      {"resultCode": 13, "message": f"미등록 발신번호 {PHONE}"}),
-    "iwinv-alimtalk": Case(_iwinv_alimtalk, ("POST", f"{IW_AT}/api/v2/send/"),
-                           ("POST", f"{IW_AT}/api/history/"), alimtalk(),
-                           _q(MessageType.ALIMTALK, "987654"), fixture("iwinv_alimtalk_ok.json"),
-                           {"code": 508, "message": "templateParam required"}),
-    "aligo-sms": Case(aligo, ("POST", f"{AL_SMS}/send/"), ("POST", f"{AL_SMS}/sms_list/"), msg(),
-                      _q(MessageType.SMS, "123"), fixture("aligo_sms_ok.json"),
-                      {"result_code": -103, "message": "발신번호 오류"}),
-    "aligo-alimtalk": Case(aligo, ("POST", f"{AL_KAKAO}/akv10/alimtalk/send/"),
-                           ("POST", f"{AL_KAKAO}/akv10/history/detail/"), alimtalk(),
-                           _q(MessageType.ALIMTALK, "445566"), fixture("aligo_kakao_ok.json"),
-                           {"code": -99, "message": "템플릿 파라미터 오류"}),
+    "solapi": Case(
+        solapi,
+        ("POST", "https://api.solapi.com/messages/v4/send-many/detail"),
+        ("GET", "https://api.solapi.com/messages/v4/list"),
+        msg(),
+        _q(MessageType.SMS, "M4V1"),
+        fixture("solapi_send_ok.json"),
+        None,
+    ),
+    "iwinv-sms": Case(
+        iwinv,
+        ("POST", f"{IW_SMS}/api/v2/send/"),
+        ("POST", f"{IW_SMS}/api/history/"),
+        msg(),
+        _q(MessageType.SMS, "12345"),
+        fixture("iwinv_sms_ok.json"),
+        {"resultCode": 13, "message": f"미등록 발신번호 {PHONE}"},
+    ),
+    "iwinv-alimtalk": Case(
+        _iwinv_alimtalk,
+        ("POST", f"{IW_AT}/api/v2/send/"),
+        ("POST", f"{IW_AT}/api/history/"),
+        alimtalk(),
+        _q(MessageType.ALIMTALK, "987654"),
+        fixture("iwinv_alimtalk_ok.json"),
+        {"code": 508, "message": "templateParam required"},
+    ),
+    "aligo-sms": Case(
+        aligo,
+        ("POST", f"{AL_SMS}/send/"),
+        ("POST", f"{AL_SMS}/sms_list/"),
+        msg(),
+        _q(MessageType.SMS, "123"),
+        fixture("aligo_sms_ok.json"),
+        {"result_code": -103, "message": "발신번호 오류"},
+    ),
+    "aligo-alimtalk": Case(
+        aligo,
+        ("POST", f"{AL_KAKAO}/akv10/alimtalk/send/"),
+        ("POST", f"{AL_KAKAO}/akv10/history/detail/"),
+        alimtalk(),
+        _q(MessageType.ALIMTALK, "445566"),
+        fixture("aligo_kakao_ok.json"),
+        {"code": -99, "message": "템플릿 파라미터 오류"},
+    ),
 }
 
 
@@ -78,7 +116,7 @@ def _own_secrets(provider: str) -> list[str]:
 
 
 def _echo(status: int) -> Callable[[str], httpx.Response]:
-    """An error body that echoes the provider's secrets and the recipient, as bodies can (PII-19)."""
+    """An error body echoing the provider's secrets and the recipient, as bodies can (PII-19)."""
 
     def make(provider: str) -> httpx.Response:
         text = f"bad credentials {' '.join(_own_secrets(provider))} for {PHONE} / +82 10-1234-5678"
@@ -96,15 +134,36 @@ def _http_date(seconds: int) -> str:
 SCENARIOS: dict[str, tuple[Any, type, type, int, int]] = {
     "401": (_echo(401), AuthError, AuthError, 1, 1),
     "403": (_echo(403), AuthError, AuthError, 1, 1),
-    "429-seconds": (httpx.Response(429, headers={"Retry-After": "7"}), RateLimited, RateLimited, 3, 3),
-    "429-http-date": (httpx.Response(429, headers={"Retry-After": _http_date(5)}), RateLimited,
-                      RateLimited, 3, 3),
+    "429-seconds": (
+        httpx.Response(429, headers={"Retry-After": "7"}),
+        RateLimited,
+        RateLimited,
+        3,
+        3,
+    ),
+    "429-http-date": (
+        httpx.Response(429, headers={"Retry-After": _http_date(5)}),
+        RateLimited,
+        RateLimited,
+        3,
+        3,
+    ),
     "500": (_echo(500), UnknownOutcome, Unavailable, 1, 1),
     "503": (httpx.Response(503), Unavailable, Unavailable, 3, 3),
-    "html-error-page": (httpx.Response(502, html="<html><body><h1>502 Bad Gateway</h1></body></html>"),
-                        UnknownOutcome, Unavailable, 1, 1),
-    "malformed-json": (httpx.Response(200, content=b'{"code": 0, "info": '), UnknownOutcome,
-                       Unavailable, 1, 1),
+    "html-error-page": (
+        httpx.Response(502, html="<html><body><h1>502 Bad Gateway</h1></body></html>"),
+        UnknownOutcome,
+        Unavailable,
+        1,
+        1,
+    ),
+    "malformed-json": (
+        httpx.Response(200, content=b'{"code": 0, "info": '),
+        UnknownOutcome,
+        Unavailable,
+        1,
+        1,
+    ),
     "connect-timeout": (httpx.ConnectTimeout("connect timed out"), Unavailable, Unavailable, 3, 3),
     "connect-refused": (httpx.ConnectError("connection refused"), Unavailable, Unavailable, 3, 3),
     "read-timeout": (httpx.ReadTimeout("read timed out"), UnknownOutcome, Unavailable, 1, 1),
@@ -171,9 +230,16 @@ def test_503_then_success_retries_once(provider, deps, clock, router) -> None:
 
 def _two(case: Case) -> list[Message]:
     first = case.message
-    second = Message(**{**first.__dict__, "message_id": "m2", "to": "01099998888",
-                        "text": first.text + "!", "sender": "0299998888",
-                        "template_id": first.template_id and "TPL2"})
+    second = Message(
+        **{
+            **first.__dict__,
+            "message_id": "m2",
+            "to": "01099998888",
+            "text": first.text + "!",
+            "sender": "0299998888",
+            "template_id": first.template_id and "TPL2",
+        }
+    )
     return [first, second]
 
 
@@ -188,8 +254,10 @@ def test_partial_batch_failure(provider, deps, router) -> None:
     else:
         if provider == "iwinv-alimtalk":
             p._templates["TPL2"] = ["name", "code"]
-        route.side_effect = [httpx.Response(200, json=case.ok),
-                             httpx.Response(200, json=case.row_error)]
+        route.side_effect = [
+            httpx.Response(200, json=case.ok),
+            httpx.Response(200, json=case.row_error),
+        ]
     ok, bad = p.send(_two(case))
     assert ok.status is Status.PENDING and ok.accepted
     assert bad.status is Status.FAILED and bad.error_class == "invalid" and not bad.accepted
@@ -199,8 +267,10 @@ def test_partial_batch_failure(provider, deps, router) -> None:
 def test_unknown_outcome_mid_batch_keeps_accepted_rows(deps, router) -> None:
     """A later call's read timeout must not erase an earlier accepted call (rows, not a raise)."""
     route = router.post(f"{IW_SMS}/api/v2/send/")
-    route.side_effect = [httpx.Response(200, json=fixture("iwinv_sms_ok.json")),
-                         httpx.ReadTimeout("read timed out")]
+    route.side_effect = [
+        httpx.Response(200, json=fixture("iwinv_sms_ok.json")),
+        httpx.ReadTimeout("read timed out"),
+    ]
     ok, unknown = iwinv(deps).send(_two(CASES["iwinv-sms"]))
     assert ok.status is Status.PENDING and route.call_count == 2
     assert unknown.status is Status.UNKNOWN and unknown.error_class == "unknown_outcome"

@@ -21,8 +21,16 @@ from .conftest import NOW_MS, FakeClock
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("7", 7.0), (" 0 ", 0.0), ("99999", 3600.0), ("Thu, 01 Jan 2026 00:00:30 GMT", 30.0),
-     ("Wed, 31 Dec 2025 23:00:00 GMT", 0.0), ("soon", None), (None, None), ("", None)],
+    [
+        ("7", 7.0),
+        (" 0 ", 0.0),
+        ("99999", 3600.0),
+        ("Thu, 01 Jan 2026 00:00:30 GMT", 30.0),
+        ("Wed, 31 Dec 2025 23:00:00 GMT", 0.0),
+        ("soon", None),
+        (None, None),
+        ("", None),
+    ],
 )
 def test_retry_after_seconds_and_http_date_capped_net6(value, expected) -> None:
     assert parse_retry_after(value, NOW_MS) == expected

@@ -67,10 +67,16 @@ def test_missing_variable_is_invalid_before_send(deps, router: respx.MockRouter)
 def test_resend_fields_native_failover_fo13() -> None:
     """FO-13: reSend=Y only for native failover; resendType N iff our own content is given."""
     own = build._resend_fields(alimtalk(**NATIVE), "0212345678")
-    assert own == {"reSend": "Y", "resendCallback": "0212345678", "resendType": "N",
-                   "resendContent": "대체 문자", "resendTitle": "제목"}
+    assert own == {
+        "reSend": "Y",
+        "resendCallback": "0212345678",
+        "resendType": "N",
+        "resendContent": "대체 문자",
+        "resendTitle": "제목",
+    }
     same = build._resend_fields(
-        alimtalk(failover_mode="native", failover=Failover(True)), "0212345678")
+        alimtalk(failover_mode="native", failover=Failover(True)), "0212345678"
+    )
     assert same == {"reSend": "Y", "resendCallback": "0212345678", "resendType": "Y"}
     assert build._resend_fields(alimtalk(failover_mode="api"), "0212345678") == {"reSend": "N"}
     assert build._resend_fields(alimtalk(), "0212345678") == {"reSend": "N"}
@@ -89,8 +95,9 @@ def foreign_tz(request, monkeypatch):
 def test_dates_in_seoul_whatever_the_host_tz(foreign_tz) -> None:
     """§4.8 #4 / §7.6: KST wire dates with a fixed clock under a non-KST host TZ."""
     at = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-    req = build._build_alimtalk_request(alimtalk(scheduled_at=at), base_url=AT, auth="x",
-                                        params=[], sender=None)
+    req = build._build_alimtalk_request(
+        alimtalk(scheduled_at=at), base_url=AT, auth="x", params=[], sender=None
+    )
     assert req.json["reserve"] == "Y" and req.json["sendDate"] == "2026-01-01 09:00:00"
     sms = build._build_sms_request([msg(scheduled_at=at)], base_url=SMS, secret="x", sender=None)
     assert sms.json["date"] == "2026-01-01 09:00:00"
@@ -103,11 +110,17 @@ def test_sms_request_shape_and_numeric_request_no(deps, router: respx.MockRouter
     route = router.post(f"{SMS}/api/v2/send/").respond(200, json=fixture("iwinv_sms_ok.json"))
     results = iwinv(deps).send([msg(mid="a"), msg(mid="b", to="01022223333")])
     req = route.calls[0].request
-    assert req.headers["secret"] == base64.b64encode(
-        f"{KEY['sms_api_key']}&{KEY['sms_auth_key']}".encode()).decode()
-    assert json.loads(req.content) == {"version": "1.0", "from": "0212345678",
-                                       "to": ["01012345678", "01022223333"], "text": "hello",
-                                       "msgType": "SMS"}
+    assert (
+        req.headers["secret"]
+        == base64.b64encode(f"{KEY['sms_api_key']}&{KEY['sms_auth_key']}".encode()).decode()
+    )
+    assert json.loads(req.content) == {
+        "version": "1.0",
+        "from": "0212345678",
+        "to": ["01012345678", "01022223333"],
+        "text": "hello",
+        "msgType": "SMS",
+    }
     assert [r.provider_message_id for r in results] == ["12345", "12345"]
 
 
@@ -132,10 +145,17 @@ def test_mms_is_multipart_with_image(deps, router: respx.MockRouter, tmp_path) -
 
 @pytest.mark.parametrize(
     ("body", "cls"),
-    [({"code": 201}, AuthError), ({"code": 501}, TemplateNotFound), (501, TemplateNotFound),
-     ({"code": 404}, TemplateNotFound), ({"code": 505}, InvalidRequest),
-     ({"code": 508}, InvalidRequest), ({"code": 519}, InsufficientBalance),
-     ({"code": 518}, UnknownOutcome), ({"code": 599}, UnknownOutcome)],
+    [
+        ({"code": 201}, AuthError),
+        ({"code": 501}, TemplateNotFound),
+        (501, TemplateNotFound),
+        ({"code": 404}, TemplateNotFound),
+        ({"code": 505}, InvalidRequest),
+        ({"code": 508}, InvalidRequest),
+        ({"code": 519}, InsufficientBalance),
+        ({"code": 518}, UnknownOutcome),
+        ({"code": 599}, UnknownOutcome),
+    ],
 )
 def test_alimtalk_vendor_codes(body, cls) -> None:
     with pytest.raises(cls) as info:
@@ -162,8 +182,10 @@ def test_banned_word_not_echoed_pii19() -> None:
 def test_sms_try_later_retried_but_not_in_service_not(deps, clock, router) -> None:
     """§10 rule 1: IWINV SMS 12 is an explicit "try later"; 11 is unavailable without retry."""
     route = router.post(f"{SMS}/api/v2/send/")
-    route.side_effect = [httpx.Response(200, json={"resultCode": 12}),
-                         httpx.Response(200, json=fixture("iwinv_sms_ok.json"))]
+    route.side_effect = [
+        httpx.Response(200, json={"resultCode": 12}),
+        httpx.Response(200, json=fixture("iwinv_sms_ok.json")),
+    ]
     assert iwinv(deps).send([msg()])[0].status is Status.PENDING
     assert route.call_count == 2 and len(clock.sleeps) == 1
     route.side_effect = [httpx.Response(200, json={"resultCode": 11})]
@@ -186,7 +208,9 @@ def test_html_502_on_send_is_unknown_not_invalid_net7(deps, router: respx.MockRo
 
 
 def test_alimtalk_status_by_seq_no(deps, router: respx.MockRouter) -> None:
-    route = router.post(f"{AT}/api/history/").respond(200, json=fixture("iwinv_alimtalk_history.json"))
+    route = router.post(f"{AT}/api/history/").respond(
+        200, json=fixture("iwinv_alimtalk_history.json")
+    )
     q = StatusQuery("m1", "987654", "01012345678", MessageType.ALIMTALK, 1_767_225_600_000)
     (r,) = iwinv(deps).status([q])
     assert json.loads(route.calls[0].request.content)["seqNo"] == "987654"
@@ -196,7 +220,9 @@ def test_alimtalk_status_by_seq_no(deps, router: respx.MockRouter) -> None:
 
 def test_alimtalk_status_without_seq_no_trk7(deps, router: respx.MockRouter) -> None:
     """TRK-7: no seqNo came back -> look up by recipient + time window, closest requestDate."""
-    route = router.post(f"{AT}/api/history/").respond(200, json=fixture("iwinv_alimtalk_history.json"))
+    route = router.post(f"{AT}/api/history/").respond(
+        200, json=fixture("iwinv_alimtalk_history.json")
+    )
     q = StatusQuery("m1", "", "01012345678", MessageType.ALIMTALK, 1_767_222_600_000)  # 08:10 KST
     (r,) = iwinv(deps).status([q])
     body = json.loads(route.calls[0].request.content)
@@ -208,9 +234,13 @@ def test_alimtalk_status_without_seq_no_trk7(deps, router: respx.MockRouter) -> 
 
 @pytest.mark.parametrize(
     ("item", "expected"),
-    [({"statusCode": "OK"}, Status.DELIVERED), ({"statusCodeName": "발송 성공"}, Status.DELIVERED),
-     ({}, Status.PENDING), ({"statusCode": "E1", "sendDate": "2026-01-01 09:00:00"}, Status.FAILED),
-     ({"statusCode": "E1"}, None)],
+    [
+        ({"statusCode": "OK"}, Status.DELIVERED),
+        ({"statusCodeName": "발송 성공"}, Status.DELIVERED),
+        ({}, Status.PENDING),
+        ({"statusCode": "E1", "sendDate": "2026-01-01 09:00:00"}, Status.FAILED),
+        ({"statusCode": "E1"}, None),
+    ],
 )
 def test_alimtalk_item_table(item, expected) -> None:
     assert codes.alimtalk_item_status(item, frozenset()) is expected
@@ -218,10 +248,15 @@ def test_alimtalk_item_table(item, expected) -> None:
 
 @pytest.mark.parametrize(
     ("item", "expected"),
-    [({"sendStatusCode": "06"}, Status.DELIVERED), ({"sendStatusCode": "1000"}, Status.DELIVERED),
-     ({"sendStatusMsg": "전송 성공"}, Status.DELIVERED), ({"sendStatusCode": "00"}, Status.PENDING),
-     ({"sendStatusMsg": "처리중"}, Status.PENDING), ({}, Status.PENDING),
-     ({"sendStatusCode": "07"}, Status.FAILED)],
+    [
+        ({"sendStatusCode": "06"}, Status.DELIVERED),
+        ({"sendStatusCode": "1000"}, Status.DELIVERED),
+        ({"sendStatusMsg": "전송 성공"}, Status.DELIVERED),
+        ({"sendStatusCode": "00"}, Status.PENDING),
+        ({"sendStatusMsg": "처리중"}, Status.PENDING),
+        ({}, Status.PENDING),
+        ({"sendStatusCode": "07"}, Status.FAILED),
+    ],
 )
 def test_sms_item_table(item, expected) -> None:
     assert codes.sms_item_status(item, codes.SMS_PENDING) is expected
@@ -237,7 +272,9 @@ def test_sms_status_by_request_no_and_phone(deps, router: respx.MockRouter) -> N
 
 
 def test_balance_cancel(deps, router: respx.MockRouter) -> None:
-    router.post(f"{AT}/api/charge/").respond(200, json={"code": 200, "message": "ok", "charge": 5000})
+    router.post(f"{AT}/api/charge/").respond(
+        200, json={"code": 200, "message": "ok", "charge": 5000}
+    )
     cancel = router.post(f"{AT}/api/cancel/").respond(200, json={"code": 200, "message": "ok"})
     p = iwinv(deps)
     assert p.balance().amount == 5000.0

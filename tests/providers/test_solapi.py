@@ -47,7 +47,10 @@ def test_signature_recomputed_from_date_and_salt(deps, router: respx.MockRouter)
 def test_retry_after_503_uses_a_fresh_salt(deps, clock, router: respx.MockRouter) -> None:
     """§3.1 / NET-14: a signature may not be reused; 503 then 200 -> two attempts, two salts."""
     route = router.post(SEND)
-    route.side_effect = [httpx.Response(503), httpx.Response(200, json=fixture("solapi_send_ok.json"))]
+    route.side_effect = [
+        httpx.Response(503),
+        httpx.Response(200, json=fixture("solapi_send_ok.json")),
+    ]
     results = solapi(deps).send([msg(mid="m1"), msg(mid="m2", to="01022223333")])
     assert [r.status for r in results] == [Status.PENDING, Status.PENDING]
     salts = [_auth_parts(c.request)[2] for c in route.calls]
@@ -62,8 +65,14 @@ def test_sms_lms_request_shape(deps, router: respx.MockRouter) -> None:
     body = json.loads(route.calls[0].request.content)
     assert body["showMessageList"] is True and "scheduledDate" not in body
     sms, long = body["messages"]
-    assert sms == {"to": "01012345678", "type": "SMS", "autoTypeDetect": False,
-                   "from": "0212345678", "customFields": {"kmsgId": "m1"}, "text": "hello"}
+    assert sms == {
+        "to": "01012345678",
+        "type": "SMS",
+        "autoTypeDetect": False,
+        "from": "0212345678",
+        "customFields": {"kmsgId": "m1"},
+        "text": "hello",
+    }
     assert long["type"] == "LMS" and long["subject"] == "제목"
     assert long["customFields"] == {"kmsgId": "m2"}
 
@@ -73,18 +82,28 @@ def test_alimtalk_kakao_options_disable_sms_always_explicit(mode, disable) -> No
     """FO-5 / FO-13: disableSms is always on the wire; only native failover leaves it false, and
     the fallback text never goes into the ATA ``text``."""
     extra = NATIVE if mode == "native" else {"failover_mode": mode}
-    req = _build_send_request([alimtalk(**extra)], base_url=BASE, default_from=None,
-                              pf_id="PF1", image_ids={}, auth=None)
+    req = _build_send_request(
+        [alimtalk(**extra)], base_url=BASE, default_from=None, pf_id="PF1", image_ids={}, auth=None
+    )
     (doc,) = req.json["messages"]
     assert doc["type"] == "ATA" and "text" not in doc and "subject" not in doc
-    assert doc["kakaoOptions"] == {"pfId": "PF1", "templateId": "TPL1",
-                                   "variables": {"#{name}": "홍길동", "#{code}": "1234"},
-                                   "disableSms": disable}
+    assert doc["kakaoOptions"] == {
+        "pfId": "PF1",
+        "templateId": "TPL1",
+        "variables": {"#{name}": "홍길동", "#{code}": "1234"},
+        "disableSms": disable,
+    }
 
 
 def test_scheduled_date_iso_with_offset() -> None:
-    req = _build_send_request([msg(scheduled_at=1_767_225_600_000)], base_url=BASE,
-                              default_from=None, pf_id=None, image_ids={}, auth=None)
+    req = _build_send_request(
+        [msg(scheduled_at=1_767_225_600_000)],
+        base_url=BASE,
+        default_from=None,
+        pf_id=None,
+        image_ids={},
+        auth=None,
+    )
     assert req.json["scheduledDate"] == "2026-01-01T09:00:00+09:00"
 
 
@@ -117,9 +136,19 @@ def test_send_without_group_info_is_unknown_outcome() -> None:
 
 @pytest.mark.parametrize(
     ("code", "expected"),
-    [("2000", Status.PENDING), ("3000", Status.SENT), ("4000", Status.DELIVERED),
-     ("3104", Status.FAILED), ("3107", Status.FAILED), ("1062", Status.FAILED),
-     ("3059", Status.FAILED), ("TEST1000", None), ("", None), ("5000", None), (4000, Status.DELIVERED)],
+    [
+        ("2000", Status.PENDING),
+        ("3000", Status.SENT),
+        ("4000", Status.DELIVERED),
+        ("3104", Status.FAILED),
+        ("3107", Status.FAILED),
+        ("1062", Status.FAILED),
+        ("3059", Status.FAILED),
+        ("TEST1000", None),
+        ("", None),
+        ("5000", None),
+        (4000, Status.DELIVERED),
+    ],
 )
 def test_status_table_trk21(code, expected) -> None:
     """TRK-21: 3104/3107 must be FAILED (k-msg's escaped regex made them UNKNOWN)."""
@@ -136,10 +165,17 @@ def test_status_many_by_message_ids(deps, router: respx.MockRouter) -> None:
     queries = [_q(f"q{i}", pmid) for i, pmid in enumerate(ids)]
     reports = solapi(deps).status(queries)
     assert route.call_count == 1
-    assert route.calls[0].request.url.params.get_list("messageIds") == [q.provider_message_id
-                                                                         for q in queries]
-    assert [r.status for r in reports] == [Status.PENDING, Status.SENT, Status.DELIVERED,
-                                           Status.FAILED, Status.FAILED, None]
+    assert route.calls[0].request.url.params.get_list("messageIds") == [
+        q.provider_message_id for q in queries
+    ]
+    assert [r.status for r in reports] == [
+        Status.PENDING,
+        Status.SENT,
+        Status.DELIVERED,
+        Status.FAILED,
+        Status.FAILED,
+        None,
+    ]
     assert reports[2].at == 1_767_225_609_000  # dateReceived
     assert reports[5].code == "TEST1000"
 

@@ -34,7 +34,8 @@ class FakeSolapi(BaseHTTPRequestHandler):
         key, date, salt, signature = match.groups()
         self.salts.append(salt)
         return key == SECRETS["solapi"]["api_key"] and signature == sign(
-            SECRETS["solapi"]["api_secret"], date, salt)
+            SECRETS["solapi"]["api_secret"], date, salt
+        )
 
     def _reply(self, status: int, body: Any) -> None:
         data = json.dumps(body).encode()
@@ -51,12 +52,17 @@ class FakeSolapi(BaseHTTPRequestHandler):
         rows = []
         for n, m in enumerate(body["messages"]):
             mid = f"M4VFAKE{n:025d}"
-            self.stored[mid] = {"messageId": mid, "statusCode": "4000", "statusMessage": "ok",
-                                "customFields": m["customFields"],
-                                "dateReceived": "2026-01-01T00:00:03.000Z"}
+            self.stored[mid] = {
+                "messageId": mid,
+                "statusCode": "4000",
+                "statusMessage": "ok",
+                "customFields": m["customFields"],
+                "dateReceived": "2026-01-01T00:00:03.000Z",
+            }
             rows.append({"messageId": mid, "statusCode": "2000", "customFields": m["customFields"]})
-        self._reply(200, {"groupInfo": {"groupId": "G4VFAKE"}, "failedMessageList": [],
-                          "messageList": rows})
+        self._reply(
+            200, {"groupInfo": {"groupId": "G4VFAKE"}, "failedMessageList": [], "messageList": rows}
+        )
 
     def do_GET(self) -> None:  # noqa: N802
         if not self._authorized():
@@ -81,8 +87,9 @@ def test_send_then_status_over_a_real_socket(server, deps) -> None:
     results = p.send([msg(mid="a"), msg(mid="b", to="01022223333")])
     assert [r.status for r in results] == [Status.PENDING, Status.PENDING]
     assert {r.group_id for r in results} == {"G4VFAKE"}
-    queries = [StatusQuery(r.message_id, r.provider_message_id, "010", MessageType.SMS, 0)
-               for r in results]
+    queries = [
+        StatusQuery(r.message_id, r.provider_message_id, "010", MessageType.SMS, 0) for r in results
+    ]
     reports = p.status(queries)
     assert [r.status for r in reports] == [Status.DELIVERED, Status.DELIVERED]
     assert len(set(FakeSolapi.salts)) == len(FakeSolapi.salts) == 2

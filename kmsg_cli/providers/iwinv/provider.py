@@ -54,7 +54,10 @@ class IwinvProvider:
         # the derived header values are secrets too; literal keys let us know them up front
         if key := self.secrets.literal("api_key"):
             self.transport.secret(build.alimtalk_auth(key))
-        sms_key, sms_auth = self.secrets.literal("sms_api_key"), self.secrets.literal("sms_auth_key")
+        sms_key, sms_auth = (
+            self.secrets.literal("sms_api_key"),
+            self.secrets.literal("sms_auth_key"),
+        )
         if sms_key and sms_auth:
             self.transport.secret(build.sms_secret(sms_key, sms_auth))
         self._templates: dict[str, list[str]] = {}
