@@ -19,7 +19,16 @@ from kmsg_cli.core.models import MessageType
 from kmsg_cli.errors import ConfigError
 
 SECRET_FIELDS = frozenset(
-    {"api_key", "api_secret", "sms_api_key", "sms_auth_key", "sender_key", "kakao_pf_id", "user_id"}
+    {
+        "api_key",
+        "api_secret",
+        "sms_api_key",
+        "sms_auth_key",
+        "sender_key",
+        "kakao_pf_id",
+        "user_id",
+        "token",
+    }
 )
 
 
@@ -55,6 +64,8 @@ class IwinvConfig(_ProviderBase):
     sms_auth_key: str | None = None
     sender_number: str | None = None
     sms_base_url: str | None = None
+    # the SMS "sending organization" id (발송 조직); needed only for SMS status lookups (§4.2)
+    sms_company_id: str | None = None
 
 
 class AligoConfig(_ProviderBase):
@@ -65,6 +76,8 @@ class AligoConfig(_ProviderBase):
     sender: str | None = None
     test_mode: bool = False
     kakao_base_url: str | None = None
+    # Kakao API token from /akv10/token/create/ (docs require it, many integrations omit it, §5.1)
+    token: str | None = None
 
 
 ProviderConfig = Annotated[

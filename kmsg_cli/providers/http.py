@@ -1,0 +1,399 @@
+"""One transport policy for every HTTP provider (PROVIDERS.md §2.2, §10; PITFALLS.md §8).
+
+- ``make_client`` builds the process's one pooled ``httpx.Client`` with explicit timeouts (NET-1);
+  each provider passes its own ``timeout_seconds`` per request.
+- ``Transport.call`` performs one logical request: rate limit (token bucket, NET-12), send, classify
+  the HTTP outcome, parse, and retry only what provably did not reach the provider or was told to
+  "try later" (connect errors, 408/425, 429, 503, explicit vendor try-later codes). A read timeout,
+  a 5xx or an unparseable 2xx on a *send* is ``UnknownOutcome`` and is never retried (NET-3, NET-4).
+- Errors carry the HTTP status and the vendor code in separate fields (NET-7) and short messages
+  scrubbed of secrets and phone numbers (PII-19).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import httpx
+
+from kmsg_cli import __version__
+from kmsg_cli.core.ports import Clock
+from kmsg_cli.errors import (
+    AuthError,
+    InvalidRequest,
+    ProviderError,
+    RateLimited,
+    Unavailable,
+    UnknownOutcome,
+)
+
+T = TypeVar("T")
+E = TypeVar("E", bound=ProviderError)
+MASK = "****"
+CONNECT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = 10.0
+RETRY_AFTER_CAP = 3600.0  # a Retry-After beyond an hour is clamped: the queue reschedules anyway
+_NO_AUTO_RETRY = "_kmsg_no_auto_retry"
+
+
+def make_client(
+    *, timeout_seconds: float = DEFAULT_TIMEOUT, max_connections: int = 20
+) -> httpx.Client:
+    """The one pooled client per process. Create it lazily, once (see ``lazy_client``)."""
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout_seconds, connect=min(CONNECT_TIMEOUT, timeout_seconds)),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=10),
+        headers={"User-Agent": f"kmsg/{__version__}"},
+        follow_redirects=False,
+        trust_env=True,
+    )
+
+
+def lazy_client(factory: Callable[[], httpx.Client] = make_client) -> Callable[[], httpx.Client]:
+    """A ``Deps.http`` callable: builds the client on first use and returns the same one after."""
+    holder: list[httpx.Client] = []
+
+    def get() -> httpx.Client:
+        if not holder:
+            holder.append(factory())
+        return holder[0]
+
+    return get
+
+
+def request_timeout(timeout_seconds: float) -> httpx.Timeout:
+    return httpx.Timeout(timeout_seconds, connect=min(CONNECT_TIMEOUT, timeout_seconds))
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclass
+class Req:
+    """A request as data: what ``send`` performs and what ``preview`` shows (secrets masked)."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] | None = None
+    json: Any = None
+    data: dict[str, str] | None = None
+    files: dict[str, tuple[str, bytes, str]] | None = None
+    auth: httpx.Auth | None = None
+    masked_headers: tuple[str, ...] = ()
+
+    def preview(self, provider_id: str) -> dict[str, Any]:
+        headers = {k: (MASK if k in self.masked_headers else v) for k, v in self.headers.items()}
+        if self.auth is not None:
+            headers["Authorization"] = MASK
+        doc: dict[str, Any] = {"provider": provider_id, "method": self.method, "url": self.url}
+        doc["headers"] = headers
+        if self.params:
+            doc["params"] = self.params
+        if self.json is not None:
+            doc["body"] = self.json
+        elif self.data is not None:
+            doc["body"] = dict(self.data)
+        if self.files:
+            doc["files"] = {
+                k: f"<{v[0]}, {len(v[1])} bytes, {v[2]}>" for k, v in self.files.items()
+            }
+        return doc
+
+
+def join_url(base: str, path: str) -> str:
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+# --------------------------------------------------------------------------- scrubbing
+
+_PHONE = re.compile(r"(?<!\d)(\+?\d[\d\- ]{6,}\d)(?!\d)")
+_TAGS = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def _mask_phone(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group(1))
+    return MASK + digits[-4:] if len(digits) >= 8 else match.group(1)
+
+
+def scrub(text: object, secrets: set[str] | frozenset[str] = frozenset(), limit: int = 120) -> str:
+    """A provider text made safe for errors and logs: no markup, secrets, full numbers; short."""
+    out = _SPACE.sub(" ", _TAGS.sub(" ", str(text))).strip()
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret:
+            out = out.replace(secret, MASK)
+    out = _PHONE.sub(_mask_phone, out)
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------- retry policy
+
+
+def parse_retry_after(value: str | None, now_ms: int, cap: float = RETRY_AFTER_CAP) -> float | None:
+    """``Retry-After`` as seconds (NET-6): delta-seconds or an HTTP-date, clamped to [0, cap]."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return min(float(text), cap)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delta = when.timestamp() - now_ms / 1000
+    return min(max(delta, 0.0), cap)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """3 attempts in total, 1 s initial, x2, cap 30 s, full jitter (NET-11)."""
+
+    attempts: int = 3
+    initial: float = 1.0
+    factor: float = 2.0
+    cap: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.initial < 0 or self.factor < 1 or self.cap < 0:
+            raise ValueError("retry policy: attempts >= 1, initial >= 0, factor >= 1, cap >= 0")
+
+    def backoff(self, retry_index: int, rng: random.Random) -> float:
+        return rng.uniform(0.0, min(self.cap, self.initial * self.factor**retry_index))
+
+
+def no_auto_retry(err: E) -> E:
+    """Mark a retryable-class error as not to be repeated inside this call (e.g. IWINV SMS 11)."""
+    setattr(err, _NO_AUTO_RETRY, True)  # noqa: B010 - a marker, not part of the error's API
+    return err
+
+
+def auto_retryable(err: ProviderError) -> bool:
+    return isinstance(err, RateLimited | Unavailable) and not getattr(err, _NO_AUTO_RETRY, False)
+
+
+class TokenBucket:
+    """Per-provider rate limit: ``rate`` tokens per second, burst ``max(1, rate)``; clock-injected.
+
+    Per process only: two kmsg processes each get the full rate (NET-12)."""
+
+    def __init__(self, rate: float, clock: Clock) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, rate)
+        self.clock = clock
+        self.tokens = self.capacity
+        self.last = clock.now_ms() / 1000
+
+    def acquire(self) -> None:
+        now = self.clock.now_ms() / 1000
+        if now > self.last:
+            self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+            self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return
+        wait = (1 - self.tokens) / self.rate
+        self.clock.sleep(wait)
+        # the token that accrued while waiting is spent now; account as if time moved
+        self.tokens = 0.0
+        self.last = max(self.last, now) + wait
+
+
+# --------------------------------------------------------------------------- classification
+
+ErrorDescriber = Callable[[httpx.Response], tuple[str | None, str | None]]
+
+
+def describe_json_error(response: httpx.Response) -> tuple[str | None, str | None]:
+    """Default (vendor code, vendor message) from a JSON error body; (None, None) otherwise."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None, None
+    if not isinstance(body, dict):
+        return None, None
+    code = next(
+        (body[k] for k in ("errorCode", "code", "resultCode", "result_code") if k in body), None
+    )
+    text = next((body[k] for k in ("errorMessage", "message") if k in body), None)
+    return (None if code is None else str(code)), (None if text is None else str(text))
+
+
+def classify_status(
+    response: httpx.Response,
+    *,
+    send: bool,
+    provider_id: str,
+    now_ms: int,
+    describe: ErrorDescriber = describe_json_error,
+    secrets: frozenset[str] = frozenset(),
+) -> ProviderError | None:
+    """The §2.2 table for a received response. None for 2xx."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return None
+    code, text = describe(response)
+    detail = f": {scrub(text, secrets, 80)}" if text else ""
+    msg = f"{provider_id}: HTTP {status}" + (f" {code}" if code else "") + detail
+    kw: dict[str, Any] = {"provider_id": provider_id, "http_status": status, "vendor_code": code}
+    if status in (401, 403):
+        return AuthError(msg, **kw)
+    if status == 429:
+        after = parse_retry_after(response.headers.get("Retry-After"), now_ms)
+        return RateLimited(msg, retry_after=after, **kw)
+    if status in (408, 425, 503):
+        err = Unavailable(msg, **kw)
+        after = parse_retry_after(response.headers.get("Retry-After"), now_ms)
+        setattr(err, "retry_after", after)  # noqa: B010 - 503 may say when to come back
+        return err
+    if 400 <= status < 500:
+        return InvalidRequest(msg, **kw)
+    if send:
+        return UnknownOutcome(msg + " (the message may have been accepted)", **kw)
+    return no_auto_retry(Unavailable(msg, **kw))  # a 5xx is not a "try later"
+
+
+_NOT_REACHED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+
+
+def classify_exception(exc: httpx.HTTPError, *, send: bool, provider_id: str) -> ProviderError:
+    """Transport exceptions: connect-phase failures never reached the provider; anything after the
+    request was written is ambiguous on a send."""
+    name = type(exc).__name__
+    if isinstance(exc, _NOT_REACHED):
+        return Unavailable(f"{provider_id}: could not connect ({name})", provider_id=provider_id)
+    if send:
+        return UnknownOutcome(
+            f"{provider_id}: {name} after the request was sent"
+            " (the message may have been accepted)",
+            provider_id=provider_id,
+        )
+    return no_auto_retry(Unavailable(f"{provider_id}: {name}", provider_id=provider_id))
+
+
+def json_body(response: httpx.Response, *, send: bool, provider_id: str) -> Any:
+    """The parsed 2xx body; unparseable: ``UnknownOutcome`` on a send, else ``Unavailable``."""
+    try:
+        return json.loads(response.content.decode("utf-8-sig"))
+    except (ValueError, UnicodeDecodeError):
+        if send:
+            raise UnknownOutcome(
+                f"{provider_id}: HTTP {response.status_code} with an unreadable body"
+                " (the message may have been accepted)",
+                provider_id=provider_id,
+                http_status=response.status_code,
+            ) from None
+        raise no_auto_retry(
+            Unavailable(
+                f"{provider_id}: HTTP {response.status_code} with an unreadable body",
+                provider_id=provider_id,
+                http_status=response.status_code,
+            )
+        ) from None
+
+
+# --------------------------------------------------------------------------- transport
+
+
+class Transport:
+    """A provider's view of the shared client: timeout, rate limit, retries, secret scrubbing."""
+
+    def __init__(
+        self,
+        provider_id: str,
+        http: Callable[[], httpx.Client],
+        clock: Clock,
+        *,
+        timeout_seconds: float = DEFAULT_TIMEOUT,
+        rate_per_second: float | None = None,
+        policy: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+        describe: ErrorDescriber = describe_json_error,
+    ) -> None:
+        self.provider_id = provider_id
+        self.http = http
+        self.clock = clock
+        self.timeout = request_timeout(timeout_seconds)
+        self.limiter = TokenBucket(rate_per_second, clock) if rate_per_second else None
+        self.policy = policy or RetryPolicy()
+        self.rng = rng or random.Random()
+        self.describe = describe
+        self.secrets: set[str] = set()
+        self.attempts = 0  # requests actually made, for tests and diagnostics
+
+    def secret(self, value: str) -> str:
+        """Register a resolved secret so no error text can carry it; returns it."""
+        self.secrets.add(value)
+        return value
+
+    def scrub(self, text: object, limit: int = 120) -> str:
+        return scrub(text, frozenset(self.secrets), limit)
+
+    def call(self, req: Req, *, send: bool, parse: Callable[[httpx.Response], T]) -> T:
+        """Perform ``req`` and return ``parse(response)``; ``parse`` sees 2xx responses only."""
+        last = self.policy.attempts - 1
+        for attempt in range(self.policy.attempts):
+            try:
+                return parse(self._once(req, send))
+            except ProviderError as err:
+                if attempt == last or not auto_retryable(err):
+                    raise
+                delay = self._delay(err, attempt)
+                if delay is None:
+                    raise
+                self.clock.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _once(self, req: Req, send: bool) -> httpx.Response:
+        if self.limiter is not None:
+            self.limiter.acquire()
+        client = self.http()
+        request = client.build_request(
+            req.method,
+            req.url,
+            headers=req.headers,
+            params=req.params,
+            json=req.json,
+            data=req.data,
+            files=req.files,
+            timeout=self.timeout,
+        )
+        self.attempts += 1
+        try:
+            response = client.send(request, auth=req.auth) if req.auth else client.send(request)
+        except httpx.HTTPError as exc:
+            raise classify_exception(exc, send=send, provider_id=self.provider_id) from None
+        error = classify_status(
+            response,
+            send=send,
+            provider_id=self.provider_id,
+            now_ms=self.clock.now_ms(),
+            describe=self.describe,
+            secrets=frozenset(self.secrets),
+        )
+        if error is not None:
+            raise error
+        return response
+
+    def _delay(self, err: ProviderError, attempt: int) -> float | None:
+        """Seconds to wait before the next attempt; None when waiting in-process is pointless."""
+        after: float | None = getattr(err, "retry_after", None)
+        if after is not None:
+            return (
+                after if after <= self.policy.cap else None
+            )  # too long: let the caller reschedule
+        return self.policy.backoff(attempt, self.rng)
+
+
+def form(fields: Mapping[str, object]) -> dict[str, str]:
+    """Form fields as strings, dropping None."""
+    return {k: str(v) for k, v in fields.items() if v is not None}

@@ -1,0 +1,245 @@
+"""The IWINV provider: sends through the pure builders in ``build`` and the shared Transport."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+
+from kmsg_cli.config import IwinvConfig
+from kmsg_cli.core.models import (
+    Balance,
+    Message,
+    MessageType,
+    SendResult,
+    StatusQuery,
+    StatusReport,
+)
+from kmsg_cli.errors import ConfigError, InvalidRequest
+from kmsg_cli.providers.base import Secrets, chunks, in_order, read_image, run_calls
+from kmsg_cli.providers.http import MASK, Req, Transport, join_url, json_body
+from kmsg_cli.providers.iwinv import build, codes
+from kmsg_cli.providers.registry import Deps
+
+SMS_MAX_RECIPIENTS = 1000
+
+
+class IwinvProvider:
+    TYPES = frozenset({MessageType.SMS, MessageType.LMS, MessageType.MMS, MessageType.ALIMTALK})
+    kind = "iwinv"
+    native_failover = True
+    native_schedule = True
+    # codes that mean "still in progress"; extend after observing live answers (§4.6)
+    alimtalk_pending = codes.ALIMTALK_PENDING
+    sms_pending = codes.SMS_PENDING
+
+    def __init__(self, provider_id: str, config: IwinvConfig, deps: Deps) -> None:
+        self.id = provider_id
+        self.types = self.TYPES
+        self.config = config
+        self.clock = deps.clock
+        self.max_batch = config.max_batch or SMS_MAX_RECIPIENTS
+        self.alimtalk_url = config.base_url or build.ALIMTALK_URL
+        # one fake server can stand in for both hosts when only base_url is set (CFG-10)
+        self.sms_url = config.sms_base_url or config.base_url or build.SMS_URL
+        self.transport = Transport(
+            provider_id,
+            deps.http,
+            deps.clock,
+            timeout_seconds=config.timeout_seconds,
+            rate_per_second=config.rate_per_second,
+        )
+        self.secrets = Secrets(provider_id, config, self.transport)
+        # the derived header values are secrets too; literal keys let us know them up front
+        if key := self.secrets.literal("api_key"):
+            self.transport.secret(build.alimtalk_auth(key))
+        sms_key, sms_auth = (
+            self.secrets.literal("sms_api_key"),
+            self.secrets.literal("sms_auth_key"),
+        )
+        if sms_key and sms_auth:
+            self.transport.secret(build.sms_secret(sms_key, sms_auth))
+        self._templates: dict[str, list[str]] = {}
+
+    # ----------------------------------------------------------------- credentials
+
+    def _auth(self, masked: bool = False) -> str:
+        if masked:
+            self.secrets.get("api_key", masked=True)  # still says which key is missing
+            return MASK
+        return self.transport.secret(build.alimtalk_auth(self.secrets.get("api_key")))
+
+    def _secret(self, masked: bool = False) -> str:
+        if masked:
+            self.secrets.get("sms_api_key", masked=True)
+            self.secrets.get("sms_auth_key", masked=True)
+            return MASK
+        key, auth = self.secrets.get("sms_api_key"), self.secrets.get("sms_auth_key")
+        return self.transport.secret(build.sms_secret(key, auth))
+
+    def _call(self, req: Req, *, send: bool, parse: Callable[[Any], Any]) -> Any:
+        def parse_response(response: httpx.Response) -> Any:
+            return parse(json_body(response, send=send, provider_id=self.id))
+
+        return self.transport.call(req, send=send, parse=parse_response)
+
+    # ----------------------------------------------------------------- send
+
+    def _groups(self, messages: Sequence[Message]) -> list[list[Message]]:
+        """AlimTalk and MMS one per call; SMS/LMS batched by identical content (≤ 1000 numbers)."""
+        groups: list[list[Message]] = []
+        same: dict[tuple[Any, ...], list[Message]] = {}
+        for m in messages:
+            if m.type in (MessageType.ALIMTALK, MessageType.MMS):
+                groups.append([m])
+            else:
+                key = (m.type, m.sender, m.text, m.subject, m.scheduled_at)
+                same.setdefault(key, []).append(m)
+        for batch in same.values():
+            groups.extend(chunks(batch, min(self.max_batch, SMS_MAX_RECIPIENTS)))
+        return groups
+
+    def _template_order(self, template_code: str) -> list[str]:
+        if template_code not in self._templates:
+            req = build._build_template_request(self.alimtalk_url, self._auth(), template_code)
+            self._templates[template_code] = self._call(
+                req,
+                send=False,
+                parse=lambda body: self._template_body(body, template_code),
+            )
+        return self._templates[template_code]
+
+    def _template_body(self, body: Any, template_code: str) -> list[str]:
+        code, text = codes.body_code(body, "code")
+        if code is not None and code != codes.ALIMTALK_OK:
+            raise codes.alimtalk_error(code, text, send=False, provider_id=self.id)
+        return build._parse_template_response(body, template_code, self.id)
+
+    def _alimtalk_request(self, m: Message, masked: bool) -> Req:
+        if not m.template_id:
+            raise InvalidRequest(f"{self.id}: ALIMTALK needs a template id", provider_id=self.id)
+        if masked:
+            params = list(m.variables.values())
+        else:
+            params = build.template_params(m, self._template_order(m.template_id), self.id)
+        return build._build_alimtalk_request(
+            m,
+            base_url=self.alimtalk_url,
+            auth=self._auth(masked),
+            params=params,
+            sender=m.sender or self.config.sender_number,
+        )
+
+    def _sms_request(self, group: Sequence[Message], masked: bool) -> Req:
+        image = read_image(group[0]) if group[0].type is MessageType.MMS else None
+        sender = group[0].sender or self.config.sender_number
+        if not sender:
+            raise ConfigError(
+                f"providers.{self.id}.sender_number is not set and the message has no sender"
+            )
+        return build._build_sms_request(
+            group, base_url=self.sms_url, secret=self._secret(masked), sender=sender, image=image
+        )
+
+    def _send_group(self, group: Sequence[Message]) -> list[SendResult]:
+        if group[0].type is MessageType.ALIMTALK:
+            m = group[0]
+            result = self._call(
+                self._alimtalk_request(m, False),
+                send=True,
+                parse=lambda body: build._parse_alimtalk_response(body, m, self.id),
+            )
+            return [result]
+        return list(
+            self._call(
+                self._sms_request(group, False),
+                send=True,
+                parse=lambda body: build._parse_sms_response(body, group, self.id),
+            )
+        )
+
+    def send(self, messages: Sequence[Message]) -> list[SendResult]:
+        return in_order(messages, run_calls(self._groups(messages), self._send_group))
+
+    def preview(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for group in self._groups(messages):
+            if group[0].type is MessageType.ALIMTALK:
+                code = group[0].template_id or ""
+                template = build._build_template_request(self.alimtalk_url, MASK, code)
+                out.append(template.preview(self.id))
+                doc = self._alimtalk_request(group[0], True).preview(self.id)
+                doc["note"] = "templateParam is ordered by the template's variables at send time"
+                out.append(doc)
+            else:
+                out.append(self._sms_request(group, True).preview(self.id))
+        return out
+
+    # ----------------------------------------------------------------- status, balance, cancel
+
+    def _status_one(self, q: StatusQuery) -> StatusReport:
+        now = self.clock.now_ms()
+        if q.type is MessageType.ALIMTALK:
+            req = build._build_alimtalk_history_request(
+                q, base_url=self.alimtalk_url, auth=self._auth(), now_ms=now
+            )
+            return self._call(
+                req,
+                send=False,
+                parse=lambda body: build._parse_alimtalk_history(
+                    body, q, self.id, self.alimtalk_pending
+                ),
+            )
+        if not q.provider_message_id:
+            return StatusReport(q.message_id, None, message="no requestNo: cannot look it up")
+        company = self.secrets.get("sms_company_id")
+        req = build._build_sms_history_request(
+            q, base_url=self.sms_url, secret=self._secret(), company_id=company, now_ms=now
+        )
+        return self._call(
+            req,
+            send=False,
+            parse=lambda body: build._parse_sms_history(body, q, self.id, self.sms_pending),
+        )
+
+    def status(self, queries: Sequence[StatusQuery]) -> list[StatusReport]:
+        return [self._status_one(q) for q in queries]
+
+    def balance(self) -> Balance:
+        if self.config.api_key:
+            req = Req(
+                "POST",
+                join_url(self.alimtalk_url, "/api/charge/"),
+                headers=build.alimtalk_headers(self._auth()),
+                json={},
+            )
+            ok = codes.ALIMTALK_OK
+        else:
+            req = Req(
+                "POST",
+                join_url(self.sms_url, "/api/charge/"),
+                headers=build.sms_headers(self._secret()),
+                json={"version": "1.0"},
+            )
+            ok = codes.SMS_OK
+        amount = self._call(req, send=False, parse=lambda b: build._parse_charge(b, ok, self.id))
+        return Balance(amount, "KRW")
+
+    def cancel(self, group_id: str) -> None:
+        """Cancels a reserved AlimTalk by ``seqNo`` (the SMS cancel handle is undocumented)."""
+        req = Req(
+            "POST",
+            join_url(self.alimtalk_url, "/api/cancel/"),
+            headers=build.alimtalk_headers(self._auth()),
+            json={"seqNo": group_id},
+        )
+        self._call(req, send=False, parse=self._cancel_body)
+
+    def _cancel_body(self, body: Any) -> None:
+        code, text = codes.body_code(body, "code")
+        if code != codes.ALIMTALK_OK:
+            raise codes.alimtalk_error(code, text, send=False, provider_id=self.id)
+
+    def check(self) -> None:
+        self.balance()

@@ -1,0 +1,171 @@
+"""The SOLAPI provider: sends through the pure builders in ``build`` and the shared Transport."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kmsg_cli.config import SolapiConfig
+from kmsg_cli.core.models import (
+    Balance,
+    Message,
+    MessageType,
+    SendResult,
+    StatusQuery,
+    StatusReport,
+)
+from kmsg_cli.errors import AuthError, UnknownOutcome
+from kmsg_cli.providers.base import Secrets, as_str, chunks, in_order, read_image, run_calls
+from kmsg_cli.providers.http import MASK, Req, Transport, join_url, json_body
+from kmsg_cli.providers.registry import Deps
+from kmsg_cli.providers.solapi.build import (
+    BASE_URL,
+    STATUS_CHUNK,
+    WIRE_TYPE,
+    SolapiAuth,
+    _build_send_request,
+    _build_status_request,
+    _build_upload_request,
+    _parse_balance,
+    _parse_send_response,
+    _parse_status_response,
+    describe_error,
+)
+
+
+class SolapiProvider:
+    TYPES = frozenset(WIRE_TYPE)
+    kind = "solapi"
+    native_failover = True
+    native_schedule = True
+
+    def __init__(self, provider_id: str, config: SolapiConfig, deps: Deps) -> None:
+        self.id = provider_id
+        self.types = self.TYPES
+        self.config = config
+        self.clock = deps.clock
+        self.max_batch = config.max_batch or 10_000
+        self.base_url = config.base_url or BASE_URL
+        self.transport = Transport(
+            provider_id,
+            deps.http,
+            deps.clock,
+            timeout_seconds=config.timeout_seconds,
+            rate_per_second=config.rate_per_second,
+            describe=describe_error,
+        )
+        self.secrets = Secrets(provider_id, config, self.transport)
+        self._auth: SolapiAuth | None = None
+        self._uploaded: dict[str, str] = {}
+
+    def auth(self) -> SolapiAuth:
+        if self._auth is None:
+            key, secret = self.secrets.get("api_key"), self.secrets.get("api_secret")
+            self._auth = SolapiAuth(key, secret, self.clock)
+        return self._auth
+
+    def _pf_id(self, messages: Sequence[Message], masked: bool) -> str | None:
+        if not any(m.type is MessageType.ALIMTALK for m in messages):
+            return None
+        return self.secrets.get("kakao_pf_id", masked=masked)
+
+    def _groups(self, messages: Sequence[Message]) -> list[list[Message]]:
+        by_time: dict[int | None, list[Message]] = {}
+        for m in messages:
+            by_time.setdefault(m.scheduled_at, []).append(m)
+        return [c for group in by_time.values() for c in chunks(group, self.max_batch)]
+
+    def _call(self, req: Req, *, send: bool) -> Any:
+        try:
+            return self.transport.call(
+                req, send=send, parse=lambda r: json_body(r, send=send, provider_id=self.id)
+            )
+        except AuthError as err:
+            if err.vendor_code == "RequestTimeTooSkewed":
+                err.hint = "the system clock is off by more than 15 minutes: sync it (NTP)"
+            raise
+
+    def _upload(self, m: Message) -> str:
+        path = m.image or ""
+        if path not in self._uploaded:
+            name, data, _ = read_image(m)
+            req = _build_upload_request(name, data, base_url=self.base_url, auth=self.auth())
+            body = self._call(req, send=False)
+            file_id = as_str(body.get("fileId")) if isinstance(body, dict) else ""
+            if not file_id:
+                raise UnknownOutcome(
+                    "solapi: image upload answered without fileId", provider_id=self.id
+                )
+            self._uploaded[path] = file_id
+        return self._uploaded[path]
+
+    def _send_group(self, group: Sequence[Message]) -> list[SendResult]:
+        image_ids = {m.message_id: self._upload(m) for m in group if m.type is MessageType.MMS}
+        req = _build_send_request(
+            group,
+            base_url=self.base_url,
+            default_from=self.config.default_from,
+            pf_id=self._pf_id(group, False),
+            image_ids=image_ids,
+            auth=self.auth(),
+        )
+        body = self._call(req, send=True)
+        return _parse_send_response(body, group, self.id)
+
+    def send(self, messages: Sequence[Message]) -> list[SendResult]:
+        return in_order(messages, run_calls(self._groups(messages), self._send_group))
+
+    def preview(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for group in self._groups(messages):
+            image_ids: dict[str, str] = {}
+            for m in group:
+                if m.type is MessageType.MMS:
+                    name, data, _ = read_image(m)
+                    upload = _build_upload_request(name, data, base_url=self.base_url, auth=None)
+                    doc = upload.preview(self.id)
+                    doc["headers"]["Authorization"] = MASK
+                    doc["body"]["file"] = f"<base64 of {name}, {len(data)} bytes>"
+                    out.append(doc)
+                    image_ids[m.message_id] = "<fileId from the upload>"
+            req = _build_send_request(
+                group,
+                base_url=self.base_url,
+                default_from=self.config.default_from,
+                pf_id=self._pf_id(group, True),
+                image_ids=image_ids,
+                auth=None,
+            )
+            doc = req.preview(self.id)
+            doc["headers"]["Authorization"] = MASK
+            out.append(doc)
+        return out
+
+    def status(self, queries: Sequence[StatusQuery]) -> list[StatusReport]:
+        reports: dict[str, StatusReport] = {}
+        with_id = [q for q in queries if q.provider_message_id]
+        batches: list[list[StatusQuery]] = [
+            with_id[i : i + STATUS_CHUNK] for i in range(0, len(with_id), STATUS_CHUNK)
+        ]
+        by_group: dict[str, list[StatusQuery]] = {}
+        for q in queries:
+            if not q.provider_message_id and q.group_id:
+                by_group.setdefault(q.group_id, []).append(q)
+        batches.extend(by_group.values())
+        batches.extend([q] for q in queries if not q.provider_message_id and not q.group_id)
+        for batch in batches:
+            req = _build_status_request(batch, base_url=self.base_url, auth=self.auth())
+            for report in _parse_status_response(self._call(req, send=False), batch):
+                reports[report.message_id] = report
+        return [reports[q.message_id] for q in queries]
+
+    def balance(self) -> Balance:
+        req = Req("GET", join_url(self.base_url, "/cash/v1/balance"), auth=self.auth())
+        return _parse_balance(self._call(req, send=False), self.id)
+
+    def cancel(self, group_id: str) -> None:
+        url = join_url(self.base_url, f"/messages/v4/groups/{group_id}/schedule")
+        self.transport.call(Req("DELETE", url, auth=self.auth()), send=False, parse=lambda r: None)
+
+    def check(self) -> None:
+        self.balance()
