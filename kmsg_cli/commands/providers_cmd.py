@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -10,9 +11,13 @@ from kmsg_cli import config
 from kmsg_cli.commands._common import app_context, command
 from kmsg_cli.context import default_sender
 from kmsg_cli.core.models import MessageType
+from kmsg_cli.errors import ConfigError, KmsgError
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from kmsg_cli.context import AppContext
+    from kmsg_cli.output import Output
 
 app = typer.Typer(help="Configured providers: list, doctor, balance.", no_args_is_help=True)
 
@@ -74,3 +79,136 @@ def list_(ctx: typer.Context) -> None:
         console.print(table)
 
     out.emit(doc, human, data=True)
+
+
+NEXT_STEP = {
+    "auth": "check the provider's keys in the config (and, for IWINV/Aligo, that this machine's IP is registered)",
+    "unavailable": "the provider could not be reached: check base_url and the network, then retry",
+    "rate_limited": "the provider is rate limiting: wait and retry",
+    "insufficient_balance": "top up the account",
+    "invalid": "the provider refused the request: check the account settings",
+    "config": "fix the config file, then `kmsg config validate`",
+}
+
+
+def _selected(app_ctx: AppContext, ids: list[str]) -> list[str]:
+    known = list(app_ctx.settings.providers)
+    for pid in ids:
+        if pid not in known:
+            raise ConfigError(f"no provider {pid!r} configured (have: {', '.join(known)})")
+    return ids or known
+
+
+def _problem(pid: str, exc: KmsgError) -> dict[str, Any]:
+    return {
+        "provider": pid,
+        "ok": False,
+        "reason": exc.message,
+        "next": exc.hint or NEXT_STEP.get(exc.code, "see `kmsg providers list`"),
+        "code": exc.code,
+        "exit_code": exc.exit_code,
+    }
+
+
+@command(app, "doctor")
+def doctor(
+    ctx: typer.Context,
+    provider: Annotated[
+        list[str], typer.Option("--provider", help="Only these provider ids.")
+    ] = [],  # noqa: B006
+) -> int:
+    """Check each provider: config complete, secrets present, one authenticated read-only call.
+
+    Example: kmsg providers doctor --provider solapi
+    """
+    app_ctx = app_context(ctx)
+    out = app_ctx.output
+    results = []
+    for pid in _selected(app_ctx, provider):
+        try:
+            app_ctx.provider(pid).check()
+            results.append({"provider": pid, "ok": True, "warnings": _gaps(app_ctx, pid)})
+        except KmsgError as exc:
+            results.append(_problem(pid, exc))
+    return _finish(out, {"providers": results}, results, _doctor_lines)
+
+
+def _gaps(app_ctx: AppContext, pid: str) -> list[str]:
+    cfg = app_ctx.settings.providers[pid]
+    gaps = []
+    if not default_sender(cfg):
+        gaps.append("no default sender number: every send needs --from")
+    if cfg.type == "solapi" and not getattr(cfg, "kakao_pf_id", None):
+        gaps.append("no kakao_pf_id: AlimTalk cannot be sent")
+    if cfg.type == "iwinv" and not getattr(cfg, "sms_api_key", None):
+        gaps.append("no sms_api_key/sms_auth_key: SMS cannot be sent")
+    if cfg.type == "aligo" and getattr(cfg, "test_mode", False):
+        gaps.append("test_mode is on: Aligo accepts messages but never delivers them")
+    return gaps
+
+
+def _doctor_lines(console: Console, results: list[dict[str, Any]]) -> None:
+    for r in results:
+        if r["ok"]:
+            console.print(f"{r['provider']}: ok", markup=False)
+            for warning in r.get("warnings", []):
+                console.print(f"  warning: {warning}", markup=False)
+        else:
+            console.print(
+                f"{r['provider']}: NOT READY\n  reason: {r['reason']}\n  next: {r['next']}",
+                markup=False,
+            )
+
+
+def _finish(
+    out: Output,
+    doc: dict[str, Any],
+    results: list[dict[str, Any]],
+    lines: Callable[[Console, list[dict[str, Any]]], None],
+) -> int:
+    """Same exit code in text and JSON modes (CLI-2): the first failing provider's."""
+    failed = [r for r in results if not r["ok"]]
+    code = failed[0]["exit_code"] if failed else 0
+    if failed and out.json_mode:
+        first = failed[0]
+        out.fail(
+            KmsgError(f"{len(failed)} provider(s) not ready", hint=first["next"]),
+            doc,
+            exit_code=code,
+        )
+        return code
+    out.emit(doc, lambda c: lines(c, results), data=True)
+    return code
+
+
+@command(app, "balance")
+def balance(
+    ctx: typer.Context,
+    provider: Annotated[
+        list[str], typer.Option("--provider", help="Only these provider ids.")
+    ] = [],  # noqa: B006
+) -> int:
+    """Show each provider's remaining balance (KRW, or messages for Aligo).
+
+    Example: kmsg providers balance --json
+    """
+    app_ctx = app_context(ctx)
+    results = []
+    for pid in _selected(app_ctx, provider):
+        try:
+            b = app_ctx.provider(pid).balance()
+            results.append({"provider": pid, "ok": True, "amount": b.amount, "unit": b.unit})
+        except KmsgError as exc:
+            results.append(_problem(pid, exc))
+
+    def lines(console: Console, rows: list[dict[str, Any]]) -> None:
+        for r in rows:
+            if r["ok"]:
+                console.print(f"{r['provider']}: {r['amount']:,.0f} {r['unit']}", markup=False)
+            else:
+                console.print(
+                    f"{r['provider']}: unavailable\n  reason: {r['reason']}\n  next: {r['next']}",
+                    markup=False,
+                )
+
+    return _finish(app_ctx.output, {"providers": results}, results, lines)

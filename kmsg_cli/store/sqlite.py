@@ -139,6 +139,20 @@ class Store(JobQueries):
         """The provider answered: accepted rows get their ids and first check; failed rows FAILED."""
         with self.write() as conn:
             for r in results:
+                if r.error_class == "unknown_outcome":  # part of a call that may have gone out
+                    error = {"code": r.code or "unknown_outcome", "message": r.error or ""}
+                    conn.execute(
+                        'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'unknown\','
+                        '"next_check_at"=?,"last_error"=? '
+                        'WHERE "message_id"=? AND "send_state"=\'journaled\'',
+                        (
+                            next_checks[r.message_id],
+                            json.dumps(error, ensure_ascii=False),
+                            r.message_id,
+                        ),
+                    )
+                    self._history(conn, r.message_id, now, None, r.code, r.error, "send")
+                    continue
                 if r.accepted:
                     conn.execute(
                         'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'accepted\', "status"=?,'

@@ -127,6 +127,16 @@ def test_dry_run_prints_the_request_and_sends_nothing(kmsg: Kmsg, kmsg_home: Pat
     assert not (kmsg_home / "kmsg.db").exists() or rows(kmsg_home) == []
 
 
+def test_missing_secret_exits_78_naming_the_variable(
+    kmsg: Kmsg, write_config: Callable[[str], Path], kmsg_home: Path
+) -> None:
+    write_config('[providers.sol]\ntype = "solapi"\napi_key = "env:MISSING"\napi_secret = "s"\n')
+    result = kmsg("send", "--to", "01012345678", "--text", "hi")
+    assert result.exit_code == 78
+    assert "MISSING" in result.stderr and "providers.sol.api_key" in result.stderr
+    assert "Traceback" not in result.output
+
+
 def test_unknown_config_key_exits_78_naming_it(
     kmsg: Kmsg, write_config: Callable[[str], Path]
 ) -> None:
