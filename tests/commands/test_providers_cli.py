@@ -137,6 +137,8 @@ def test_dry_run_shows_the_request_with_secrets_masked(
 
 @pytest.fixture
 def fake_solapi() -> Iterator[str]:
+    FakeSolapi.salts.clear()  # class-level state shared by every server in the session
+    FakeSolapi.stored.clear()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeSolapi)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

@@ -74,6 +74,8 @@ class FakeSolapi(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
+    FakeSolapi.salts.clear()  # class-level state shared by every server in the session
+    FakeSolapi.stored.clear()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeSolapi)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
