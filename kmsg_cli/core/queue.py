@@ -194,12 +194,13 @@ def _retry(
     generation: int,
 ) -> None:
     now = env.clock.now_ms()
+    # the attempt was provably not accepted, so the next one (even after `queue retry`) is new
+    meta = {**job.metadata, "generation": generation + 1}
     if job.attempts >= job.max_attempts:
-        store.fail_job(job.id, owner, now, f"{error.error_class}: {error.message}")
+        store.fail_job(job.id, owner, now, f"{error.error_class}: {error.message}", meta)
         summary.dead += 1
         return
     retry_after = getattr(error, "retry_after", None)
-    meta = {**job.metadata, "generation": generation + 1}
     at = now + backoff_ms(job.attempts, retry_after, rng)
     store.retry_job(job.id, owner, at, f"{error.error_class}: {error.message}", meta)
     summary.retried += 1

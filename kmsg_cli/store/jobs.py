@@ -91,12 +91,14 @@ class JobQueries:
             owner,
         )
 
-    def fail_job(self, job_id: str, owner: str, now: int, error: str) -> bool:
+    def fail_job(
+        self, job_id: str, owner: str, now: int, error: str, metadata: dict[str, Any] | None = None
+    ) -> bool:
         """Dead: visible in `queue list --failed`, body kept so `queue retry` can run it again."""
         return self._update(
             'SET "status" = \'failed\', "failed_at" = ?, "error" = ?, "claimed_by" = NULL, '
-            '"lease_until" = NULL',
-            (now, error),
+            '"lease_until" = NULL, "metadata" = COALESCE(?, "metadata")',
+            (now, error, json.dumps(metadata, ensure_ascii=False) if metadata else None),
             job_id,
             owner,
         )
