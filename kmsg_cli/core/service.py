@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from kmsg_cli.core import phone
 from kmsg_cli.core.compose import Composed, Draft, compose
 from kmsg_cli.core.models import Message, MessageType, SendResult, Status
 from kmsg_cli.core.ports import Clock, JournalStore, Provider
@@ -111,7 +112,9 @@ def plan_one(draft: Draft, to: str, env: Env, message_id: str | None = None) -> 
 
 def for_provider(message: Message, provider_id: str, env: Env) -> Message:
     """Fill what depends on the provider: its default sender, and the failover path (FO-4, FO-7)."""
-    sender = message.sender or env.default_senders.get(provider_id)
+    default = env.default_senders.get(provider_id)
+    # a configured default sender obeys the same rules as --from (sender-number registration)
+    sender = message.sender or (phone.sender(default) if default else None)
     mode = None
     if message.failover is not None:
         mode = "native" if env.native_failover.get(provider_id) else "api"
