@@ -14,7 +14,7 @@ from kmsg_cli.core import korea, queue, service
 from kmsg_cli.core.compose import Draft
 from kmsg_cli.core.models import Failover
 from kmsg_cli.core.times import kst, parse_when
-from kmsg_cli.errors import InputError, KmsgError
+from kmsg_cli.errors import InputError, KmsgError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -116,6 +116,10 @@ def send(
     Example: kmsg send --to 010-1234-5678 --text "배송이 시작되었습니다"
     """
     app_ctx = app_context(ctx)
+    if not to:
+        raise UsageError("missing option --to", hint="kmsg send --to 010-1234-5678 --text hello")
+    if text is None and template_id is None:
+        raise UsageError("missing option --text (or --template-id for AlimTalk)")
     now = app_ctx.clock.now_ms()
     scheduled_at = parse_when(at, now) if at else None
     draft = Draft(

@@ -202,3 +202,10 @@ def test_suppressed_numbers_are_never_sent(kmsg: Kmsg, kmsg_home: Path) -> None:
     assert [r[1] for r in rows(kmsg_home)] == ["01022223333"]
     assert kmsg("suppress", "remove", "01012345678").exit_code == 0
     assert kmsg("send", "--to", "01012345678", "--text", "hi").exit_code == 0
+
+
+def test_missing_options_are_usage_errors_but_empty_text_is_invalid_input(kmsg: Kmsg) -> None:
+    assert kmsg("send", "--text", "hi").exit_code == 2
+    assert kmsg("send", "--to", "01012345678").exit_code == 2
+    result = kmsg("send", "--to", "01012345678", "--text", "")
+    assert result.exit_code == 65 and "empty" in result.stderr
