@@ -205,3 +205,32 @@ def test_purge_deletes_only_old_finished_jobs(clock: FakeClock, kmsg: Kmsg) -> N
     clock.advance(40 * 86_400)
     code, doc = kmsg.json("queue", "purge", "--older-than", "30d")
     assert code == 0 and doc["deleted"] == 1
+
+
+class SignallingClock(FakeClock):
+    """Delivers a signal to this process on the first sleep: the loop must finish and stop."""
+
+    def __init__(self, now_ms: int, signum: int) -> None:
+        super().__init__(now_ms)
+        self.signum = signum
+
+    def sleep(self, seconds: float) -> None:
+        import os
+
+        super().sleep(seconds)
+        os.kill(os.getpid(), self.signum)
+
+
+def test_work_loop_runs_due_jobs_and_stops_on_signals(
+    clock: FakeClock, kmsg: Kmsg, kmsg_home: Path
+) -> None:
+    import signal
+
+    queue_job(clock, kmsg)
+    term = SignallingClock(clock.now, signal.SIGTERM)
+    provider = CountingMock(term)
+    result = run(term, provider, "queue", "work", "--interval", "1")
+    assert result.exit_code == 0, result.output
+    assert len(provider.sent) == 1 and "1 sent" in result.stdout
+    interrupted = run(SignallingClock(clock.now, signal.SIGINT), None, "queue", "work")
+    assert interrupted.exit_code == 130
