@@ -119,7 +119,10 @@ class TrackingQueries:
             '"status_updated_at" = CASE WHEN "status" <> ? THEN ? ELSE "status_updated_at" END, '
             '"attempt_count" = "attempt_count" + ?, '
             '"last_checked_at" = COALESCE(?, "last_checked_at"), "next_check_at"=?, '
-            '"last_error"=?, "claimed_by"=NULL, "lease_until"=NULL '
+            '"last_error"=?, "claimed_by"=NULL, "lease_until"=NULL, '
+            # a journaled row is only claimed after the in-flight grace: its sender is gone
+            '"send_state" = CASE WHEN "send_state" = \'journaled\' AND ? IS NOT NULL '
+            "THEN 'unknown' ELSE \"send_state\" END "
             f'WHERE "message_id"=? AND "claimed_by"=? AND "status" IN {POLLABLE_SQL}',
             (
                 c.status.value,
@@ -133,6 +136,7 @@ class TrackingQueries:
                 c.checked_at,
                 c.next_check_at,
                 json.dumps(c.last_error, ensure_ascii=False) if c.last_error else None,
+                c.checked_at,
                 c.message_id,
                 owner,
             ),

@@ -292,7 +292,12 @@ def test_an_in_flight_row_is_reconciled_by_lookup_never_resent(clock: FakeClock,
     assert run(env, db).checked == 1
     (query,) = provider.queries
     assert query.provider_message_id == "" and query.to == m.to  # TRK-7: lookup by recipient
-    assert provider.sent == [] and db.get(m.message_id).status is Status.PENDING
+    reconciled = db.get(m.message_id)
+    assert provider.sent == [] and reconciled.status is Status.PENDING
+    assert reconciled.send_state == "unknown"  # its sender is gone: no longer "in flight"
+    provider.answer = None
+    clock.advance(31)
+    assert run(env, db).delivered == 1 and provider.sent == []
 
 
 # ---- failover exactly once under crashes -----------------------------------------------------
