@@ -113,35 +113,7 @@ class TrackingQueries:
         return applied
 
     def _apply_one(self, conn: sqlite3.Connection, owner: str, c: Check, now: int) -> bool:
-        cur = conn.execute(
-            'UPDATE "kmsg_delivery_tracking" SET "status"=?, "provider_status_code"=?, '
-            '"provider_status_message"=?, "delivered_at"=?, "failed_at"=?, '
-            '"status_updated_at" = CASE WHEN "status" <> ? THEN ? ELSE "status_updated_at" END, '
-            '"attempt_count" = "attempt_count" + ?, '
-            '"last_checked_at" = COALESCE(?, "last_checked_at"), "next_check_at"=?, '
-            '"last_error"=?, "claimed_by"=NULL, "lease_until"=NULL, '
-            # a journaled row is only claimed after the in-flight grace: its sender is gone
-            '"send_state" = CASE WHEN "send_state" = \'journaled\' AND ? IS NOT NULL '
-            "THEN 'unknown' ELSE \"send_state\" END "
-            f'WHERE "message_id"=? AND "claimed_by"=? AND "status" IN {POLLABLE_SQL}',
-            (
-                c.status.value,
-                c.code,
-                c.message,
-                c.delivered_at,
-                c.failed_at,
-                c.status.value,
-                now,
-                c.attempts,
-                c.checked_at,
-                c.next_check_at,
-                json.dumps(c.last_error, ensure_ascii=False) if c.last_error else None,
-                c.checked_at,
-                c.message_id,
-                owner,
-            ),
-        )
-        if cur.rowcount != 1:
+        if not _update_checked(conn, owner, c, now):
             return False
         conn.executemany(
             'INSERT INTO "kmsg_status_history" ("message_id","at","status","code","message",'
@@ -265,3 +237,38 @@ class TrackingQueries:
             if not ids:
                 return
             yield ids
+
+
+def _update_checked(conn: sqlite3.Connection, owner: str, c: Check, now: int) -> bool:
+    """The guarded row update: only a row this owner holds and that is not terminal (TRK-3)."""
+    return (
+        conn.execute(
+            'UPDATE "kmsg_delivery_tracking" SET "status"=?, "provider_status_code"=?, '
+            '"provider_status_message"=?, "delivered_at"=?, "failed_at"=?, '
+            '"status_updated_at" = CASE WHEN "status" <> ? THEN ? ELSE "status_updated_at" END, '
+            '"attempt_count" = "attempt_count" + ?, '
+            '"last_checked_at" = COALESCE(?, "last_checked_at"), "next_check_at"=?, '
+            '"last_error"=?, "claimed_by"=NULL, "lease_until"=NULL, '
+            # a journaled row is only claimed after the in-flight grace: its sender is gone
+            '"send_state" = CASE WHEN "send_state" = \'journaled\' AND ? IS NOT NULL '
+            "THEN 'unknown' ELSE \"send_state\" END "
+            f'WHERE "message_id"=? AND "claimed_by"=? AND "status" IN {POLLABLE_SQL}',
+            (
+                c.status.value,
+                c.code,
+                c.message,
+                c.delivered_at,
+                c.failed_at,
+                c.status.value,
+                now,
+                c.attempts,
+                c.checked_at,
+                c.next_check_at,
+                json.dumps(c.last_error, ensure_ascii=False) if c.last_error else None,
+                c.checked_at,
+                c.message_id,
+                owner,
+            ),
+        ).rowcount
+        == 1
+    )
