@@ -116,6 +116,8 @@ def _from_outcome(o: Outcome) -> tuple[str, str | None]:
         return SENT, UNKNOWN_NOTE
     if o.state == SUPPRESSED:
         return SKIPPED, "recipient is on the suppression list"
+    if o.state == "queued":  # main's send path may hold a message in kmsg_jobs: it sends it later
+        return SENT, "queued: the local queue sends the fallback"
     reason = o.error.message if o.error else (o.result.error if o.result else None)
     code = o.result.code if o.result and o.result.code else (o.error.code if o.error else "")
     return FAILED, f"{code}: {reason or 'rejected'}"
