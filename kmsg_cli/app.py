@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from kmsg_cli import __version__
-from kmsg_cli.commands import config_cmd, providers_cmd, queue_cmd, send, status, suppress
+from kmsg_cli.commands import config_cmd, providers_cmd, queue_cmd, send, status, suppress, track
 from kmsg_cli.commands._common import (
     ConfigOpt,
     DbOpt,
@@ -72,6 +72,7 @@ def root(
 
 send.register(app)
 status.register(app)
+track.register(app)
 app.add_typer(providers_cmd.app, name="providers")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(queue_cmd.app, name="queue")

@@ -137,6 +137,7 @@ def _one(out: Output, store: Store, message_id: str) -> None:
             }
             for h in history
         ],
+        "failover": failover_doc(store, record),
     }
 
     def human(console: Console) -> None:
@@ -160,8 +161,53 @@ def _one(out: Output, store: Store, message_id: str) -> None:
                 h.source,
             )
         console.print(table)
+        for line in _failover_lines(doc["failover"]):
+            console.print(line)
 
     out.emit(doc, human, data=True)
+
+
+def failover_doc(store: Store, record: Record) -> dict[str, Any] | None:
+    """Both directions of an API failover (FO-9): the intent and fallback of an original, or the
+    original of a fallback, each with its current status."""
+    intent = store.intent(record.message_id)
+    if record.failover_mode is None and intent is None and record.fallback_of is None:
+        return None
+    doc: dict[str, Any] = {"mode": record.failover_mode}
+    if intent is not None:
+        doc["intent"] = {
+            "state": intent.state,
+            "error": intent.error,
+            "updated_at": intent.updated_at,
+        }
+    for key, linked_id in (
+        ("fallback", record.fallback_message_id or (intent.fallback_id if intent else None)),
+        ("original", record.fallback_of),
+    ):
+        linked = store.get(linked_id) if linked_id else None
+        if linked is not None:
+            doc[key] = {
+                "message_id": linked.message_id,
+                "type": linked.type.value,
+                "status": _status_text(linked),
+            }
+    return doc
+
+
+def _failover_lines(doc: dict[str, Any] | None) -> list[str]:
+    if not doc:
+        return []
+    lines = []
+    if doc.get("mode"):
+        lines.append(f"failover: {doc['mode']}")
+    if "intent" in doc:
+        note = f" ({doc['intent']['error']})" if doc["intent"]["error"] else ""
+        lines.append(f"failover intent: {doc['intent']['state']}{note}")
+    for key, label in (("fallback", "fallback message"), ("original", "fallback of")):
+        if key in doc:
+            linked = doc[key]
+            lines.append(f"{label}: {linked['message_id']} {linked['type']} {linked['status']}")
+    return lines
 
 
 def record_doc(out: Output, r: Record) -> dict[str, Any]:

@@ -101,6 +101,30 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # FO-1..3: the failover outbox, written in the transaction that records the FAILED status;
+        # the partial index makes the due-record claim cheap when most rows are terminal
+        "003_tracking_failover",
+        """
+        CREATE TABLE "kmsg_failover_intents" (
+          "original_id" TEXT PRIMARY KEY,
+          "fallback_id" TEXT NOT NULL UNIQUE,
+          "state" TEXT NOT NULL DEFAULT 'pending',
+          "created_at" INTEGER NOT NULL,
+          "updated_at" INTEGER NOT NULL,
+          "claimed_by" TEXT,
+          "lease_until" INTEGER,
+          "attempts" INTEGER NOT NULL DEFAULT 0,
+          "error" TEXT
+        );
+        CREATE INDEX "idx_kmsg_failover_intents_state"
+          ON "kmsg_failover_intents" ("state", "lease_until");
+        CREATE INDEX "idx_kmsg_delivery_pollable"
+          ON "kmsg_delivery_tracking" ("next_check_at") WHERE "status" IN ('PENDING', 'SENT');
+        CREATE INDEX "idx_kmsg_delivery_fallback_of"
+          ON "kmsg_delivery_tracking" ("fallback_of") WHERE "fallback_of" IS NOT NULL;
+        """,
+    ),
 ]
 
 

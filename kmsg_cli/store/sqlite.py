@@ -25,6 +25,7 @@ from kmsg_cli.core.models import (
 from kmsg_cli.errors import InputFileError, KmsgError
 from kmsg_cli.store.jobs import JobQueries
 from kmsg_cli.store.migrations import migrate
+from kmsg_cli.store.tracking import TrackingQueries
 
 TERMINAL_SQL = "('DELIVERED','FAILED','CANCELLED','UNKNOWN')"
 # A journaled row whose send never reported back: the process died mid-call. Tracking looks at it
@@ -60,7 +61,7 @@ def open_store(path: Path, now_ms: int, *, must_exist: bool = False) -> Store:
     return Store(conn)
 
 
-class Store(JobQueries):
+class Store(JobQueries, TrackingQueries):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 

@@ -1,0 +1,233 @@
+"""`kmsg track`: delivery reconciliation and ALIMTALK -> SMS/LMS API failover (cron: `--once`)."""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import signal
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from kmsg_cli.commands._common import app_context, command
+from kmsg_cli.core.times import duration_ms
+from kmsg_cli.errors import AuthError, ConfigError, InputError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from kmsg_cli.context import AppContext
+    from kmsg_cli.core.track import PassSummary, TrackOptions
+    from kmsg_cli.output import Output
+
+SIGINT_EXIT = 130
+_COUNTS = ("checked", "changed", "delivered", "failed", "failed_over", "timed_out")
+
+
+def register(app: typer.Typer) -> None:
+    command(app, "track")(track)
+
+
+def track(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="Run one pass and exit (for cron).")] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, help="Seconds between passes (loop mode).")
+    ] = 5.0,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=1, help="Records per pass (default: [tracking] batch_size)."),
+    ] = None,
+    provider: Annotated[
+        str | None, typer.Option("--provider", help="Only records of this provider id.")
+    ] = None,
+    now: Annotated[
+        bool, typer.Option("--now", help="Check every non-terminal record, whatever its schedule.")
+    ] = False,
+    purge: Annotated[
+        bool,
+        typer.Option("--purge", help="Delete finished records older than --older-than, then exit."),
+    ] = False,
+    older_than: Annotated[
+        str | None,
+        typer.Option("--older-than", help="Age for --purge (default: [tracking] retention_days)."),
+    ] = None,
+) -> int:
+    """Ask providers what happened to sent messages, and fail undelivered AlimTalk over to SMS.
+
+    Each pass claims due records (leased, so overlapping runs never check one twice), records
+    every answer, marks records UNKNOWN after 24 h, then sends the fallback SMS/LMS of AlimTalk
+    that failed as "not a KakaoTalk user". Without --once it loops until Ctrl-C or SIGTERM and
+    finishes the records in hand first. Exit 0 unless the pass could not run; a provider that
+    refuses authentication or is misconfigured exits 77 / 78 (its records stay due).
+
+    Example: kmsg track --once
+    """
+    app_ctx = app_context(ctx)
+    if purge:
+        return _purge(app_ctx, older_than)
+    if older_than is not None:
+        raise InputError("--older-than goes with --purge")
+    settings = app_ctx.settings
+    if provider is not None and provider not in settings.providers:
+        known = ", ".join(settings.providers) or "none"
+        raise InputError(f"unknown provider {provider!r} (configured: {known})")
+    opts = _options(app_ctx, limit, provider, now)
+    if once:
+        summary = _one_pass(app_ctx, opts)
+        return _report(app_ctx.output, summary, passes=1)
+    return _loop(app_ctx, opts, interval)
+
+
+def _options(
+    app_ctx: AppContext, limit: int | None, provider: str | None, everything: bool
+) -> TrackOptions:
+    from kmsg_cli.core.track import TrackOptions
+
+    t = app_ctx.settings.tracking
+    return TrackOptions(
+        owner=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
+        limit=limit or t.batch_size,
+        concurrency=t.concurrency,
+        provider=provider,
+        everything=everything,
+        not_kakao_user=t.not_kakao_user_codes,
+        jitter=_jitter,
+    )
+
+
+def _jitter(wait_ms: int) -> int:
+    # spread checks a little so records sent together are not all due in the same tick (TRK-9)
+    return random.randint(0, max(0, min(5_000, wait_ms // 10)))
+
+
+def _one_pass(app_ctx: AppContext, opts: TrackOptions) -> PassSummary:
+    from kmsg_cli.core.track import track_pass
+
+    return track_pass(app_ctx.env(), app_ctx.store(), opts)
+
+
+@dataclass
+class _Stop:
+    signum: int | None = None
+
+    def __call__(self) -> bool:
+        return self.signum is not None
+
+
+def _loop(app_ctx: AppContext, opts: TrackOptions, interval: float) -> int:
+    from kmsg_cli.core.track import PassSummary, loop
+
+    stop = _Stop()
+    total = PassSummary()
+    passes = 0
+
+    def run_pass() -> None:
+        nonlocal passes
+        summary = _one_pass(app_ctx, opts)
+        passes += 1
+        _add(total, summary)
+        if not app_ctx.output.json_mode and (summary.claimed or summary.errors):
+            _report(app_ctx.output, summary, passes=1)
+
+    with _signals(stop):
+        loop(run_pass, app_ctx.clock.sleep, interval, stop)
+    app_ctx.output.info(f"kmsg track: stopped after {passes} pass(es); leases released")
+    if app_ctx.output.json_mode:
+        _report(app_ctx.output, total, passes=passes)
+    return SIGINT_EXIT if stop.signum == signal.SIGINT else 0
+
+
+@contextmanager
+def _signals(stop: _Stop) -> Iterator[None]:
+    """SIGINT/SIGTERM ask the loop to stop after the pass in hand; a second SIGINT interrupts."""
+
+    def handler(signum: int, _frame: object) -> None:
+        if stop.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.signum = signum
+
+    previous: dict[signal.Signals, Any] = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: nothing to install
+        pass
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _add(total: PassSummary, summary: PassSummary) -> None:
+    for f in fields(total):
+        if f.name == "errors":
+            total.errors.extend(summary.errors)
+        else:
+            setattr(total, f.name, getattr(total, f.name) + getattr(summary, f.name))
+
+
+def _exit_code(summary: PassSummary) -> int:
+    """Auth and config errors need a person (TRK-10); anything else is rescheduled: exit 0."""
+    for e in summary.errors:
+        if isinstance(e.error, AuthError | ConfigError):
+            return e.error.exit_code
+    return 0
+
+
+def _report(out: Output, summary: PassSummary, *, passes: int) -> int:
+    code = _exit_code(summary)
+    counts = {k: v for k, v in asdict(summary).items() if k != "errors"}
+    errors = [
+        {"provider": e.provider_id, "records": e.records, **e.error.to_dict()}
+        for e in summary.errors
+    ]
+    doc = {"passes": passes, "summary": counts, "errors": errors}
+    if out.json_mode:
+        if code:
+            first = next(e.error for e in summary.errors if e.error.exit_code == code)
+            out.fail(first, doc, exit_code=code)
+        else:
+            out.emit(doc)
+        return code
+    for e in summary.errors:
+        out.error(f"{e.provider_id}: {e.error.message} ({e.records} record(s) not checked)")
+        if e.error.hint:
+            out.error(f"hint: {e.error.hint}", prefix=False)
+    out.emit(doc, _summary_line(summary))
+    return code
+
+
+def _summary_line(summary: PassSummary) -> Callable[[Console], None]:
+    def human(console: Console) -> None:
+        parts = [f"{getattr(summary, k)} {k.replace('_', ' ')}" for k in _COUNTS]
+        console.print("track: " + ", ".join(parts))
+
+    return human
+
+
+def _purge(app_ctx: AppContext, older_than: str | None) -> int:
+    """Retention (PII-6): really delete finished records, their history and finished intents."""
+    days = app_ctx.settings.tracking.retention_days
+    age = older_than or f"{days}d"
+    window = duration_ms(age)
+    if window <= 0:
+        raise InputError("--older-than must be more than 0")
+    store = app_ctx.store(must_exist=bool(app_ctx.options.db))
+    counts = store.purge_terminal(app_ctx.clock.now_ms() - window)
+    doc = {"older_than": age, "purged": asdict(counts)}
+
+    def human(console: Console) -> None:
+        console.print(
+            f"purged {counts.records} record(s), {counts.history} history row(s) and "
+            f"{counts.intents} failover intent(s) older than {age}"
+        )
+
+    app_ctx.output.emit(doc, human)
+    return 0

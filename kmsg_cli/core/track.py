@@ -1,0 +1,273 @@
+"""The tracking pass: claim due records, ask their providers, record what they say, then run the
+ALIMTALK -> SMS/LMS failovers that came out of it (PRODUCT.md "Delivery tracking", "Failover").
+
+Order matters for crash safety: status updates and failover intents are committed together first,
+claims are released, and only then are fallbacks sent, as their own bounded step (FO-11), through
+``service.execute`` so each fallback is journaled under its deterministic idempotency key before
+its provider is called. A pass starts by finishing intents an earlier (crashed) pass left (FO-1).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kmsg_cli.core import tracking
+from kmsg_cli.core.models import Record, Status, StatusQuery, StatusReport
+from kmsg_cli.core.ports import Provider
+from kmsg_cli.core.service import Env
+from kmsg_cli.core.tracking import Check, Jitter, Rules
+from kmsg_cli.errors import AuthError, ConfigError, KmsgError, ProviderError, RateLimited
+
+DEFAULT_LEASE_S = 300  # far longer than a pass holds its records; a killed pass's claims come back
+DEFAULT_RETRY_AFTER_S = 60
+STATUS_BATCH = 100  # queries per status() call unless the adapter says otherwise
+
+
+class TrackStore(Protocol):
+    """What the pass needs from the store (kmsg_cli.store.Store satisfies it)."""
+
+    def claim_due(
+        self,
+        owner: str,
+        now: int,
+        lease_until: int,
+        limit: int,
+        *,
+        provider: str | None = None,
+        everything: bool = False,
+    ) -> list[Record]: ...
+
+    def release(self, owner: str, message_ids: Sequence[str]) -> None: ...
+
+    def apply_checks(self, owner: str, checks: Sequence[Check], now: int) -> list[Check]: ...
+
+    def claim_intents(self, owner: str, now: int, lease_until: int, limit: int) -> list[Any]: ...
+
+    def return_intent(self, owner: str, original_id: str, error: str, now: int) -> None: ...
+
+    def finish_intent(
+        self, owner: str, intent: Any, state: str, error: str | None, now: int
+    ) -> bool: ...
+
+    def get(self, message_id: str) -> Record | None: ...
+
+
+@dataclass(frozen=True)
+class TrackOptions:
+    owner: str
+    limit: int = 200
+    concurrency: int = 10
+    lease_s: int = DEFAULT_LEASE_S
+    provider: str | None = None
+    everything: bool = False  # --now: every non-terminal record, whatever its schedule
+    not_kakao_user: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    jitter: Jitter = tracking.no_jitter
+
+
+@dataclass(frozen=True)
+class PassError:
+    provider_id: str
+    error: KmsgError
+    records: int
+
+
+@dataclass
+class PassSummary:
+    claimed: int = 0
+    checked: int = 0
+    changed: int = 0
+    delivered: int = 0
+    failed: int = 0
+    failed_over: int = 0
+    timed_out: int = 0
+    deferred: int = 0
+    errors: list[PassError] = field(default_factory=list)
+
+    def count(self, applied: Sequence[Check]) -> None:
+        for c in applied:
+            self.checked += c.checked_at is not None
+            self.deferred += c.checked_at is None
+            self.changed += c.changed
+            self.delivered += c.changed and c.status is Status.DELIVERED
+            self.failed += c.changed and c.status is Status.FAILED
+            self.timed_out += c.timed_out
+
+
+def track_pass(env: Env, store: TrackStore, opts: TrackOptions) -> PassSummary:
+    """One pass. Provider errors are per provider (TRK-1, TRK-10, TRK-11), never the pass's."""
+    from kmsg_cli.core.failover import run_failovers
+
+    summary = PassSummary()
+    run_failovers(env, store, opts, summary)  # what a crashed pass left, first (FO-1)
+    now = env.clock.now_ms()
+    records = store.claim_due(
+        opts.owner,
+        now,
+        now + opts.lease_s * 1000,
+        opts.limit,
+        provider=opts.provider,
+        everything=opts.everything,
+    )
+    summary.claimed = len(records)
+    try:
+        checks = check_records(records, env, opts, summary)
+        summary.count(store.apply_checks(opts.owner, checks, env.clock.now_ms()))
+    finally:
+        # records not checked (auth/config errors, a crash) go back still due
+        store.release(opts.owner, [r.message_id for r in records])
+    run_failovers(env, store, opts, summary)
+    return summary
+
+
+@dataclass
+class _Batch:
+    provider_id: str
+    provider: Provider
+    records: list[Record]
+    reports: list[StatusReport] | None = None
+    error: BaseException | None = None
+
+
+def check_records(
+    records: Sequence[Record], env: Env, opts: TrackOptions, summary: PassSummary
+) -> list[Check]:
+    """Query every claimed record's provider (bounded thread pool) and turn answers into Checks."""
+    now = env.clock.now_ms()
+    checks: list[Check] = []
+    batches: list[_Batch] = []
+    by_provider: dict[str, list[Record]] = {}
+    for r in records:
+        early = tracking.not_yet_due(r, now, env.schedule)
+        if early is not None:
+            checks.append(early)
+        else:
+            by_provider.setdefault(r.provider_id, []).append(r)
+    for pid, recs in by_provider.items():
+        try:
+            provider = env.provider(pid)  # built here, in one thread, so secrets fail here
+        except KeyError:
+            summary.errors.append(PassError(pid, _not_configured(pid), len(recs)))
+            continue
+        except KmsgError as exc:
+            summary.errors.append(PassError(pid, exc, len(recs)))
+            continue
+        batches.extend(_Batch(pid, provider, chunk) for chunk in _chunks(provider, recs, opts))
+    _query_all(batches, opts.concurrency)
+    checks.extend(_to_checks(batches, env, opts, summary))
+    return checks
+
+
+def _not_configured(pid: str) -> ConfigError:
+    return ConfigError(
+        f"provider {pid!r} has records to track but is not configured",
+        hint=f"add [providers.{pid}] back to the config",
+    )
+
+
+def _chunks(provider: Provider, recs: list[Record], opts: TrackOptions) -> list[list[Record]]:
+    """Spread one provider's records over the workers, in calls no bigger than it takes (TRK-17)."""
+    cap = max(1, int(getattr(provider, "status_batch", STATUS_BATCH) or STATUS_BATCH))
+    size = max(1, min(cap, math.ceil(len(recs) / max(1, opts.concurrency))))
+    return [recs[i : i + size] for i in range(0, len(recs), size)]
+
+
+def _query_all(batches: list[_Batch], concurrency: int) -> None:
+    """Run status calls on at most ``concurrency`` threads. After an auth/config error or a rate
+    limit, that provider's remaining batches are not sent (TRK-10, TRK-11)."""
+    stopped: dict[str, BaseException] = {}
+    lock = threading.Lock()
+
+    def run(batch: _Batch) -> None:
+        with lock:
+            if batch.provider_id in stopped:
+                batch.error = stopped[batch.provider_id]
+                return
+        try:
+            batch.reports = batch.provider.status([_query(r) for r in batch.records])
+        except (AuthError, ConfigError, RateLimited) as exc:
+            with lock:
+                stopped.setdefault(batch.provider_id, exc)
+            batch.error = exc
+        except Exception as exc:  # one provider's failure is its records' problem only (TRK-1)
+            batch.error = exc
+
+    if len(batches) <= 1 or concurrency <= 1:
+        for b in batches:
+            run(b)
+        return
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(batches))) as pool:
+        list(pool.map(run, batches))
+
+
+def _query(r: Record) -> StatusQuery:
+    # an empty provider_message_id asks the adapter to look it up by recipient + time (TRK-7)
+    return StatusQuery(
+        r.message_id, r.provider_message_id, r.to, r.type, r.requested_at, r.group_id
+    )
+
+
+def _to_checks(
+    batches: list[_Batch], env: Env, opts: TrackOptions, summary: PassSummary
+) -> list[Check]:
+    now = env.clock.now_ms()
+    checks: list[Check] = []
+    failed: dict[str, tuple[KmsgError, int]] = {}
+    for b in batches:
+        rules = Rules(env.schedule, b.provider.kind, opts.not_kakao_user, opts.jitter)
+        if b.reports is not None:
+            by_id = {rep.message_id: rep for rep in b.reports}
+            for r in b.records:
+                rep = by_id.get(r.message_id) or StatusReport(
+                    r.message_id, None, "missing", "no status returned for this message", now
+                )
+                checks.append(tracking.apply_report(r, rep, now, rules))
+            continue
+        error = _as_kmsg_error(b.error, b.provider_id)
+        first, count = failed.get(b.provider_id, (error, 0))
+        failed[b.provider_id] = (first, count + len(b.records))
+        if isinstance(error, AuthError | ConfigError):
+            continue  # left due, untouched: a bad credential must not bury records (TRK-10)
+        if isinstance(error, RateLimited):
+            wait = error.retry_after or DEFAULT_RETRY_AFTER_S
+            until = now + int(wait * 1000)
+            checks.extend(tracking.deferred(r, until) for r in b.records)
+            continue
+        checks.extend(
+            tracking.apply_error(r, error.code, error.message, now, rules) for r in b.records
+        )
+    summary.errors.extend(PassError(pid, e, n) for pid, (e, n) in failed.items())
+    return checks
+
+
+def _as_kmsg_error(exc: BaseException | None, pid: str) -> KmsgError:
+    if isinstance(exc, ProviderError):
+        exc.provider_id = exc.provider_id or pid
+        return exc
+    if isinstance(exc, KmsgError):
+        return exc
+    return ProviderError(
+        f"{pid}: status lookup failed: {type(exc).__name__}: {exc}", provider_id=pid
+    )
+
+
+def loop(
+    run_pass: Callable[[], object],
+    sleep: Callable[[float], None],
+    interval: float,
+    stopping: Callable[[], bool],
+    tick: float = 0.25,
+) -> None:
+    """Run a pass at once (TRK-9), then every ``interval`` seconds until ``stopping()``. A stop
+    request is honoured between passes, so the records in hand are always finished."""
+    while not stopping():
+        run_pass()
+        waited = 0.0
+        while waited < interval and not stopping():
+            step = min(tick, interval - waited)
+            sleep(step)
+            waited += step

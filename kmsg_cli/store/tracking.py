@@ -1,0 +1,274 @@
+"""Tracking and failover queries, mixed into Store: leased claims of due records, guarded status
+updates, the failover outbox (kmsg_failover_intents) and the retention purge.
+
+Every write is one short BEGIN IMMEDIATE transaction, so two `kmsg track` processes on one file
+serialize on the write lock and a claim is atomic (TRK-5); a status update only lands on a row
+this owner still holds and that is not terminal (TRK-3); the intent is written in the transaction
+that records the FAILED status (FO-1) and taken with a conditional update (FO-2).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from kmsg_cli.core.models import Record
+from kmsg_cli.core.tracking import FAILED, PENDING, SENDING, SENT, SKIPPED, Check, fallback_id
+
+POLLABLE_SQL = "('PENDING','SENT')"
+TERMINAL_SQL = "('DELIVERED','FAILED','CANCELLED','UNKNOWN')"
+_INTENT_COLUMNS = '"original_id","fallback_id","state","attempts","created_at","updated_at","error"'
+# the fallback text is needed only until the intent is finished (PII-5)
+_CLEAR_FAILOVER_TEXT = (
+    'UPDATE "kmsg_delivery_tracking" SET "metadata" = '
+    "json_remove(\"metadata\", '$.failover.text', '$.failover.subject') "
+    'WHERE "message_id" = ? AND json_valid("metadata") AND '
+    "json_extract(\"metadata\", '$.failover') IS NOT NULL"
+)
+
+
+@dataclass(frozen=True)
+class Intent:
+    original_id: str
+    fallback_id: str
+    state: str
+    attempts: int
+    created_at: int
+    updated_at: int
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class PurgeCounts:
+    records: int = 0
+    history: int = 0
+    intents: int = 0
+
+
+class TrackingQueries:
+    conn: sqlite3.Connection
+
+    def write(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError  # Store provides it
+
+    # ---- claims ---------------------------------------------------------------------------
+
+    def claim_due(
+        self,
+        owner: str,
+        now: int,
+        lease_until: int,
+        limit: int,
+        *,
+        provider: str | None = None,
+        everything: bool = False,
+    ) -> list[Record]:
+        """Take up to ``limit`` due, unleased (or lease-expired) records for ``owner``.
+
+        ``everything`` (--now) ignores the schedule, except for rows still in their send call
+        (journaled, not yet past the in-flight grace): asking about those could race the send."""
+        from kmsg_cli.store.sqlite import _RECORD_COLUMNS, _record  # Store imports this module
+
+        due = '"next_check_at" <= :now'
+        if everything:
+            due = f"({due} OR \"send_state\" <> 'journaled')"
+        only = 'AND "provider_id" = :provider' if provider else ""
+        sql = (
+            'UPDATE "kmsg_delivery_tracking" SET "claimed_by" = :owner, "lease_until" = :lease '
+            'WHERE "message_id" IN (SELECT "message_id" FROM "kmsg_delivery_tracking" '
+            f'WHERE "status" IN {POLLABLE_SQL} AND {due} '
+            f'AND ("lease_until" IS NULL OR "lease_until" < :now) {only} '
+            'ORDER BY "next_check_at" LIMIT :limit) '
+            f"RETURNING {_RECORD_COLUMNS}"
+        )
+        args = {"owner": owner, "lease": lease_until, "now": now, "limit": limit}
+        args["provider"] = provider
+        with self.write() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        records = [_record(r) for r in rows]
+        return sorted(records, key=lambda r: (r.next_check_at, r.message_id))
+
+    def release(self, owner: str, message_ids: Sequence[str]) -> None:
+        """Give back what this owner still holds (records it could not check stay due)."""
+        with self.write() as conn:
+            conn.executemany(
+                'UPDATE "kmsg_delivery_tracking" SET "claimed_by" = NULL, "lease_until" = NULL '
+                'WHERE "message_id" = ? AND "claimed_by" = ?',
+                [(mid, owner) for mid in message_ids],
+            )
+
+    # ---- applying checks ------------------------------------------------------------------
+
+    def apply_checks(self, owner: str, checks: Sequence[Check], now: int) -> list[Check]:
+        """Write every check in one transaction and release those claims; returns the checks that
+        landed (a row another owner took over after our lease expired is left alone)."""
+        applied: list[Check] = []
+        with self.write() as conn:
+            for c in checks:
+                if self._apply_one(conn, owner, c, now):
+                    applied.append(c)
+        return applied
+
+    def _apply_one(self, conn: sqlite3.Connection, owner: str, c: Check, now: int) -> bool:
+        if not _update_checked(conn, owner, c, now):
+            return False
+        conn.executemany(
+            'INSERT INTO "kmsg_status_history" ("message_id","at","status","code","message",'
+            '"source") VALUES (?,?,?,?,?,?)',
+            [
+                (
+                    c.message_id,
+                    h.at,
+                    h.status.value if h.status else None,
+                    h.code,
+                    h.message,
+                    h.source,
+                )
+                for h in c.history
+            ],
+        )
+        if c.failover:
+            conn.execute(
+                'INSERT OR IGNORE INTO "kmsg_failover_intents" ("original_id","fallback_id",'
+                '"state","created_at","updated_at") VALUES (?,?,?,?,?)',
+                (c.message_id, fallback_id(c.message_id), PENDING, now, now),
+            )
+        elif c.finished:
+            conn.execute(_CLEAR_FAILOVER_TEXT, (c.message_id,))
+        return True
+
+    # ---- the failover outbox --------------------------------------------------------------
+
+    def claim_intents(self, owner: str, now: int, lease_until: int, limit: int) -> list[Intent]:
+        """Pending intents, and ``sending`` ones whose owner's lease ran out (it crashed)."""
+        with self.write() as conn:
+            rows = conn.execute(
+                'UPDATE "kmsg_failover_intents" SET "state"=?, "claimed_by"=?, "lease_until"=?, '
+                '"attempts"="attempts"+1, "updated_at"=? WHERE "original_id" IN ('
+                'SELECT "original_id" FROM "kmsg_failover_intents" WHERE "state" = ? '
+                'OR ("state" = ? AND ("lease_until" IS NULL OR "lease_until" < ?)) '
+                f'ORDER BY "created_at" LIMIT ?) RETURNING {_INTENT_COLUMNS}',
+                (SENDING, owner, lease_until, now, PENDING, SENDING, now, limit),
+            ).fetchall()
+        return sorted((Intent(*r) for r in rows), key=lambda i: (i.created_at, i.original_id))
+
+    def return_intent(self, owner: str, original_id: str, error: str, now: int) -> None:
+        """Back to pending (the provider could not be used now): the next pass tries again."""
+        with self.write() as conn:
+            conn.execute(
+                'UPDATE "kmsg_failover_intents" SET "state"=?, "claimed_by"=NULL, '
+                '"lease_until"=NULL, "error"=?, "updated_at"=? '
+                'WHERE "original_id"=? AND "claimed_by"=? AND "state"=?',
+                (PENDING, error, now, original_id, owner, SENDING),
+            )
+
+    def finish_intent(
+        self, owner: str, intent: Intent, state: str, error: str | None, now: int
+    ) -> bool:
+        """sent / failed / skipped, only if this owner still holds it; links the original to the
+        fallback (if one was journaled) and clears the fallback text from its metadata."""
+        assert state in (SENT, FAILED, SKIPPED)
+        with self.write() as conn:
+            cur = conn.execute(
+                'UPDATE "kmsg_failover_intents" SET "state"=?, "error"=?, "updated_at"=?, '
+                '"claimed_by"=NULL, "lease_until"=NULL '
+                'WHERE "original_id"=? AND "claimed_by"=? AND "state"=?',
+                (state, error, now, intent.original_id, owner, SENDING),
+            )
+            if cur.rowcount != 1:
+                return False
+            conn.execute(
+                'UPDATE "kmsg_delivery_tracking" SET "fallback_message_id" = ? '
+                'WHERE "message_id" = ? AND EXISTS (SELECT 1 FROM "kmsg_delivery_tracking" '
+                'WHERE "message_id" = ?)',
+                (intent.fallback_id, intent.original_id, intent.fallback_id),
+            )
+            conn.execute(_CLEAR_FAILOVER_TEXT, (intent.original_id,))
+        return True
+
+    def intent(self, original_id: str) -> Intent | None:
+        row = self.conn.execute(
+            f'SELECT {_INTENT_COLUMNS} FROM "kmsg_failover_intents" WHERE "original_id" = ?',
+            (original_id,),
+        ).fetchone()
+        return Intent(*row) if row else None
+
+    # ---- retention ------------------------------------------------------------------------
+
+    def purge_terminal(self, before: int, chunk: int = 1000) -> PurgeCounts:
+        """Delete terminal records requested before ``before``, their history and finished intents,
+        a chunk per transaction so `kmsg send` is never blocked for long. A record whose failover is
+        still unfinished is kept (its intent needs it)."""
+        totals = PurgeCounts()
+        for ids in self._purge_chunks(before, chunk):
+            with self.write() as conn:
+                marks = ",".join("?" * len(ids))
+                history = conn.execute(
+                    f'DELETE FROM "kmsg_status_history" WHERE "message_id" IN ({marks})', ids
+                ).rowcount
+                intents = conn.execute(
+                    f'DELETE FROM "kmsg_failover_intents" WHERE "original_id" IN ({marks})', ids
+                ).rowcount
+                records = conn.execute(
+                    f'DELETE FROM "kmsg_delivery_tracking" WHERE "message_id" IN ({marks}) '
+                    f'AND "status" IN {TERMINAL_SQL}',
+                    ids,
+                ).rowcount
+            totals = PurgeCounts(
+                totals.records + records, totals.history + history, totals.intents + intents
+            )
+        return totals
+
+    def _purge_chunks(self, before: int, chunk: int) -> Iterator[list[str]]:
+        while True:
+            ids = [
+                row[0]
+                for row in self.conn.execute(
+                    'SELECT "message_id" FROM "kmsg_delivery_tracking" '
+                    f'WHERE "status" IN {TERMINAL_SQL} AND "requested_at" < ? '
+                    'AND "message_id" NOT IN (SELECT "original_id" FROM "kmsg_failover_intents" '
+                    'WHERE "state" IN (?, ?)) LIMIT ?',
+                    (before, PENDING, SENDING, chunk),
+                )
+            ]
+            if not ids:
+                return
+            yield ids
+
+
+def _update_checked(conn: sqlite3.Connection, owner: str, c: Check, now: int) -> bool:
+    """The guarded row update: only a row this owner holds and that is not terminal (TRK-3)."""
+    return (
+        conn.execute(
+            'UPDATE "kmsg_delivery_tracking" SET "status"=?, "provider_status_code"=?, '
+            '"provider_status_message"=?, "delivered_at"=?, "failed_at"=?, '
+            '"status_updated_at" = CASE WHEN "status" <> ? THEN ? ELSE "status_updated_at" END, '
+            '"attempt_count" = "attempt_count" + ?, '
+            '"last_checked_at" = COALESCE(?, "last_checked_at"), "next_check_at"=?, '
+            '"last_error"=?, "claimed_by"=NULL, "lease_until"=NULL, '
+            # a journaled row is only claimed after the in-flight grace: its sender is gone
+            '"send_state" = CASE WHEN "send_state" = \'journaled\' AND ? IS NOT NULL '
+            "THEN 'unknown' ELSE \"send_state\" END "
+            f'WHERE "message_id"=? AND "claimed_by"=? AND "status" IN {POLLABLE_SQL}',
+            (
+                c.status.value,
+                c.code,
+                c.message,
+                c.delivered_at,
+                c.failed_at,
+                c.status.value,
+                now,
+                c.attempts,
+                c.checked_at,
+                c.next_check_at,
+                json.dumps(c.last_error, ensure_ascii=False) if c.last_error else None,
+                c.checked_at,
+                c.message_id,
+                owner,
+            ),
+        ).rowcount
+        == 1
+    )
