@@ -127,30 +127,35 @@ def run(app_ctx: AppContext, body: Callable[[], Any]) -> Any:
 
 
 class Stop:
-    """Set by SIGINT/SIGTERM; loops check it between units of work so the one in hand finishes."""
+    """Set by SIGINT/SIGTERM; loops check it between units of work so the one in hand finishes.
+    Calling it answers "stop now?" (the ``stopping`` argument of core.loop.run_every)."""
 
     def __init__(self) -> None:
         self.requested = False
         self.interrupted = False
 
-    def wait(self, seconds: float, clock: Any) -> None:
-        """Sleep ``seconds`` on ``clock`` in short steps, returning early once a stop is asked."""
-        left = seconds
-        while left > 0 and not self.requested:
-            step = min(left, 0.2)
-            clock.sleep(step)
-            left -= step
+    def __call__(self) -> bool:
+        return self.requested
 
 
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[Stop]:
+    """The first SIGINT/SIGTERM asks the loop to stop after the work in hand; a second SIGINT
+    interrupts at once."""
     stop = Stop()
 
     def handler(signum: int, _frame: Any) -> None:
+        if stop.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
         stop.requested = True
         stop.interrupted = stop.interrupted or signum == signal.SIGINT
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous: dict[signal.Signals, Any] = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: nothing to install
+        pass
     try:
         yield stop
     finally:

@@ -117,15 +117,22 @@ def work(
 
     Example: kmsg queue work --interval 5
     """
+    from kmsg_cli.core.loop import run_every
+
     app_ctx = app_context(ctx)
+    codes: list[int] = []
+
+    def run_pass() -> None:
+        summary = queue.run_once(app_ctx.env(), app_ctx.store(), owner(), limit=limit)
+        if summary.claimed or summary.config_error:
+            codes.append(_report(app_ctx, summary))
+        if summary.config_error:
+            stop.requested = True  # a person has to fix the config first
+
     with stop_on_signals() as stop:
-        while not stop.requested:
-            summary = queue.run_once(app_ctx.env(), app_ctx.store(), owner(), limit=limit)
-            if summary.claimed or summary.config_error:
-                code = _report(app_ctx, summary)
-                if summary.config_error:
-                    return code
-            stop.wait(interval, app_ctx.clock)
+        run_every(run_pass, app_ctx.clock.sleep, interval, stop)
+    if codes and codes[-1] == 78:
+        return 78
     if stop.interrupted:
         raise Interrupted("stopped; jobs not started are left pending")
     return 0

@@ -5,16 +5,14 @@ from __future__ import annotations
 import os
 import random
 import secrets
-import signal
 import socket
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Callable
+from dataclasses import asdict, fields
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kmsg_cli.commands._common import app_context, command
+from kmsg_cli.commands._common import app_context, command, stop_on_signals
 from kmsg_cli.core.times import duration_ms
 from kmsg_cli.errors import AuthError, ConfigError, InputError
 
@@ -112,18 +110,10 @@ def _one_pass(app_ctx: AppContext, opts: TrackOptions) -> PassSummary:
     return track_pass(app_ctx.env(), app_ctx.store(), opts)
 
 
-@dataclass
-class _Stop:
-    signum: int | None = None
-
-    def __call__(self) -> bool:
-        return self.signum is not None
-
-
 def _loop(app_ctx: AppContext, opts: TrackOptions, interval: float) -> int:
-    from kmsg_cli.core.track import PassSummary, loop
+    from kmsg_cli.core.loop import run_every
+    from kmsg_cli.core.track import PassSummary
 
-    stop = _Stop()
     total = PassSummary()
     passes = 0
 
@@ -135,34 +125,12 @@ def _loop(app_ctx: AppContext, opts: TrackOptions, interval: float) -> int:
         if not app_ctx.output.json_mode and (summary.claimed or summary.errors):
             _report(app_ctx.output, summary, passes=1)
 
-    with _signals(stop):
-        loop(run_pass, app_ctx.clock.sleep, interval, stop)
+    with stop_on_signals() as stop:
+        run_every(run_pass, app_ctx.clock.sleep, interval, stop)
     app_ctx.output.info(f"kmsg track: stopped after {passes} pass(es); leases released")
     if app_ctx.output.json_mode:
         _report(app_ctx.output, total, passes=passes)
-    return SIGINT_EXIT if stop.signum == signal.SIGINT else 0
-
-
-@contextmanager
-def _signals(stop: _Stop) -> Iterator[None]:
-    """SIGINT/SIGTERM ask the loop to stop after the pass in hand; a second SIGINT interrupts."""
-
-    def handler(signum: int, _frame: object) -> None:
-        if stop.signum is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop.signum = signum
-
-    previous: dict[signal.Signals, Any] = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, handler)
-    except ValueError:  # not the main thread: nothing to install
-        pass
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    return SIGINT_EXIT if stop.interrupted else 0
 
 
 def _add(total: PassSummary, summary: PassSummary) -> None:

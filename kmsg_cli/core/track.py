@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -253,21 +253,3 @@ def _as_kmsg_error(exc: BaseException | None, pid: str) -> KmsgError:
     return ProviderError(
         f"{pid}: status lookup failed: {type(exc).__name__}: {exc}", provider_id=pid
     )
-
-
-def loop(
-    run_pass: Callable[[], object],
-    sleep: Callable[[float], None],
-    interval: float,
-    stopping: Callable[[], bool],
-    tick: float = 0.25,
-) -> None:
-    """Run a pass at once (TRK-9), then every ``interval`` seconds until ``stopping()``. A stop
-    request is honoured between passes, so the records in hand are always finished."""
-    while not stopping():
-        run_pass()
-        waited = 0.0
-        while waited < interval and not stopping():
-            step = min(tick, interval - waited)
-            sleep(step)
-            waited += step
