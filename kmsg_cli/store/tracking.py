@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from kmsg_cli.core.models import Record
 from kmsg_cli.core.tracking import FAILED, PENDING, SENDING, SENT, SKIPPED, Check, fallback_id
+from kmsg_cli.store.records import RECORD_COLUMNS, TERMINAL_SQL, record_from_row
 
 POLLABLE_SQL = "('PENDING','SENT')"
-TERMINAL_SQL = "('DELIVERED','FAILED','CANCELLED','UNKNOWN')"
 _INTENT_COLUMNS = '"original_id","fallback_id","state","attempts","created_at","updated_at","error"'
 # the fallback text is needed only until the intent is finished (PII-5)
 _CLEAR_FAILOVER_TEXT = (
@@ -70,7 +70,6 @@ class TrackingQueries:
 
         ``everything`` (--now) ignores the schedule, except for rows still in their send call
         (journaled, not yet past the in-flight grace): asking about those could race the send."""
-        from kmsg_cli.store.sqlite import _RECORD_COLUMNS, _record  # Store imports this module
 
         due = '"next_check_at" <= :now'
         if everything:
@@ -82,13 +81,13 @@ class TrackingQueries:
             f'WHERE "status" IN {POLLABLE_SQL} AND {due} '
             f'AND ("lease_until" IS NULL OR "lease_until" < :now) {only} '
             'ORDER BY "next_check_at" LIMIT :limit) '
-            f"RETURNING {_RECORD_COLUMNS}"
+            f"RETURNING {RECORD_COLUMNS}"
         )
         args = {"owner": owner, "lease": lease_until, "now": now, "limit": limit}
         args["provider"] = provider
         with self.write() as conn:
             rows = conn.execute(sql, args).fetchall()
-        records = [_record(r) for r in rows]
+        records = [record_from_row(r) for r in rows]
         return sorted(records, key=lambda r: (r.next_check_at, r.message_id))
 
     def release(self, owner: str, message_ids: Sequence[str]) -> None:

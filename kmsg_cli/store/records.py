@@ -1,0 +1,434 @@
+"""kmsg_delivery_tracking as the send path and `kmsg status` see it: the send journal, results,
+the routing cursor, the suppression list, and reads. Mixed into Store (sqlite.py)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from kmsg_cli.core.models import (
+    HistoryEntry,
+    Message,
+    MessageType,
+    Record,
+    SendResult,
+    Status,
+)
+from kmsg_cli.errors import KmsgError
+
+TERMINAL_SQL = "('DELIVERED','FAILED','CANCELLED','UNKNOWN')"
+# A journaled row whose send never reported back: the process died mid-call. Tracking looks at it
+# after this long (longer than any request timeout), as an unknown outcome.
+IN_FLIGHT_GRACE_MS = 10 * 60 * 1000
+
+RECORD_COLUMNS = (
+    '"message_id","provider_id","provider_message_id","type","to","from","status",'
+    '"provider_status_code","provider_status_message","sent_at","delivered_at","failed_at",'
+    '"requested_at","scheduled_at","status_updated_at","attempt_count","last_checked_at",'
+    '"next_check_at","last_error","metadata","idempotency_key","send_state","group_id",'
+    '"failover_mode","fallback_of","fallback_message_id","job_id"'
+)
+
+
+class RecordQueries:
+    conn: sqlite3.Connection
+
+    def write(self) -> AbstractContextManager[sqlite3.Connection]:  # provided by Store
+        raise NotImplementedError
+
+    # ---- send journal -------------------------------------------------------------------------
+
+    def existing_keys(self, keys: Iterable[str]) -> dict[str, Record]:
+        """Records already holding any of these idempotency keys."""
+        found: dict[str, Record] = {}
+        keys = list(keys)
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f'SELECT {RECORD_COLUMNS} FROM "kmsg_delivery_tracking" '
+                f'WHERE "idempotency_key" IN ({marks})',
+                chunk,
+            )
+            for row in rows:
+                record = record_from_row(row)
+                found[record.idempotency_key or ""] = record
+        return found
+
+    def journal(self, routed: Sequence[tuple[Message, str]], now: int) -> dict[str, Record]:
+        """Write each (message, provider id) before the provider is called (SEND-9, SEND-11).
+
+        In one transaction; messages whose idempotency key is already recorded are not written and
+        are returned (key -> existing record) so the caller never sends them again."""
+        with self.write() as conn:
+            keys = [m.idempotency_key for m, _ in routed if m.idempotency_key]
+            existing = self.existing_keys(keys) if keys else {}
+            rows = [
+                _journal_row(m, pid, now)
+                for m, pid in routed
+                if not (m.idempotency_key and m.idempotency_key in existing)
+            ]
+            conn.executemany(
+                'INSERT INTO "kmsg_delivery_tracking" ("message_id","provider_id",'
+                '"provider_message_id","type","to","from","status","requested_at","scheduled_at",'
+                '"status_updated_at","attempt_count","next_check_at","metadata","idempotency_key",'
+                '"send_state","failover_mode","fallback_of","job_id") '
+                "VALUES (?,?,'',?,?,?,'PENDING',?,?,?,0,?,?,?,'journaled',?,?,?)",
+                rows,
+            )
+            conn.executemany(
+                'INSERT INTO "kmsg_status_history" ("message_id","at","status","source") '
+                "VALUES (?,?,'PENDING','journal')",
+                [(r[0], now) for r in rows],
+            )
+        return existing
+
+    def reroute(self, message_ids: Sequence[str], provider_id: str) -> None:
+        with self.write() as conn:
+            conn.executemany(
+                'UPDATE "kmsg_delivery_tracking" SET "provider_id" = ? '
+                'WHERE "message_id" = ? AND "send_state" = \'journaled\'',
+                [(provider_id, mid) for mid in message_ids],
+            )
+
+    def record_results(
+        self, results: Sequence[SendResult], now: int, next_checks: dict[str, int]
+    ) -> None:
+        """The provider answered: accepted rows get their ids and first check; failed rows FAILED."""
+        with self.write() as conn:
+            for r in results:
+                if r.error_class == "unknown_outcome":  # part of a call that may have gone out
+                    error = {"code": r.code or "unknown_outcome", "message": r.error or ""}
+                    conn.execute(
+                        'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'unknown\','
+                        '"next_check_at"=?,"last_error"=? '
+                        'WHERE "message_id"=? AND "send_state"=\'journaled\'',
+                        (
+                            next_checks[r.message_id],
+                            json.dumps(error, ensure_ascii=False),
+                            r.message_id,
+                        ),
+                    )
+                    self._history(conn, r.message_id, now, None, r.code, r.error, "send")
+                    continue
+                if r.accepted:
+                    conn.execute(
+                        'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'accepted\', "status"=?,'
+                        '"provider_message_id"=?,"group_id"=?,"sent_at"=?,"status_updated_at"=?,'
+                        '"next_check_at"=? WHERE "message_id"=? AND "send_state"=\'journaled\'',
+                        (
+                            r.status.value,
+                            r.provider_message_id,
+                            r.group_id,
+                            now,
+                            now,
+                            next_checks[r.message_id],
+                            r.message_id,
+                        ),
+                    )
+                else:
+                    error = {
+                        "code": r.code or r.error_class or "rejected",
+                        "message": r.error or "",
+                    }
+                    conn.execute(
+                        'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'rejected\','
+                        '"status"=\'FAILED\',"provider_status_code"=?,"provider_status_message"=?,'
+                        '"failed_at"=?,"status_updated_at"=?,"last_error"=? '
+                        'WHERE "message_id"=? AND "send_state"=\'journaled\'',
+                        (
+                            r.code,
+                            r.error,
+                            now,
+                            now,
+                            json.dumps(error, ensure_ascii=False),
+                            r.message_id,
+                        ),
+                    )
+                self._history(conn, r.message_id, now, r.status.value, r.code, r.error, "send")
+
+    def record_call_error(
+        self, message_ids: Sequence[str], error: KmsgError, now: int, next_check: int
+    ) -> None:
+        """A whole call failed (or the provider could not even be used): FAILED when it proves
+        the message was not accepted, else the outcome is unknown and the row stays pollable."""
+        last_error = json.dumps({"code": error.code, "message": error.message}, ensure_ascii=False)
+        with self.write() as conn:
+            for mid in message_ids:
+                if getattr(error, "not_accepted", True):
+                    conn.execute(
+                        'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'rejected\','
+                        '"status"=\'FAILED\',"failed_at"=?,"status_updated_at"=?,"last_error"=? '
+                        'WHERE "message_id"=? AND "send_state"=\'journaled\'',
+                        (now, now, last_error, mid),
+                    )
+                    self._history(conn, mid, now, "FAILED", error.code, error.message, "send")
+                else:
+                    conn.execute(
+                        'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'unknown\','
+                        '"next_check_at"=?,"last_error"=? '
+                        'WHERE "message_id"=? AND "send_state"=\'journaled\'',
+                        (next_check, last_error, mid),
+                    )
+                    self._history(conn, mid, now, None, error.code, error.message, "send")
+
+    @staticmethod
+    def _history(
+        conn: sqlite3.Connection,
+        message_id: str,
+        at: int,
+        status: str | None,
+        code: str | None,
+        message: str | None,
+        source: str,
+    ) -> None:
+        conn.execute(
+            'INSERT INTO "kmsg_status_history" ("message_id","at","status","code","message","source")'
+            " VALUES (?,?,?,?,?,?)",
+            (message_id, at, status, code, message, source),
+        )
+
+    def mark_cancelled(self, provider_id: str, group_id: str, now: int) -> int:
+        """A provider-side schedule was cancelled: every record of that group is CANCELLED."""
+        with self.write() as conn:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    'UPDATE "kmsg_delivery_tracking" SET "status" = \'CANCELLED\', '
+                    '"status_updated_at" = ? WHERE "provider_id" = ? AND "group_id" = ? '
+                    f'AND "status" NOT IN {TERMINAL_SQL} RETURNING "message_id"',
+                    (now, provider_id, group_id),
+                )
+            ]
+            for mid in ids:
+                self._history(conn, mid, now, "CANCELLED", None, "cancelled by kmsg", "kmsg")
+        return len(ids)
+
+    # ---- routing cursor -----------------------------------------------------------------------
+
+    def advance_cursor(self, key: str, size: int) -> int:
+        """The next round-robin position in [0, size), persisted so separate runs rotate (ROUTE-3)."""
+        with self.write() as conn:
+            row = conn.execute(
+                'SELECT "position" FROM "kmsg_routing_cursor" WHERE "key" = ?', (key,)
+            ).fetchone()
+            position = 0 if row is None else (row[0] + 1) % size
+            conn.execute(
+                'INSERT INTO "kmsg_routing_cursor" VALUES (?, ?) '
+                'ON CONFLICT("key") DO UPDATE SET "position" = excluded."position"',
+                (key, position),
+            )
+        return position
+
+    # ---- suppression (opt-out) list ----------------------------------------------------------
+
+    def suppress(self, numbers: Sequence[str], reason: str | None, now: int) -> int:
+        with self.write() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                'INSERT OR IGNORE INTO "kmsg_suppressions" VALUES (?, ?, ?)',
+                [(n, now, reason) for n in numbers],
+            )
+            return conn.total_changes - before
+
+    def unsuppress(self, numbers: Sequence[str]) -> int:
+        with self.write() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                'DELETE FROM "kmsg_suppressions" WHERE "number" = ?', [(n,) for n in numbers]
+            )
+            return conn.total_changes - before
+
+    def suppressed(self, numbers: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        numbers = list(numbers)
+        for i in range(0, len(numbers), 500):
+            chunk = numbers[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f'SELECT "number" FROM "kmsg_suppressions" WHERE "number" IN ({marks})', chunk
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    def suppressions(self, limit: int) -> list[tuple[str, int, str | None]]:
+        rows = self.conn.execute(
+            'SELECT "number","added_at","reason" FROM "kmsg_suppressions" ORDER BY "added_at" DESC LIMIT ?',
+            (limit,),
+        )
+        return [(n, at, reason) for n, at, reason in rows]
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    def get(self, message_id: str) -> Record | None:
+        row = self.conn.execute(
+            f'SELECT {RECORD_COLUMNS} FROM "kmsg_delivery_tracking" WHERE "message_id" = ?',
+            (message_id,),
+        ).fetchone()
+        return record_from_row(row) if row else None
+
+    def find_prefix(self, prefix: str, limit: int = 2) -> list[Record]:
+        rows = self.conn.execute(
+            f'SELECT {RECORD_COLUMNS} FROM "kmsg_delivery_tracking" WHERE "message_id" LIKE ? '
+            "LIMIT ?",
+            (prefix.replace("%", "").replace("_", "\\_") + "%", limit),
+        )
+        return [record_from_row(r) for r in rows]
+
+    def history(self, message_id: str) -> list[HistoryEntry]:
+        rows = self.conn.execute(
+            'SELECT "at","status","code","message","source" FROM "kmsg_status_history" '
+            'WHERE "message_id" = ? ORDER BY "id"',
+            (message_id,),
+        )
+        return [
+            HistoryEntry(at, Status(status) if status else None, code, message, source)
+            for at, status, code, message, source in rows
+        ]
+
+    def list_records(
+        self,
+        *,
+        since: int | None = None,
+        status: str | None = None,
+        type: str | None = None,
+        provider: str | None = None,
+        job: str | None = None,
+        to: str | None = None,
+        limit: int = 50,
+    ) -> list[Record]:
+        where, args = _filters(since, status, type, provider, job, to)
+        rows = self.conn.execute(
+            f'SELECT {RECORD_COLUMNS} FROM "kmsg_delivery_tracking" {where} '
+            'ORDER BY "requested_at" DESC, "message_id" DESC LIMIT ?',
+            (*args, limit),
+        )
+        return [record_from_row(r) for r in rows]
+
+    def counts(
+        self, group_by: str, *, since: int | None = None, **filters: str | None
+    ) -> list[tuple[str, int]]:
+        column = {"status": '"status"', "type": '"type"', "provider": '"provider_id"'}[group_by]
+        where, args = _filters(since, **filters)
+        rows = self.conn.execute(
+            f'SELECT {column}, COUNT(*) FROM "kmsg_delivery_tracking" {where} '
+            f"GROUP BY {column} ORDER BY COUNT(*) DESC",
+            args,
+        )
+        return [(str(k), int(n)) for k, n in rows]
+
+
+def _filters(
+    since: int | None = None,
+    status: str | None = None,
+    type: str | None = None,
+    provider: str | None = None,
+    job: str | None = None,
+    to: str | None = None,
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    for column, value in (
+        ('"status"', status),
+        ('"type"', type),
+        ('"provider_id"', provider),
+        ('"job_id"', job),
+        ('"to"', to),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    if since is not None:
+        clauses.append('"requested_at" >= ?')
+        args.append(since)
+    return ("WHERE " + " AND ".join(clauses) if clauses else "", args)
+
+
+def _journal_row(m: Message, provider_id: str, now: int) -> tuple[Any, ...]:
+    metadata = dict(m.metadata)
+    if m.failover is not None:
+        metadata["failover"] = {
+            "channel": m.failover.channel,
+            "text": m.failover.text,
+            "subject": m.failover.subject,
+        }
+    return (
+        m.message_id,
+        provider_id,
+        m.type.value,
+        m.to,
+        m.sender,
+        now,
+        m.scheduled_at,
+        now,
+        now + IN_FLIGHT_GRACE_MS,
+        json.dumps(metadata, ensure_ascii=False) if metadata else None,
+        m.idempotency_key,
+        m.failover_mode,
+        m.fallback_of,
+        m.job_id,
+    )
+
+
+def record_from_row(row: Sequence[Any]) -> Record:
+    (
+        mid,
+        pid,
+        pmid,
+        type_,
+        to,
+        from_,
+        status,
+        code,
+        smsg,
+        sent,
+        delivered,
+        failed,
+        requested,
+        scheduled,
+        updated,
+        attempts,
+        checked,
+        next_check,
+        last_error,
+        metadata,
+        key,
+        state,
+        group,
+        fo_mode,
+        fb_of,
+        fb_id,
+        job,
+    ) = row
+    return Record(
+        mid,
+        pid,
+        pmid,
+        MessageType(type_),
+        to,
+        from_,
+        Status(status),
+        code,
+        smsg,
+        sent,
+        delivered,
+        failed,
+        requested,
+        scheduled,
+        updated,
+        attempts,
+        checked,
+        next_check,
+        json.loads(last_error) if last_error else None,
+        json.loads(metadata) if metadata else {},
+        key,
+        state,
+        group,
+        fo_mode,
+        fb_of,
+        fb_id,
+        job,
+    )
