@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 
 from kmsg_cli import __version__
-from kmsg_cli.commands import config_cmd, providers_cmd, queue_cmd, send, status, suppress, track
+from kmsg_cli.commands import (
+    config_cmd,
+    providers_cmd,
+    queue_cmd,
+    send,
+    send_bulk,
+    status,
+    suppress,
+    track,
+)
 from kmsg_cli.commands._common import (
     ConfigOpt,
     DbOpt,
@@ -71,6 +80,7 @@ def root(
 
 
 send.register(app)
+send_bulk.register(app)
 status.register(app)
 track.register(app)
 app.add_typer(providers_cmd.app, name="providers")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from kmsg_cli.core import phone
@@ -100,6 +101,57 @@ class Output:
     def error(self, message: str, *, prefix: bool = True) -> None:
         """One line on stderr; shown even with --quiet (never in --json mode's stdout)."""
         self._stderr(f"error: {message}" if prefix else message)
+
+    def write(self, text: str) -> None:
+        """Raw text on stdout, for results streamed row by row (bulk dry-run)."""
+        self.emitted = True
+        sys.stdout.write(text)
+
+    def confirm(self, question: str) -> bool:
+        """Ask on the terminal; True without asking when there is no terminal to ask on."""
+        if self.json_mode or not (sys.stdin.isatty() and sys.stderr.isatty()):
+            return True
+        import typer
+
+        return typer.confirm(question, default=False, err=True)
+
+    @contextmanager
+    def progress(
+        self, total: int, now_ms: Callable[[], int], every_s: int = 10
+    ) -> Iterator[Callable[[int, str], None]]:
+        """Yields ``advance(rows, summary)``. A rich bar on a terminal; otherwise one line every
+        ``every_s`` seconds; nothing with --quiet or --json."""
+        if self.quiet or self.json_mode:
+            yield lambda _n, _s: None
+            return
+        start = now_ms()
+        if sys.stderr.isatty():
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            columns = (BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"))
+            with Progress(
+                *columns, TimeRemainingColumn(), console=self.err_console(), transient=True
+            ) as bar:
+                task = bar.add_task("", total=total)
+                yield lambda n, summary: bar.update(task, advance=n, description=summary)
+            return
+        state = {"done": 0, "said": start}
+
+        def advance(n: int, summary: str) -> None:
+            state["done"] += n
+            now = now_ms()
+            if now - state["said"] >= every_s * 1000:
+                state["said"] = now
+                rate = state["done"] * 1000 / max(1, now - start)
+                self._stderr(f"kmsg: {state['done']:,}/{total:,} rows, {summary}, {rate:,.0f}/s")
+
+        yield advance
 
     def _json(self, doc: dict[str, Any]) -> None:
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")

@@ -54,6 +54,8 @@ class FakeProvider:
         self.status_error: BaseException | None = None
         self.before_send: Callable[[Sequence[Message]], None] | None = None
         self.after_send: Callable[[Sequence[Message]], None] | None = None
+        self.reject: set[str] = set()  # recipients the provider refuses (FAILED at send)
+        self.received_answer: dict[str, SendResult] | None = None  # None: cannot tell
 
     def send(self, messages: Sequence[Message]) -> list[SendResult]:
         if self.before_send:
@@ -63,9 +65,16 @@ class FakeProvider:
         if self.after_send:
             self.after_send(messages)
         return [
-            SendResult(m.message_id, Status.SENT, provider_message_id=f"p-{m.message_id}")
+            SendResult(m.message_id, Status.FAILED, code="FAKE_1062", error_class="invalid")
+            if m.to in self.reject
+            else SendResult(m.message_id, Status.SENT, provider_message_id=f"p-{m.message_id}")
             for m in messages
         ]
+
+    def received(self, messages: Sequence[Message], since_ms: int) -> dict[str, SendResult] | None:
+        if self.received_answer is None:
+            return None
+        return {m.message_id: r for m in messages if (r := self.received_answer.get(m.message_id))}
 
     def status(self, queries: Sequence[StatusQuery]) -> list[StatusReport]:
         with self.lock:

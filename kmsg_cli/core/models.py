@@ -189,3 +189,18 @@ class Job:
     claimed_by: str | None = None
     lease_until: int | None = None
     idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class BulkJob:
+    """A row of kmsg_bulk_jobs. ``state``: running, stopped (state saved, resumable), done."""
+
+    id: str
+    source: str  # the CSV path (a copy of stdin is kept beside the database)
+    spec: dict[str, Any]
+    state: str
+    owner: str | None
+    heartbeat_at: int | None
+    created_at: int
+    updated_at: int
+    counts: dict[str, int] = field(default_factory=dict)

@@ -90,7 +90,10 @@ def plan(draft: Draft, recipients: Sequence[str], env: Env) -> list[Planned]:
     return planned
 
 
-def plan_one(draft: Draft, to: str, env: Env, message_id: str | None = None) -> Planned:
+def plan_one(
+    draft: Draft, to: str, env: Env, message_id: str | None = None, *, preview: bool = False
+) -> Planned:
+    """One recipient. ``preview``: for counting only, so a round-robin cursor is not moved."""
     now = env.clock.now_ms()
     composed: Composed = compose(
         draft, to, message_id or new_message_id(now), auto_lms_bytes=env.auto_lms_bytes
@@ -103,7 +106,7 @@ def plan_one(draft: Draft, to: str, env: Env, message_id: str | None = None) -> 
         default=env.routing_default,
         strategy=env.routing_strategy,
         capabilities=env.capabilities,
-        advance=lambda key, n: env.store().advance_cursor(key, n),
+        advance=(lambda _k, _n: 0) if preview else lambda k, n: env.store().advance_cursor(k, n),
     )
     message = for_provider(message, ids[0], env)
     price = env.prices.get(message.type.value)

@@ -125,6 +125,24 @@ MIGRATIONS: list[tuple[str, str]] = [
           ON "kmsg_delivery_tracking" ("fallback_of") WHERE "fallback_of" IS NOT NULL;
         """,
     ),
+    (
+        # a bulk campaign: its source and options (for --resume), its owner (one live run per job)
+        # and its last counts; the rows themselves are kmsg_delivery_tracking rows with this job_id
+        "004_bulk_jobs",
+        """
+        CREATE TABLE "kmsg_bulk_jobs" (
+          "id" TEXT PRIMARY KEY,
+          "source" TEXT NOT NULL,
+          "spec" TEXT NOT NULL,
+          "state" TEXT NOT NULL,
+          "owner" TEXT,
+          "heartbeat_at" INTEGER,
+          "created_at" INTEGER NOT NULL,
+          "updated_at" INTEGER NOT NULL,
+          "counts" TEXT
+        );
+        """,
+    ),
 ]
 
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kmsg_cli.errors import InputFileError, KmsgError
+from kmsg_cli.store.bulk import BulkQueries
 from kmsg_cli.store.jobs import JobQueries
 from kmsg_cli.store.migrations import migrate
 from kmsg_cli.store.records import RecordQueries
@@ -39,7 +40,7 @@ def open_store(path: Path, now_ms: int, *, must_exist: bool = False) -> Store:
     return Store(conn)
 
 
-class Store(RecordQueries, JobQueries, TrackingQueries):
+class Store(RecordQueries, JobQueries, TrackingQueries, BulkQueries):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 

@@ -1,0 +1,496 @@
+"""`kmsg send-bulk FILE|-`: a CSV campaign as a durable, resumable job that never sends a row twice.
+
+Two passes over the file: the preview (validate every row, count, price; nothing sent) and the
+send. Between them: --max-cost, the confirmation, taking the job, and settling rows a dead run
+left in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from kmsg_cli.commands._bulk_io import CsvSource, Report, keep_stdin
+from kmsg_cli.commands._common import app_context, command, stop_on_signals
+from kmsg_cli.core import bulk, campaign, korea, service
+from kmsg_cli.core.bulk import Spec, Summary
+from kmsg_cli.errors import InputFileError, KmsgError, TemporaryError, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from kmsg_cli.context import AppContext
+    from kmsg_cli.core.service import Env, Planned
+    from kmsg_cli.output import Output
+
+SHOWN_ERRORS = 20  # rows named on stderr; the rest are in --report
+STALE_OWNER_MS = 10 * 60 * 1000  # a run on another host is presumed dead after this silence
+
+
+def register(app: typer.Typer) -> None:
+    command(app, "send-bulk")(send_bulk)
+
+
+def send_bulk(
+    ctx: typer.Context,
+    file: Annotated[
+        str | None,
+        typer.Argument(
+            help="CSV file (UTF-8, or --encoding cp949); - reads stdin.", show_default=False
+        ),
+    ] = None,
+    text: Annotated[
+        str | None, typer.Option("--text", help="Text with {column} placeholders.")
+    ] = None,
+    template_id: Annotated[
+        str | None, typer.Option("--template-id", help="AlimTalk template; columns are variables.")
+    ] = None,
+    type_: Annotated[
+        str | None, typer.Option("--type", help="SMS|LMS|MMS|ALIMTALK (a 'type' column wins).")
+    ] = None,
+    subject: Annotated[str | None, typer.Option("--subject", help="LMS title.")] = None,
+    sender: Annotated[str | None, typer.Option("--from", help="Sender number.")] = None,
+    provider: Annotated[
+        str | None, typer.Option("--provider", help="Send through this provider id.")
+    ] = None,
+    to_column: Annotated[
+        str | None,
+        typer.Option("--to-column", help="Recipient column (default: to, phone, 수신번호, ...)."),
+    ] = None,
+    encoding: Annotated[
+        str, typer.Option("--encoding", help="File encoding: utf-8 (BOM or not) or cp949.")
+    ] = "utf-8-sig",
+    job: Annotated[
+        str | None, typer.Option("--job", help="Job name (default: from the file and options).")
+    ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option("--resume", help="Continue job JOB with its saved file and options."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Render and check every row; send nothing.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    max_cost: Annotated[
+        float | None, typer.Option("--max-cost", help="Refuse to start above this estimate (KRW).")
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=32, help="Provider calls in flight.")
+    ] = 4,
+    rate: Annotated[
+        float | None, typer.Option("--rate", min=0.01, help="At most this many messages a second.")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a per-row CSV report here.")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse characters EUC-KR cannot carry.")
+    ] = False,
+    ad: Annotated[
+        bool, typer.Option("--ad", help="Advertising: (광고), a 080 opt-out; not 21:00-08:00 KST.")
+    ] = False,
+) -> int:
+    """Send a CSV campaign: preview, confirm, send through batch endpoints, resume safely.
+
+    Example: kmsg send-bulk customers.csv --text "{name}님, 주문하신 상품이 출발했습니다" --report out.csv
+    """
+    app_ctx = app_context(ctx)
+    if resume is not None:
+        if file is not None or job is not None:
+            raise UsageError("--resume JOB takes the file and options saved with the job")
+        source, spec, job_id = _saved_job(app_ctx, resume)
+    else:
+        if file is None:
+            raise UsageError(
+                "missing FILE (or --resume JOB)", hint='kmsg send-bulk customers.csv --text "..."'
+            )
+        spec = Spec(
+            text, type_, subject, template_id, sender, provider, to_column, encoding, strict, ad
+        )
+        source = "-" if file == "-" else str(Path(file).expanduser().resolve())
+        job_id = job or bulk.job_id(source, spec)
+    run = Run(app_ctx, spec, job_id, source)
+    with run.input(dry_run) as csv_source:
+        run.csv = csv_source
+        if dry_run:
+            return run.dry_run()
+        summary = run.preview()
+        return run.send(
+            summary, yes=yes, max_cost=max_cost, concurrency=concurrency, rate=rate, report=report
+        )
+
+
+def _saved_job(app_ctx: AppContext, job_id: str) -> tuple[str, Spec, str]:
+    saved = app_ctx.store().bulk_job(job_id)
+    if saved is None:
+        raise InputFileError(f"no bulk job {job_id!r} in {app_ctx.db_path}")
+    return saved.source, Spec(**saved.spec), job_id
+
+
+@dataclass
+class Run:
+    app_ctx: AppContext
+    spec: Spec
+    job_id: str
+    source: str
+    csv: CsvSource | None = None
+    run_id: str = field(default_factory=lambda: secrets.token_hex(4))
+
+    @property
+    def out(self) -> Output:
+        return self.app_ctx.output
+
+    # -- input ------------------------------------------------------------------------------
+    def input(self, dry_run: bool) -> Any:
+        import contextlib
+
+        @contextlib.contextmanager
+        def opened() -> Iterator[CsvSource]:
+            if self.source != "-":
+                yield CsvSource(Path(self.source), self.spec.encoding)
+                return
+            if dry_run:  # nothing to resume: a private temporary copy, gone afterwards
+                with tempfile.TemporaryDirectory() as tmp:
+                    yield CsvSource(keep_stdin(Path(tmp) / "stdin.csv"), self.spec.encoding)
+                return
+            # kept beside the database until the job is done, so --resume can read it again
+            kept = keep_stdin(self.app_ctx.db_path.parent / "bulk" / f"{self.job_id}.csv")
+            self.source = str(kept)
+            yield CsvSource(kept, self.spec.encoding)
+
+        return opened()
+
+    def items(self, env: Env, *, preview: bool) -> Iterator[campaign.Item]:
+        """(row, recipient as written, plan or the reason it is invalid), one row at a time."""
+        assert self.csv is not None
+        header, rows = self.csv.read()
+        cols = bulk.columns(header, self.spec)
+        for number, values in rows:
+            to = values[cols.header.index(cols.to)] if len(values) == len(header) else ""
+            try:
+                to, draft = bulk.draft(values, cols, self.spec)
+                planned = service.plan_one(draft, to, env, preview=preview)
+                if self.spec.ad:
+                    korea.check_ad(planned.message)
+                yield number, to, campaign.prepare(planned, self.job_id, number, self.run_id)
+            except KmsgError as exc:
+                if exc.exit_code != 65:  # a config problem (no route): not the row's fault
+                    raise
+                yield number, to, exc
+
+    # -- preview ----------------------------------------------------------------------------
+    def preview(self) -> Summary:
+        """Check every row and count what would be sent; rows this job already sent are counted
+        apart (a rerun skips them). Nothing is written."""
+        env = self.app_ctx.env()
+        summary, batch = Summary(), []
+        for _row, _to, plan in self.items(env, preview=True):
+            summary.rows += 1
+            if isinstance(plan, KmsgError):
+                summary.invalid += 1
+                continue
+            summary.valid += 1
+            batch.append(plan)
+            if len(batch) >= 500:
+                self._count(summary, batch, env.prices)
+                batch = []
+        self._count(summary, batch, env.prices)
+        return summary
+
+    def _count(self, summary: Summary, batch: list[Planned], prices: Mapping[str, float]) -> None:
+        found = self.app_ctx.store().existing_keys(p.message.idempotency_key or "" for p in batch)
+        for p in batch:
+            earlier = found.get(p.message.idempotency_key or "")
+            if earlier is not None and earlier.send_state != "rejected":
+                summary.sent_before += 1
+            else:
+                summary.add(p.message, p.route[0], p.bytes, prices)
+
+    def dry_run(self) -> int:
+        env = self.app_ctx.env()
+        out = self.out
+        summary = Summary()
+        writer = _DryRunWriter(out, self.job_id)
+        try:
+            for row, to, plan in self.items(env, preview=True):
+                summary.rows += 1
+                if isinstance(plan, KmsgError):
+                    summary.invalid += 1
+                    writer.row(
+                        {"row": row, "to": out.phone(to), "valid": False, "error": plan.message}
+                    )
+                    continue
+                summary.valid += 1
+                m = plan.message
+                summary.add(m, plan.route[0], plan.bytes, env.prices)
+                writer.row(
+                    {
+                        "row": row,
+                        "to": out.phone(m.to),
+                        "valid": True,
+                        "type": m.type.value,
+                        "bytes": plan.bytes,
+                        "provider": plan.route[0],
+                        "cost": plan.cost,
+                        "text": m.text,
+                        "warnings": list(plan.warnings),
+                    }
+                )
+        except KmsgError as exc:
+            writer.close(summary, exc)
+            raise typer.Exit(exc.exit_code) from None
+        code = 65 if summary.invalid else 0
+        writer.close(summary, None, code)
+        return code
+
+    # -- send -------------------------------------------------------------------------------
+    def send(
+        self,
+        summary: Summary,
+        *,
+        yes: bool,
+        max_cost: float | None,
+        concurrency: int,
+        rate: float | None,
+        report: Path | None,
+    ) -> int:
+        out, clock = self.out, self.app_ctx.clock
+        if self.spec.ad:
+            korea.ad_send_time(clock.now_ms(), None, defer=False)  # refuses at night (75)
+        summary.check_cost(max_cost)
+        if not out.json_mode and not out.quiet:
+            _show_summary(out.err_console(), self.job_id, summary)
+        if summary.to_send == 0:
+            return self._nothing_to_send(summary)
+        if not yes and not out.confirm(f"Send {summary.to_send:,} messages?"):
+            out.error("cancelled; nothing sent")
+            return 1
+        owner = f"{socket.gethostname()}:{os.getpid()}"
+        self._claim(owner)
+        tally = Tally(Report(report, out.phone))
+        stopped = False
+        try:
+            self._reconcile()
+            env = campaign.locked(self.app_ctx.env())
+            with stop_on_signals() as stop, out.progress(summary.rows, clock.now_ms) as advance:
+
+                def emit(results: list[campaign.RowResult]) -> None:
+                    tally.add(results, out)
+                    advance(len(results), tally.line())
+                    if tally.due_heartbeat(clock.now_ms()):
+                        env.store().heartbeat_bulk_job(self.job_id, owner, clock.now_ms())  # type: ignore[attr-defined]
+
+                stopped = campaign.send_rows(
+                    self.items(env, preview=False),
+                    env,
+                    emit=emit,
+                    stop=stop,
+                    concurrency=concurrency,
+                    rate=rate,
+                )
+        finally:
+            tally.report.close()
+            state = "stopped" if stopped or tally.rows < summary.rows else "done"
+            self.app_ctx.store().finish_bulk_job(
+                self.job_id, owner, state, dict(tally.counts), clock.now_ms()
+            )
+            if state == "done" and self.source.endswith(f"/bulk/{self.job_id}.csv"):
+                Path(self.source).unlink(missing_ok=True)  # the kept copy of stdin
+        return self._finish(tally, stopped, stop.interrupted, report)
+
+    def _claim(self, owner: str) -> None:
+        store, now = self.app_ctx.store(), self.app_ctx.clock.now_ms()
+        spec = asdict(self.spec)
+        holder = store.claim_bulk_job(self.job_id, self.source, spec, owner, now, _alive(now))
+        if holder is not None:
+            raise TemporaryError(
+                f"job {self.job_id} is being sent by {holder.owner}; nothing sent",
+                hint="wait for it to finish (rerunning then sends only what is left)",
+            )
+
+    def _reconcile(self) -> None:
+        found, lost, unknown = campaign.reconcile(self.job_id, self.app_ctx.env())
+        if found or lost:
+            self.out.info(
+                f"kmsg: an earlier run left {found + lost:,} rows unanswered: "
+                f"{found:,} reached the provider, {lost:,} did not and are sent now"
+            )
+        if unknown:
+            self.out.warn(
+                f"{unknown:,} rows of an earlier run may or may not have been sent; they are not "
+                "sent again (`kmsg track` reconciles them)"
+            )
+
+    def _nothing_to_send(self, summary: Summary) -> int:
+        doc = {
+            "job": self.job_id,
+            "rows": summary.rows,
+            "sent_before": summary.sent_before,
+            "invalid": summary.invalid,
+        }
+        self.out.emit(
+            doc,
+            lambda c: c.print(
+                f"nothing to send: every valid row of job {self.job_id} was sent before"
+            ),
+        )
+        return 1 if summary.invalid else 0
+
+    def _finish(self, tally: Tally, stopped: bool, interrupted: bool, report: Path | None) -> int:
+        counts = tally.counts
+        if stopped:
+            code = 130 if interrupted else 75
+        elif counts["unknown"]:
+            code = 75
+        elif counts["failed"] or counts["invalid"] or counts["suppressed"]:
+            code = 1
+        else:
+            code = 0
+        doc = {
+            "job": self.job_id,
+            "rows": tally.rows,
+            "counts": {state: counts[state] for state in campaign.STATES},
+            "stopped": stopped,
+            "report": str(report) if report else None,
+        }
+        out = self.out
+        if out.json_mode and code:
+            message = f"job {self.job_id}: {tally.line()}"
+            if stopped:
+                message = f"stopped; state saved: rerun the same command or --resume {self.job_id}"
+            out.fail(KmsgError(message), doc, exit_code=code)
+            return code
+
+        def human(console: Console) -> None:
+            console.print(f"job {self.job_id}: {tally.rows:,} rows, {tally.line()}")
+
+        out.emit(doc, human)
+        if stopped:
+            out.error(
+                f"stopped; state saved: rerun the same command or `kmsg send-bulk --resume {self.job_id}`"
+            )
+        return code
+
+
+class Tally:
+    """Counts per final state, and the first few problem rows named on stderr."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.counts: Counter[str] = Counter()
+        self.rows = 0
+        self.shown = 0
+        self.last_beat = 0
+
+    def add(self, results: list[campaign.RowResult], out: Output) -> None:
+        self.report.add(results)
+        for r in results:
+            self.rows += 1
+            self.counts[r.state] += 1
+            if r.state in ("failed", "invalid", "suppressed"):
+                self.shown += 1
+                if self.shown <= SHOWN_ERRORS:
+                    out.error(f"row {r.row} ({out.phone(r.to)}): {r.state}: {r.error}")
+                elif self.shown == SHOWN_ERRORS + 1:
+                    out.error("more problem rows: see --report", prefix=True)
+
+    def line(self) -> str:
+        return ", ".join(
+            f"{self.counts[s]:,} {s.replace('_', ' ')}" for s in campaign.STATES if self.counts[s]
+        )
+
+    def due_heartbeat(self, now: int) -> bool:
+        if now - self.last_beat < 30_000:
+            return False
+        self.last_beat = now
+        return True
+
+
+def _alive(now: int) -> Any:
+    host = socket.gethostname()
+
+    def alive(owner: str, heartbeat_at: int) -> bool:
+        owner_host, _, pid = owner.rpartition(":")
+        if owner_host != host:
+            return now - heartbeat_at < STALE_OWNER_MS
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except (PermissionError, ValueError):
+            return True
+        return True
+
+    return alive
+
+
+def _show_summary(console: Console, job_id: str, s: Summary) -> None:
+    types = ", ".join(f"{n:,} {t}" for t, n in s.types.most_common())
+    providers = ", ".join(f"{n:,} via {p}" for p, n in s.providers.most_common())
+    cost = f"{s.cost:,.0f} KRW" + (
+        f" + unpriced {', '.join(sorted(s.unpriced))}" if s.unpriced else ""
+    )
+    console.print(f"job {job_id}: {s.rows:,} rows: {s.valid:,} valid, {s.invalid:,} invalid")
+    if s.sent_before:
+        console.print(f"  already sent by an earlier run: {s.sent_before:,} (not sent again)")
+    console.print(f"  to send: {s.to_send:,} ({types}; {providers}); estimated cost {cost}")
+
+
+class _DryRunWriter:
+    """Every row as it is checked: a line of text, or one JSON document streamed row by row."""
+
+    def __init__(self, out: Output, job_id: str) -> None:
+        self.out, self.job_id, self.first = out, job_id, True
+        if out.json_mode:
+            out.write(
+                f'{{"schema_version": 1, "dry_run": true, "job": {json.dumps(job_id)}, "rows": ['
+            )
+
+    def row(self, doc: dict[str, Any]) -> None:
+        out = self.out
+        if out.json_mode:
+            out.write(("" if self.first else ",\n") + json.dumps(doc, ensure_ascii=False))
+        elif doc["valid"]:
+            cost = "-" if doc["cost"] is None else f"{doc['cost']:g}"
+            out.write(
+                f"{doc['row']:>7}  {doc['to']:<13}  {doc['type']:<8} {doc['bytes']:>5}B  "
+                f"{doc['provider']:<10} {cost:>6}  {doc['text'][:40]!r}\n"
+            )
+        else:
+            out.write(f"{doc['row']:>7}  {doc['to']:<13}  INVALID  {doc['error']}\n")
+        self.first = False
+
+    def close(self, s: Summary, error: KmsgError | None, code: int = 0) -> None:
+        totals = {
+            "rows": s.rows,
+            "valid": s.valid,
+            "invalid": s.invalid,
+            "types": dict(s.types),
+            "providers": dict(s.providers),
+            "bytes": s.bytes,
+            "cost": None if s.unpriced else s.cost,
+        }
+        out = self.out
+        if out.json_mode:
+            tail: dict[str, Any] = {"summary": totals, "ok": error is None and code == 0}
+            if error is not None:
+                tail |= {"error": error.to_dict(), "exit_code": error.exit_code}
+            elif code:
+                tail |= {"exit_code": code}
+            out.write("],\n" + json.dumps(tail, ensure_ascii=False)[1:] + "\n")
+            return
+        if error is not None:
+            out.fail(error)
+            return
+        _show_summary(out.console(), self.job_id, s)
+        out.write("dry run: nothing sent\n")

@@ -1,0 +1,196 @@
+"""Bulk rows: the CSV header and each row -> a Draft, and what identifies a row across runs.
+
+A row's idempotency key is its job plus a digest of what it sends (recipient, type, sender, text,
+subject, template, variables), not its position in the file: a rerun after fixing a few rows sends
+only those, a reordered file sends nothing twice, and an identical row listed twice goes out once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from kmsg_cli.core.compose import Draft
+from kmsg_cli.core.models import Message
+from kmsg_cli.errors import InputError
+
+RECIPIENT_COLUMNS = (
+    "to",
+    "phone",
+    "recipient",
+    "mobile",
+    "number",
+    "수신번호",
+    "수신자번호",
+    "전화번호",
+    "휴대폰",
+    "휴대폰번호",
+    "핸드폰",
+    "연락처",
+)
+# per-row columns with a meaning of their own; every other column is a variable
+TEXT_COLUMN, TYPE_COLUMN, SUBJECT_COLUMN = "text", "type", "subject"
+_BRACE = re.compile(r"(?<!#)\{([^{}]*)\}")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the command line says about every row (saved with the job for --resume)."""
+
+    text: str | None = None
+    type: str | None = None
+    subject: str | None = None
+    template_id: str | None = None
+    sender: str | None = None
+    provider_id: str | None = None
+    to_column: str | None = None
+    encoding: str = "utf-8-sig"
+    strict: bool = False
+    ad: bool = False
+
+
+@dataclass(frozen=True)
+class Columns:
+    header: tuple[str, ...]
+    to: str
+    text: str | None  # the message template: --text converted to #{var} form, or None (text column)
+
+
+def columns(header: Sequence[str], spec: Spec) -> Columns:
+    """Check the header against the spec once, before any row: a missing column is one error
+    (exit 65), not the same error on every row."""
+    names = tuple(h.strip() for h in header)
+    if not any(names):
+        raise InputError("the CSV has no header row", hint="the first line must name the columns")
+    to = _recipient_column(names, spec.to_column)
+    text = None
+    if spec.text is not None:
+        text = _BRACE.sub(r"#{\1}", spec.text)
+        unknown = sorted({v.strip() for v in re.findall(r"#\{([^{}]*)\}", text)} - set(names))
+        if unknown:
+            raise InputError(
+                f"--text uses {', '.join('{' + u + '}' for u in unknown)}, which "
+                f"{'is not a column' if len(unknown) == 1 else 'are not columns'} "
+                f"(columns: {', '.join(names)})"
+            )
+    elif spec.template_id is None and TEXT_COLUMN not in names:
+        raise InputError(
+            "no message text: pass --text, --template-id, or add a 'text' column",
+            hint='kmsg send-bulk FILE --text "{name}님, ..."',
+        )
+    return Columns(names, to, text)
+
+
+def _recipient_column(names: Sequence[str], explicit: str | None) -> str:
+    if explicit is not None:
+        if explicit not in names:
+            raise InputError(
+                f"--to-column {explicit!r} is not a column (columns: {', '.join(names)})"
+            )
+        return explicit
+    lowered = {n.lower(): n for n in names}
+    for candidate in RECIPIENT_COLUMNS:
+        if candidate in lowered:
+            return lowered[candidate]
+    raise InputError(
+        f"no recipient column (looked for {', '.join(RECIPIENT_COLUMNS[:3])}, 수신번호, ...; "
+        f"columns: {', '.join(names)})",
+        hint="name it with --to-column COLUMN",
+    )
+
+
+def draft(values: Sequence[str], cols: Columns, spec: Spec) -> tuple[str, Draft]:
+    """(raw recipient, draft) for one row; InputError for a malformed row."""
+    if len(values) != len(cols.header):
+        raise InputError(f"has {len(values)} fields; the header has {len(cols.header)}")
+    row = dict(zip(cols.header, values, strict=True))
+    own = {cols.to, TEXT_COLUMN, TYPE_COLUMN, SUBJECT_COLUMN}
+    variables = {k: v for k, v in row.items() if k and k not in own}
+    if cols.text is not None:
+        text: str | None = cols.text
+    else:
+        text = row.get(TEXT_COLUMN) or None
+        if text is not None:  # a per-row text takes {column} placeholders too
+            text = _BRACE.sub(r"#{\1}", text)
+    return row[cols.to], Draft(
+        text=text,
+        type=row.get(TYPE_COLUMN) or spec.type,
+        sender=spec.sender,
+        subject=row.get(SUBJECT_COLUMN) or spec.subject,
+        template_id=spec.template_id,
+        variables=variables,
+        provider_id=spec.provider_id,
+        strict=spec.strict,
+        ad=spec.ad,
+    )
+
+
+def row_key(job_id: str, m: Message) -> str:
+    content = json.dumps(
+        [
+            m.to,
+            m.type.value,
+            m.sender,
+            m.text,
+            m.subject,
+            m.template_id,
+            sorted(m.variables.items()),
+        ],
+        ensure_ascii=False,
+    )
+    return f"bulk:{job_id}:{hashlib.sha256(content.encode()).hexdigest()[:32]}"
+
+
+def job_id(source: str, spec: Spec) -> str:
+    """Readable and stable: the same command on the same file is the same job (so a rerun resumes)."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", source.rsplit("/", 1)[-1].rsplit(".", 1)[0])
+    stem = stem.strip("-")[:24] or "stdin"
+    digest = hashlib.sha256(json.dumps([source, spec.__dict__], sort_keys=True).encode())
+    return f"{stem}-{digest.hexdigest()[:8]}"
+
+
+@dataclass
+class Summary:
+    """What the preview shows before anything is sent. Counts always add up to ``rows``."""
+
+    rows: int = 0
+    valid: int = 0
+    invalid: int = 0
+    sent_before: int = 0  # valid rows this job already sent (a rerun skips them)
+    types: Counter[str] = field(default_factory=Counter)  # rows to send, per type
+    providers: Counter[str] = field(default_factory=Counter)
+    bytes: int = 0
+    cost: float = 0.0
+    unpriced: set[str] = field(default_factory=set)
+
+    @property
+    def to_send(self) -> int:
+        return self.valid - self.sent_before
+
+    def add(self, m: Message, provider_id: str, size: int, prices: Mapping[str, float]) -> None:
+        self.types[m.type.value] += 1
+        self.providers[provider_id] += 1
+        self.bytes += size
+        price = prices.get(m.type.value)
+        if price is None:
+            self.unpriced.add(m.type.value)
+        else:
+            self.cost += price
+
+    def check_cost(self, max_cost: float | None) -> None:
+        if max_cost is None:
+            return
+        if self.unpriced:
+            raise InputError(
+                f"--max-cost needs a price for {', '.join(sorted(self.unpriced))}",
+                hint="set it in [prices] (KRW per message)",
+            )
+        if self.cost > max_cost:
+            raise InputError(
+                f"estimated cost {self.cost:,.0f} KRW is above --max-cost {max_cost:,.0f}; "
+                "nothing sent"
+            )

@@ -1,0 +1,252 @@
+"""The bulk use case: stream rows into provider-sized chunks and send each through
+``service.execute`` (journal before send, per-row results), a bounded number of chunks in flight,
+paced to ``rate``, stopping between chunks (BULK-2, BULK-5, BULK-10).
+
+Rows arrive one at a time and leave as soon as their chunk is answered, so memory holds at most
+``concurrency`` chunks whatever the size of the file. Every row ends in exactly one state, so the
+counts always add up (BULK-7).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from typing import Any
+
+from kmsg_cli.core import service
+from kmsg_cli.core.bulk import row_key
+from kmsg_cli.core.models import Message
+from kmsg_cli.core.service import Env, Outcome, Planned
+from kmsg_cli.errors import KmsgError, ProviderError
+
+CHUNK = 1000  # rows per provider call at most: bounds what a crash can leave in flight
+STATES = ("accepted", "already_sent", "duplicate", "failed", "invalid", "suppressed", "unknown")
+
+
+@dataclass(frozen=True)
+class RowResult:
+    row: int
+    to: str
+    state: str  # one of STATES
+    provider_id: str | None = None
+    message_id: str | None = None
+    error: str | None = None
+
+
+Item = tuple[int, str, "Planned | KmsgError"]  # (row number, recipient as written, plan or why not)
+
+
+def locked(env: Env) -> Env:
+    """The same Env with every store call serialized, for worker threads sharing one store."""
+    guard = _Locked(env.store(), threading.Lock())
+    return replace(env, store=lambda: guard)
+
+
+class _Locked:
+    def __init__(self, target: Any, lock: threading.Lock) -> None:
+        self._target, self._lock = target, lock
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return call
+
+
+def prepare(planned: Planned, job_id: str, row: int, run_id: str) -> Planned:
+    """Key the row for its job; note its row and run (to tell a repeated row from an earlier run)."""
+    m = planned.message
+    return replace(
+        planned,
+        message=replace(
+            m,
+            idempotency_key=row_key(job_id, m),
+            job_id=job_id,
+            metadata={**m.metadata, "row": row, "run": run_id},
+        ),
+    )
+
+
+def send_rows(
+    items: Iterable[Item],
+    env: Env,
+    *,
+    emit: Callable[[list[RowResult]], None],
+    stop: Callable[[], bool],
+    concurrency: int = 4,
+    rate: float | None = None,
+) -> bool:
+    """Send every valid row; report each row once through ``emit`` (from this thread).
+    Returns True when it stopped early (``stop()``), with every row it started settled."""
+    pace = _Pacer(env, rate)
+    inflight: set[Future[list[RowResult]]] = set()
+    stopped = False
+
+    def settle(block: bool) -> None:
+        if not inflight:
+            return
+        done, _ = wait(inflight, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        for future in done:
+            inflight.discard(future)
+            emit(future.result())
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        for chunk in _chunks(items, env, emit, rate):
+            if stop():
+                stopped = True
+                break
+            while len(inflight) >= max(1, concurrency):
+                settle(block=True)
+            pace.wait(len(chunk))
+            inflight.add(pool.submit(_send, chunk, env))
+            settle(block=False)
+        stopped = stopped or stop()
+        while inflight:
+            settle(block=True)
+    return stopped
+
+
+def _chunks(
+    items: Iterable[Item],
+    env: Env,
+    emit: Callable[[list[RowResult]], None],
+    rate: float | None,
+) -> Iterator[list[tuple[int, Planned]]]:
+    """Group valid rows by route into chunks; report invalid rows as they pass. A row whose key
+    is already in its chunk waits for the next one, where the journal sees the first."""
+    buffers: dict[tuple[str, ...], list[tuple[int, Planned]]] = {}
+    carry: dict[tuple[str, ...], list[tuple[int, Planned]]] = {}
+    for row, to, plan in items:
+        if isinstance(plan, KmsgError):
+            emit([RowResult(row, to, "invalid", error=plan.message)])
+            continue
+        buffer = buffers.setdefault(plan.route, [])
+        if any(p.message.idempotency_key == plan.message.idempotency_key for _, p in buffer):
+            carry.setdefault(plan.route, []).append((row, plan))
+        else:
+            buffer.append((row, plan))
+        if len(buffer) >= _size(plan.route, env, rate):
+            yield buffer
+            buffers[plan.route] = carry.pop(plan.route, [])
+    for route_ids in list(buffers) + list(carry):
+        rest = buffers.pop(route_ids, []) + carry.pop(route_ids, [])
+        # a carried duplicate must not share a chunk with its twin
+        while rest:
+            chunk, rest = _distinct(rest)
+            yield chunk
+
+
+def _distinct(
+    rows: list[tuple[int, Planned]],
+) -> tuple[list[tuple[int, Planned]], list[tuple[int, Planned]]]:
+    seen: set[str | None] = set()
+    chunk: list[tuple[int, Planned]] = []
+    later: list[tuple[int, Planned]] = []
+    for item in rows:
+        key = item[1].message.idempotency_key
+        (later if key in seen else chunk).append(item)
+        seen.add(key)
+    return chunk, later
+
+
+def _size(route_ids: Sequence[str], env: Env, rate: float | None) -> int:
+    size = min(max(1, env.provider(route_ids[0]).max_batch), CHUNK)
+    return min(size, max(1, int(rate))) if rate else size
+
+
+def _send(chunk: list[tuple[int, Planned]], env: Env) -> list[RowResult]:
+    rows = {p.message.message_id: row for row, p in chunk}
+    store: Any = env.store()
+    store.release_rejected([p.message.idempotency_key or "" for _, p in chunk])
+    try:
+        outcomes = service.execute([p for _, p in chunk], env)
+    except KmsgError as exc:  # this provider cannot be used at all (a missing secret, ...)
+        return [
+            RowResult(row, p.message.to, "failed", p.route[0], p.message.message_id, exc.message)
+            for row, p in chunk
+        ]
+    return [_result(rows[o.message.message_id], o) for o in outcomes]
+
+
+def _result(row: int, o: Outcome) -> RowResult:
+    m = o.message
+    if o.state == service.DUPLICATE:
+        earlier = o.existing
+        if earlier.metadata.get("run") == m.metadata.get("run"):  # a repeated row of this file
+            state, note = "duplicate", "same message as another row of this run"
+        else:
+            state = {"accepted": "already_sent", "rejected": "failed"}.get(
+                earlier.send_state, "unknown"
+            )
+            note = "sent by an earlier run"
+        return RowResult(row, m.to, state, earlier.provider_id, earlier.message_id, note)
+    state = {service.ACCEPTED: "accepted", service.REJECTED: "failed"}.get(o.state, o.state)
+    error = None
+    if o.error is not None:
+        error = o.error.message
+    elif o.result is not None and not o.result.accepted:
+        error = f"{o.result.code or ''} {o.result.error or ''}".strip()
+    if state == "unknown" and not error:
+        error = "no answer: `kmsg track` reconciles"
+    return RowResult(row, m.to, state, o.provider_id, m.message_id, error)
+
+
+def reconcile(job_id: str, env: Env) -> tuple[int, int, int]:
+    """Settle rows an earlier run of this job sent without hearing back: rows the provider has
+    become accepted; rows it provably never got free their key, so this run sends them (exactly
+    once, not at most once); a provider that cannot tell leaves them unknown for `kmsg track`.
+    Returns (found, lost, still unknown). Call only while holding the job (no other live run)."""
+    store: Any = env.store()
+    by_provider: dict[str, list[Message]] = {}
+    since: dict[str, int] = {}
+    for r in store.unsettled(job_id):
+        by_provider.setdefault(r.provider_id, []).append(
+            Message(r.message_id, r.type, r.to, r.sender, "")
+        )
+        since[r.provider_id] = min(since.get(r.provider_id, r.requested_at), r.requested_at)
+    found = lost = unknown = 0
+    for provider_id, messages in by_provider.items():
+        try:
+            have = env.provider(provider_id).received(messages, since[provider_id])
+        except ProviderError as exc:
+            env.warn(f"{provider_id}: cannot check {len(messages)} unanswered rows: {exc.message}")
+            have = None
+        if have is None:  # cannot tell: unknown, for `kmsg track` to settle; never resent
+            store.settle_unknown([m.message_id for m in messages], env.clock.now_ms())
+            unknown += len(messages)
+            continue
+        now = env.clock.now_ms()
+        results = [
+            replace(have[m.message_id], message_id=m.message_id)
+            for m in messages
+            if m.message_id in have
+        ]
+        missing = [m.message_id for m in messages if m.message_id not in have]
+        checks = {r.message_id: env.schedule.first_check(now, None) for r in results}
+        store.settle_lost(results, missing, now, checks)
+        found, lost = found + len(results), lost + len(missing)
+    return found, lost, unknown
+
+
+class _Pacer:
+    """At most ``rate`` messages per second, on the injected clock."""
+
+    def __init__(self, env: Env, rate: float | None) -> None:
+        self.clock, self.rate = env.clock, rate
+        self.next_at: int | None = None
+
+    def wait(self, n: int) -> None:
+        if not self.rate:
+            return
+        now = self.clock.now_ms()
+        if self.next_at is not None and self.next_at > now:
+            self.clock.sleep((self.next_at - now) / 1000)
+            now = self.next_at
+        self.next_at = now + int(n * 1000 / self.rate)

@@ -1,0 +1,175 @@
+"""Bulk jobs, mixed into Store: one live run per job, and settling rows a dead run left in flight.
+
+A job's rows are kmsg_delivery_tracking rows with its ``job_id`` and idempotency keys
+``bulk:<job>:<digest>``; the journal makes a second send of the same key impossible. What this
+module adds is ownership (a rerun while the first is still alive is refused) and the two ways a
+row's key is freed for another attempt: the provider rejected it, or the provider proves it never
+received it (the request was lost with the process that made it).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+
+from kmsg_cli.core.models import BulkJob, Record, SendResult
+from kmsg_cli.store.records import RECORD_COLUMNS, RecordQueries, record_from_row
+
+_JOB_COLUMNS = (
+    '"id","source","spec","state","owner","heartbeat_at","created_at","updated_at","counts"'
+)
+# a rejected row keeps its history but gives up its key, so the next run may send the row again
+_FREE_KEY = '"idempotency_key" = "idempotency_key" || \'#\' || "message_id"'
+
+
+class BulkQueries:
+    conn: sqlite3.Connection
+
+    def write(self) -> AbstractContextManager[sqlite3.Connection]:  # provided by Store
+        raise NotImplementedError
+
+    def bulk_job(self, job_id: str) -> BulkJob | None:
+        row = self.conn.execute(
+            f'SELECT {_JOB_COLUMNS} FROM "kmsg_bulk_jobs" WHERE "id" = ?', (job_id,)
+        ).fetchone()
+        return _job(row) if row else None
+
+    def claim_bulk_job(
+        self,
+        job_id: str,
+        source: str,
+        spec: dict[str, object],
+        owner: str,
+        now: int,
+        alive: Callable[[str, int], bool],
+    ) -> BulkJob | None:
+        """Take the job (creating it) unless another live run holds it: then return that job."""
+        with self.write() as conn:
+            row = conn.execute(
+                f'SELECT {_JOB_COLUMNS} FROM "kmsg_bulk_jobs" WHERE "id" = ?', (job_id,)
+            ).fetchone()
+            current = _job(row) if row else None
+            if current and current.owner and current.owner != owner:
+                if alive(current.owner, current.heartbeat_at or 0):
+                    return current
+            conn.execute(
+                f'INSERT INTO "kmsg_bulk_jobs" ({_JOB_COLUMNS}) '
+                "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, NULL) "
+                'ON CONFLICT("id") DO UPDATE SET "source" = excluded."source", '
+                '"spec" = excluded."spec", "state" = \'running\', "owner" = excluded."owner", '
+                '"heartbeat_at" = excluded."heartbeat_at", "updated_at" = excluded."updated_at"',
+                (job_id, source, json.dumps(spec, ensure_ascii=False), owner, now, now, now),
+            )
+        return None
+
+    def heartbeat_bulk_job(self, job_id: str, owner: str, now: int) -> None:
+        with self.write() as conn:
+            conn.execute(
+                'UPDATE "kmsg_bulk_jobs" SET "heartbeat_at" = ? WHERE "id" = ? AND "owner" = ?',
+                (now, job_id, owner),
+            )
+
+    def finish_bulk_job(
+        self, job_id: str, owner: str, state: str, counts: dict[str, int], now: int
+    ) -> None:
+        with self.write() as conn:
+            conn.execute(
+                'UPDATE "kmsg_bulk_jobs" SET "state" = ?, "owner" = NULL, "counts" = ?, '
+                '"updated_at" = ? WHERE "id" = ? AND "owner" = ?',
+                (state, json.dumps(counts), now, job_id, owner),
+            )
+
+    def unsettled(self, job_id: str) -> list[Record]:
+        """Rows of the job sent by a run that never heard back (died, or timed out mid-call)."""
+        rows = self.conn.execute(
+            f'SELECT {RECORD_COLUMNS} FROM "kmsg_delivery_tracking" WHERE "job_id" = ? '
+            "AND \"send_state\" IN ('journaled', 'unknown') AND \"provider_message_id\" = ''",
+            (job_id,),
+        )
+        return [record_from_row(r) for r in rows]
+
+    def settle_lost(
+        self,
+        found: Sequence[SendResult],
+        missing: Sequence[str],
+        now: int,
+        next_checks: dict[str, int],
+    ) -> None:
+        """The provider has ``found`` (accepted after all) and provably never got ``missing``."""
+        unsettled = "\"send_state\" IN ('journaled', 'unknown')"
+        with self.write() as conn:
+            for r in found:
+                conn.execute(
+                    'UPDATE "kmsg_delivery_tracking" SET "send_state" = \'accepted\', "status" = ?,'
+                    '"provider_message_id" = ?, "group_id" = ?, "sent_at" = "requested_at", '
+                    '"status_updated_at" = ?, "next_check_at" = ?, "last_error" = NULL '
+                    f'WHERE "message_id" = ? AND {unsettled}',
+                    (
+                        r.status.value,
+                        r.provider_message_id,
+                        r.group_id,
+                        now,
+                        next_checks[r.message_id],
+                        r.message_id,
+                    ),
+                )
+                RecordQueries._history(
+                    conn, r.message_id, now, r.status.value, None, "found", "reconcile"
+                )
+            error = json.dumps(
+                {"code": "not_received", "message": "lost with the run that sent it"}
+            )
+            for mid in missing:
+                conn.execute(
+                    'UPDATE "kmsg_delivery_tracking" SET "send_state" = \'rejected\', '
+                    f'"status" = \'FAILED\', "failed_at" = ?, "status_updated_at" = ?, {_FREE_KEY},'
+                    f'"last_error" = ? WHERE "message_id" = ? AND {unsettled}',
+                    (now, now, error, mid),
+                )
+                RecordQueries._history(
+                    conn,
+                    mid,
+                    now,
+                    "FAILED",
+                    "not_received",
+                    "never reached the provider",
+                    "reconcile",
+                )
+
+    def settle_unknown(self, message_ids: Sequence[str], now: int) -> None:
+        """A dead run's rows the provider cannot account for: unknown, left to tracking."""
+        error = json.dumps({"code": "unknown_outcome", "message": "lost with the run that sent it"})
+        with self.write() as conn:
+            conn.executemany(
+                'UPDATE "kmsg_delivery_tracking" SET "send_state" = \'unknown\', "last_error" = ? '
+                'WHERE "message_id" = ? AND "send_state" = \'journaled\'',
+                [(error, mid) for mid in message_ids],
+            )
+
+    def release_rejected(self, keys: Sequence[str]) -> None:
+        """Free the keys of rows the provider rejected, so this run may send them again."""
+        with self.write() as conn:
+            for i in range(0, len(keys), 500):
+                chunk = keys[i : i + 500]
+                conn.execute(
+                    f'UPDATE "kmsg_delivery_tracking" SET {_FREE_KEY} WHERE "send_state" = '
+                    f"'rejected' AND \"idempotency_key\" IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+
+
+def _job(row: Sequence[object]) -> BulkJob:
+    id_, source, spec, state, owner, heartbeat, created, updated, counts = row
+    return BulkJob(
+        str(id_),
+        str(source),
+        json.loads(str(spec)),
+        str(state),
+        owner if isinstance(owner, str) else None,
+        heartbeat if isinstance(heartbeat, int) else None,
+        int(str(created)),
+        int(str(updated)),
+        json.loads(counts) if isinstance(counts, str) else {},
+    )
