@@ -459,7 +459,7 @@ class _DryRunWriter:
     def row(self, doc: dict[str, Any]) -> None:
         out = self.out
         if out.json_mode:
-            out.write(("" if self.first else ",\n") + json.dumps(doc, ensure_ascii=False))
+            out.write(("" if self.first else ", ") + json.dumps(doc, ensure_ascii=False))
         elif doc["valid"]:
             cost = "-" if doc["cost"] is None else f"{doc['cost']:g}"
             out.write(
@@ -487,7 +487,7 @@ class _DryRunWriter:
                 tail |= {"error": error.to_dict(), "exit_code": error.exit_code}
             elif code:
                 tail |= {"exit_code": code}
-            out.write("],\n" + json.dumps(tail, ensure_ascii=False)[1:] + "\n")
+            out.write("], " + json.dumps(tail, ensure_ascii=False)[1:] + "\n")
             return
         if error is not None:
             out.fail(error)

@@ -32,7 +32,7 @@ RECIPIENT_COLUMNS = (
     "핸드폰",
     "연락처",
 )
-# per-row columns with a meaning of their own; every other column is a variable
+# per-row columns with a meaning of their own; every other column (the recipient too) is a variable
 TEXT_COLUMN, TYPE_COLUMN, SUBJECT_COLUMN = "text", "type", "subject"
 _BRACE = re.compile(r"(?<!#)\{([^{}]*)\}")
 
@@ -108,7 +108,7 @@ def draft(values: Sequence[str], cols: Columns, spec: Spec) -> tuple[str, Draft]
     if len(values) != len(cols.header):
         raise InputError(f"has {len(values)} fields; the header has {len(cols.header)}")
     row = dict(zip(cols.header, values, strict=True))
-    own = {cols.to, TEXT_COLUMN, TYPE_COLUMN, SUBJECT_COLUMN}
+    own = {TEXT_COLUMN, TYPE_COLUMN, SUBJECT_COLUMN}
     variables = {k: v for k, v in row.items() if k and k not in own}
     if cols.text is not None:
         text: str | None = cols.text

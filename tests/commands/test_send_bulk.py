@@ -1,0 +1,201 @@
+"""`kmsg send-bulk` on the built-in mock: preview, invalid rows, report, reruns, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import sqlite3
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Kmsg
+
+TEXT = "{name}님, 주문이 출발했습니다"
+
+
+def campaign(path: Path, n: int, *, bad_every: int = 0, header: str = "name,phone") -> Path:
+    """n rows; every ``bad_every``-th row has an invalid number. Numbers end in 1, clear of the
+    mock's scenario suffixes (9999 rejected, 4290 rate limited, ...)."""
+    lines = [header]
+    for i in range(1, n + 1):
+        number = (
+            "0101234" if bad_every and i % bad_every == 0 else f"010{20_000_000 + i * 10 + 1:08d}"
+        )
+        lines.append(f"고객{i},{number}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def tracked(home: Path) -> Counter[str]:
+    if not (home / "kmsg.db").exists():
+        return Counter()
+    conn = sqlite3.connect(home / "kmsg.db")
+    try:
+        rows = conn.execute('SELECT "send_state" FROM kmsg_delivery_tracking').fetchall()
+    finally:
+        conn.close()
+    return Counter(r[0] for r in rows)
+
+
+def test_ten_thousand_rows_fifty_invalid(kmsg: Kmsg, kmsg_home: Path, tmp_path: Path) -> None:
+    data = campaign(tmp_path / "big.csv", 10_000, bad_every=200)
+    code, doc = kmsg.json("send-bulk", str(data), "--text", TEXT, "--dry-run")
+    assert code == 65
+    invalid = [r for r in doc["rows"] if not r["valid"]]
+    assert len(invalid) == 50 and invalid[0]["row"] == 200
+    assert "invalid recipient" in invalid[0]["error"]
+    assert doc["summary"]["valid"] == 9_950 and not tracked(kmsg_home)  # nothing sent
+
+    report = tmp_path / "report.csv"
+    result = kmsg("send-bulk", str(data), "--text", TEXT, "--yes", "--report", str(report))
+    assert result.exit_code == 1
+    assert tracked(kmsg_home) == {"accepted": 9_950}
+    with report.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 10_000
+    assert Counter(r["status"] for r in rows) == {"accepted": 9_950, "invalid": 50}
+    assert sorted(int(r["row"]) for r in rows) == list(range(1, 10_001))
+    assert next(r for r in rows if r["row"] == "1")["recipient"] == "010-****-0011"  # masked
+    assert oct(report.stat().st_mode & 0o777) == "0o600"
+
+
+def test_rerunning_the_same_command_sends_nothing_again(
+    kmsg: Kmsg, kmsg_home: Path, tmp_path: Path
+) -> None:
+    data = campaign(tmp_path / "c.csv", 30)
+    assert kmsg("send-bulk", str(data), "--text", TEXT).exit_code == 0
+    code, doc = kmsg.json("send-bulk", str(data), "--text", TEXT)
+    assert code == 0 and doc["sent_before"] == 30
+    assert tracked(kmsg_home) == {"accepted": 30}
+    # a fixed or added row goes out; the others still do not
+    with data.open("a", encoding="utf-8") as f:
+        f.write("새고객,01099998888\n")
+    code, doc = kmsg.json("send-bulk", str(data), "--text", TEXT)
+    assert code == 0 and doc["counts"]["accepted"] == 1 and doc["counts"]["already_sent"] == 30
+    assert tracked(kmsg_home) == {"accepted": 31}
+
+
+def test_json_counts_add_up_and_failures_exit_1(kmsg: Kmsg, tmp_path: Path) -> None:
+    data = tmp_path / "c.csv"
+    data.write_text(
+        "phone,name\n01011112222,a\n01011119999,b\nnot-a-number,c\n01011112222,a\n",
+        encoding="utf-8",
+    )
+    code, doc = kmsg.json("send-bulk", str(data), "--text", "hi {name}")
+    assert code == 1 and doc["ok"] is False
+    counts = doc["counts"]
+    assert (counts["accepted"], counts["failed"], counts["invalid"], counts["duplicate"]) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    assert sum(counts.values()) == doc["rows"] == 4
+
+
+def test_suppressed_numbers_are_not_sent(kmsg: Kmsg, kmsg_home: Path, tmp_path: Path) -> None:
+    data = campaign(tmp_path / "c.csv", 3)
+    assert kmsg("suppress", "add", "010-2000-0021").exit_code == 0
+    code, doc = kmsg.json("send-bulk", str(data), "--text", TEXT)
+    assert code == 1 and doc["counts"]["suppressed"] == 1 and doc["counts"]["accepted"] == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "content", "code", "says"),
+    [
+        (["--text", "{name}"], "name,who\na,01011112222\n", 65, "no recipient column"),
+        (["--text", "{nmae}"], "name,to\na,01011112222\n", 65, "{nmae}, which is not a column"),
+        ([], "name,to\na,01011112222\n", 65, "no message text"),
+        (["--text", "x", "--to-column", "hp"], "name,to\n", 65, "--to-column 'hp'"),
+        (["--text", "x"], "", 65, "is empty"),
+        (["--text", "x", "--encoding", "klingon"], "to\n", 2, "unknown --encoding"),
+    ],
+)
+def test_bad_input_is_one_line_and_its_exit_code(
+    kmsg: Kmsg, tmp_path: Path, args: list[str], content: str, code: int, says: str
+) -> None:
+    data = tmp_path / "c.csv"
+    data.write_text(content, encoding="utf-8")
+    result = kmsg("send-bulk", str(data), *args)
+    assert result.exit_code == code, result.output
+    assert says in result.stderr and "Traceback" not in result.output
+
+
+def test_missing_file_is_66(kmsg: Kmsg, tmp_path: Path) -> None:
+    result = kmsg("send-bulk", str(tmp_path / "nope.csv"), "--text", "x")
+    assert result.exit_code == 66 and "no such file" in result.stderr
+
+
+def test_korean_excel_exports(kmsg: Kmsg, kmsg_home: Path, tmp_path: Path) -> None:
+    data = tmp_path / "excel.csv"
+    data.write_bytes("이름,수신번호\n홍길동,010-2222-3333\n".encode("cp949"))
+    result = kmsg("send-bulk", str(data), "--text", "{이름}님 안녕하세요")
+    assert result.exit_code == 65 and "--encoding cp949" in result.stderr
+    assert kmsg("send-bulk", str(data), "--text", "{이름}님", "--encoding", "cp949").exit_code == 0
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("\ufeffto,text\n01033334444,안녕 {to}\n".encode())
+    assert kmsg("send-bulk", str(bom)).exit_code == 0
+    assert tracked(kmsg_home) == {"accepted": 2}
+
+
+def test_max_cost_refuses_before_sending(
+    kmsg: Kmsg, kmsg_home: Path, tmp_path: Path, write_config: Callable[[str], Path]
+) -> None:
+    write_config('[providers.mock]\ntype = "mock"\n\n[prices]\nSMS = 9.9\nLMS = 30\n')
+    data = campaign(tmp_path / "c.csv", 100)
+    result = kmsg("send-bulk", str(data), "--text", TEXT, "--max-cost", "500")
+    assert (
+        result.exit_code == 65 and "estimated cost 990 KRW is above --max-cost 500" in result.stderr
+    )
+    assert not tracked(kmsg_home)
+    assert kmsg("send-bulk", str(data), "--text", TEXT, "--max-cost", "1000").exit_code == 0
+
+
+def test_stdin_and_types_per_row(kmsg: Kmsg, kmsg_home: Path) -> None:
+    rows = "to,type,subject,text\n01011112222,LMS,공지,긴 안내\n01022223333,,,짧은 안내\n"
+    code, doc = kmsg.json("send-bulk", "-", input=rows)
+    assert code == 0 and doc["counts"]["accepted"] == 2
+    conn = sqlite3.connect(kmsg_home / "kmsg.db")
+    types = sorted(r[0] for r in conn.execute("SELECT type FROM kmsg_delivery_tracking"))
+    conn.close()
+    assert types == ["LMS", "SMS"]
+    assert not list((kmsg_home / "bulk").glob("*.csv"))  # the private copy of stdin is gone
+
+
+def test_a_job_held_by_a_live_run_is_refused(kmsg: Kmsg, kmsg_home: Path, tmp_path: Path) -> None:
+    data = campaign(tmp_path / "c.csv", 3)
+    assert kmsg("send-bulk", str(data), "--text", TEXT, "--job", "spring").exit_code == 0
+    conn = sqlite3.connect(kmsg_home / "kmsg.db")
+    live = f"{socket.gethostname()}:{os.getppid()}"  # another process that is certainly alive
+    conn.execute("UPDATE kmsg_bulk_jobs SET owner = ?, state = 'running'", (live,))
+    conn.commit()
+    conn.close()
+    with data.open("a", encoding="utf-8") as f:
+        f.write("새고객,01099998888\n")
+    result = kmsg("send-bulk", str(data), "--text", TEXT, "--job", "spring")
+    assert result.exit_code == 75 and "is being sent by" in result.stderr
+
+
+def test_resume_uses_the_saved_file_and_options(
+    kmsg: Kmsg, kmsg_home: Path, tmp_path: Path
+) -> None:
+    data = campaign(tmp_path / "c.csv", 5)
+    assert kmsg("send-bulk", str(data), "--text", TEXT, "--job", "j1").exit_code == 0
+    code, doc = kmsg.json("send-bulk", "--resume", "j1")
+    assert code == 0 and doc["sent_before"] == 5
+    result = kmsg("send-bulk", "--resume", "nope")
+    assert result.exit_code == 66 and "no bulk job 'nope'" in result.stderr
+    assert kmsg("send-bulk", str(data), "--resume", "j1").exit_code == 2
+
+
+def test_dry_run_json_is_one_document(kmsg: Kmsg, tmp_path: Path) -> None:
+    data = campaign(tmp_path / "c.csv", 3)
+    result = kmsg("send-bulk", str(data), "--text", TEXT, "--dry-run", "--json")
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 0 and doc["ok"] is True and len(doc["rows"]) == 3
+    assert doc["rows"][0]["text"] == "고객1님, 주문이 출발했습니다"
