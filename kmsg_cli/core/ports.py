@@ -47,6 +47,13 @@ class Provider(Protocol):
 
     def cancel(self, group_id: str) -> None: ...
 
+    def received(self, messages: Sequence[Message], since_ms: int) -> dict[str, SendResult] | None:
+        """Which of these messages the provider has, for reconciling sends whose answer was lost
+        (the process died or timed out mid-call). message_id -> SendResult for each one it has (the
+        provider's id, group, status); messages absent from the dict provably did not reach it.
+        None: this provider cannot tell, so the outcome stays unknown."""
+        ...
+
     def check(self) -> None:
         """One authenticated read-only call (providers doctor); raises ProviderError."""
         ...

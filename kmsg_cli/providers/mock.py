@@ -146,5 +146,8 @@ class MockProvider:
     def cancel(self, group_id: str) -> None:
         return None
 
+    def received(self, messages: Sequence[Message], since_ms: int) -> dict[str, SendResult] | None:
+        return None  # the mock keeps nothing across processes, so it cannot tell
+
     def check(self) -> None:
         return None

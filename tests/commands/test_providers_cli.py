@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 import respx
 
+from bench.fake_solapi import FakeSolapi
 from tests.conftest import Kmsg
-from tests.providers.test_solapi_server import FakeSolapi
 
 KEY, SECRET = "SOLKEY1234abcd", "SOLSECRETzyxw9876"
 BASE = "https://solapi.test"
@@ -136,22 +134,17 @@ def test_dry_run_shows_the_request_with_secrets_masked(
 
 
 @pytest.fixture
-def fake_solapi() -> Iterator[str]:
-    FakeSolapi.salts.clear()  # class-level state shared by every server in the session
-    FakeSolapi.stored.clear()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeSolapi)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+def fake_solapi() -> Iterator[FakeSolapi]:
+    with FakeSolapi(KEY, SECRET) as fake:
+        yield fake
 
 
 def test_cli_end_to_end_against_a_fake_solapi_server(
-    kmsg: Kmsg, solapi_config: Callable[[str], Path], fake_solapi: str, kmsg_home: Path
+    kmsg: Kmsg, solapi_config: Callable[[str], Path], fake_solapi: FakeSolapi, kmsg_home: Path
 ) -> None:
-    solapi_config(fake_solapi)
+    solapi_config(fake_solapi.base_url)
     code, doc = kmsg.json("send", "--to", "01012345678,01022223333", "--text", "hello")
     assert code == 0 and doc["accepted"] == 2
     rows = db_rows(kmsg_home)
     assert {r[1] for r in rows} == {"accepted"} and all(r[2].startswith("M4VFAKE") for r in rows)
+    assert sorted(fake_solapi.received_ids().values()) == [1, 1]  # each row arrived exactly once

@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 from kmsg_cli.config import Settings
-from kmsg_cli.core.models import MessageType
+from kmsg_cli.core.models import Message, MessageType
 from kmsg_cli.core.ports import Provider
 from kmsg_cli.providers import registry
 
@@ -42,3 +42,13 @@ def test_max_batch_defaults_and_override(deps) -> None:
     )
     assert registry.build("a", settings.providers["a"], deps).max_batch == 10_000
     assert registry.build("b", settings.providers["b"], deps).max_batch == 50
+
+
+@pytest.mark.parametrize("kind", ["mock", "iwinv", "aligo"])
+def test_providers_without_our_id_on_the_wire_cannot_tell_what_they_received(kind, deps) -> None:
+    """None, not {}: an empty dict would claim nothing arrived, and the rows would be resent."""
+    configs = CONFIGS | {"mock": {"type": "mock"}}
+    settings = Settings.model_validate({"providers": {kind: configs[kind]}})
+    provider = registry.build(kind, settings.providers[kind], deps)
+    message = Message("m1", MessageType.SMS, "01012345678", "0212345678", "hi")
+    assert provider.received([message], 0) is None

@@ -1,4 +1,5 @@
-"""SOLAPI adapter: auth, request shapes, per-row mapping, status table, balance, cancel, preview."""
+"""SOLAPI adapter: auth, request shapes, per-row mapping, status table, balance, cancel, preview,
+reconciliation (`received`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 import respx
 
 from kmsg_cli.core.models import MessageType, Status, StatusQuery
-from kmsg_cli.errors import AuthError, ConfigError, UnknownOutcome
+from kmsg_cli.errors import AuthError, ConfigError, Unavailable, UnknownOutcome
+from kmsg_cli.providers.kst import iso_utc
 from kmsg_cli.providers.solapi import (
     _build_send_request,
     _parse_send_response,
@@ -18,6 +20,7 @@ from kmsg_cli.providers.solapi import (
     normalize_status,
     sign,
 )
+from kmsg_cli.providers.solapi.build import _parse_received_page
 
 from .conftest import NATIVE, SECRETS, alimtalk, all_secret_values, fixture, msg, solapi
 
@@ -254,3 +257,67 @@ def test_base_url_override_cfg10(deps, router: respx.MockRouter) -> None:
     route = router.get("http://127.0.0.1:9/cash/v1/balance").respond(200, json={"balance": 1})
     solapi(deps, base_url="http://127.0.0.1:9").balance()
     assert route.called
+
+
+LIST = f"{BASE}/messages/v4/list"
+SINCE = 1_767_225_000_000
+
+
+def _row(mid: str, own: str, code: str) -> dict:
+    return {
+        "messageId": mid,
+        "groupId": "G4V1",
+        "statusCode": code,
+        "customFields": {"kmsgId": own},
+    }
+
+
+def test_received_reads_every_page_and_absent_means_never_created(
+    deps, router: respx.MockRouter
+) -> None:
+    pages = {
+        None: {
+            "nextKey": "M4V3",
+            "messageList": {
+                "M4V1": _row("M4V1", "a", "3000"),
+                "M4V2": _row("M4V2", "other", "4000"),
+            },
+        },
+        "M4V3": {"nextKey": None, "messageList": {"M4V3": _row("M4V3", "b", "1062")}},
+    }
+    route = router.get(LIST).mock(
+        side_effect=lambda req: httpx.Response(200, json=pages[req.url.params.get("startKey")])
+    )
+    found = solapi(deps).received([msg(mid="a"), msg(mid="b"), msg(mid="c")], SINCE)
+    assert set(found) == {"a", "b"}  # "c" was in no page: it never reached SOLAPI
+    a, b = found["a"], found["b"]
+    assert (a.status, a.provider_message_id, a.group_id) == (Status.SENT, "M4V1", "G4V1")
+    assert b.status is Status.FAILED and b.code == "1062" and b.error_class == "invalid"
+    first, second = (dict(c.request.url.params) for c in route.calls)
+    assert first == {"dateType": "CREATED", "startDate": iso_utc(SINCE - 60_000), "limit": "500"}
+    assert second == first | {"startKey": "M4V3"}
+
+
+def test_received_stops_paging_once_all_are_found(deps, router: respx.MockRouter) -> None:
+    page = {"nextKey": "M4V9", "messageList": {"M4V1": _row("M4V1", "a", "2000")}}
+    route = router.get(LIST).respond(200, json=page)
+    assert solapi(deps).received([msg(mid="a")], SINCE)["a"].status is Status.PENDING
+    assert route.call_count == 1
+    assert solapi(deps).received([], SINCE) == {} and route.call_count == 1
+
+
+def test_received_auth_failure_raises(deps, router: respx.MockRouter) -> None:
+    router.get(LIST).respond(403, json={"errorCode": "InvalidAPIKey", "errorMessage": "no"})
+    with pytest.raises(AuthError):
+        solapi(deps).received([msg(mid="a")], SINCE)
+
+
+def test_received_answer_without_a_list_is_no_proof_of_absence() -> None:
+    with pytest.raises(Unavailable):
+        _parse_received_page({"nextKey": None}, {"a"})
+
+
+def test_received_paging_that_repeats_a_key_raises(deps, router: respx.MockRouter) -> None:
+    router.get(LIST).respond(200, json={"nextKey": "M4V1", "messageList": {}})
+    with pytest.raises(Unavailable, match="paging"):
+        solapi(deps).received([msg(mid="a")], SINCE)

@@ -1,97 +1,105 @@
-"""SOLAPI against a fake server on a real 127.0.0.1 socket: send + status through base_url."""
+"""SOLAPI against bench/fake_solapi.py on a real 127.0.0.1 socket: send, status, reconciliation
+(``received``) and the fake's own paging and crash gate, which the crash tests rely on."""
 
 from __future__ import annotations
 
-import json
-import re
 import threading
+from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from kmsg_cli.core.models import MessageType, Status, StatusQuery
-from kmsg_cli.providers.solapi import sign
+from bench.fake_solapi import FAIL_CODE, FakeSolapi
+from kmsg_cli.core.models import MessageType, SendResult, Status, StatusQuery
+from kmsg_cli.errors import AuthError, UnknownOutcome
+from kmsg_cli.providers.solapi import build
 
-from .conftest import SECRETS, msg, solapi
-
-AUTH = re.compile(r"^HMAC-SHA256 apiKey=(\S+), date=(\S+), salt=(\S+), signature=([0-9a-f]{64})$")
-
-
-class FakeSolapi(BaseHTTPRequestHandler):
-    stored: dict[str, dict[str, Any]] = {}
-    salts: list[str] = []
-
-    def log_message(self, *args: Any) -> None:  # keep test output quiet
-        return None
-
-    def _authorized(self) -> bool:
-        match = AUTH.match(self.headers.get("Authorization", ""))
-        if not match:
-            return False
-        key, date, salt, signature = match.groups()
-        self.salts.append(salt)
-        return key == SECRETS["solapi"]["api_key"] and signature == sign(
-            SECRETS["solapi"]["api_secret"], date, salt
-        )
-
-    def _reply(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
-        if not self._authorized():
-            return self._reply(403, {"errorCode": "SignatureDoesNotMatch", "errorMessage": "no"})
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        rows = []
-        for n, m in enumerate(body["messages"]):
-            mid = f"M4VFAKE{n:025d}"
-            self.stored[mid] = {
-                "messageId": mid,
-                "statusCode": "4000",
-                "statusMessage": "ok",
-                "customFields": m["customFields"],
-                "dateReceived": "2026-01-01T00:00:03.000Z",
-            }
-            rows.append({"messageId": mid, "statusCode": "2000", "customFields": m["customFields"]})
-        self._reply(
-            200, {"groupInfo": {"groupId": "G4VFAKE"}, "failedMessageList": [], "messageList": rows}
-        )
-
-    def do_GET(self) -> None:  # noqa: N802
-        if not self._authorized():
-            return self._reply(403, {"errorCode": "SignatureDoesNotMatch", "errorMessage": "no"})
-        params = parse_qs(urlparse(self.path).query)
-        ids = params.get("messageIds", []) + params.get("messageId", [])
-        self._reply(200, {"messageList": {i: self.stored[i] for i in ids if i in self.stored}})
+from .conftest import NOW_MS, SECRETS, FakeClock, msg, solapi
 
 
 @pytest.fixture
-def server() -> Iterator[str]:
-    FakeSolapi.salts.clear()  # class-level state shared by every server in the session
-    FakeSolapi.stored.clear()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeSolapi)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+def fake(clock: FakeClock) -> Iterator[FakeSolapi]:
+    keys = SECRETS["solapi"]
+    with FakeSolapi(keys["api_key"], keys["api_secret"], now_ms=clock.now_ms) as server:
+        yield server
 
 
-def test_send_then_status_over_a_real_socket(server, deps) -> None:
-    p = solapi(deps, base_url=server)
+def test_send_then_status_over_a_real_socket(fake, deps) -> None:
+    p = solapi(deps, base_url=fake.base_url)
     results = p.send([msg(mid="a"), msg(mid="b", to="01022223333")])
     assert [r.status for r in results] == [Status.PENDING, Status.PENDING]
-    assert {r.group_id for r in results} == {"G4VFAKE"}
+    assert len({r.group_id for r in results}) == 1 and results[0].group_id.startswith("G4V")
     queries = [
         StatusQuery(r.message_id, r.provider_message_id, "010", MessageType.SMS, 0) for r in results
     ]
     reports = p.status(queries)
     assert [r.status for r in reports] == [Status.DELIVERED, Status.DELIVERED]
-    assert len(set(FakeSolapi.salts)) == len(FakeSolapi.salts) == 2
+    assert len(set(fake.salts)) == len(fake.salts) == 2
+    assert fake.received_ids() == Counter({"a": 1, "b": 1}) and fake.requests == 2
+
+
+def test_wrong_secret_is_refused(fake, deps) -> None:
+    with pytest.raises(AuthError) as info:
+        solapi(deps, base_url=fake.base_url, api_secret="wrong").send([msg()])
+    assert info.value.vendor_code == "SignatureDoesNotMatch" and not fake.received_ids()
+
+
+def test_received_pages_by_start_key_within_the_creation_window(
+    fake, deps, clock, monkeypatch
+) -> None:
+    p = solapi(deps, base_url=fake.base_url)
+    p.send([msg(mid="old")])
+    clock.t += 3_600_000  # an hour later: "old" falls before the window
+    since = clock.now_ms()
+    batch = [msg(mid=f"m{i}", to=f"0101234000{i}") for i in range(4)]
+    results = p.send([*batch, msg(mid="bad", to="01012349999")])
+    assert results[-1].status is Status.FAILED and results[-1].code == FAIL_CODE
+    monkeypatch.setattr(build, "LIST_LIMIT", 2)
+    before = fake.requests
+    ids = ["old", "m0", "m1", "m2", "m3", "bad", "never"]
+    found = p.received([msg(mid=i) for i in ids], since)
+    assert fake.requests - before == 3  # five rows in the window, two per page
+    assert set(found) == {"m0", "m1", "m2", "m3", "bad"}
+    assert found["bad"].status is Status.FAILED and found["bad"].error_class == "invalid"
+    assert all(found[f"m{i}"] == _accepted(results[i]) for i in range(4))
+    assert fake.received_ids() == Counter({"old": 1, "m0": 1, "m1": 1, "m2": 1, "m3": 1})
+
+
+def _accepted(sent: SendResult) -> SendResult:
+    """What reconciliation should say about a message the send answer called accepted."""
+    return SendResult(
+        sent.message_id,
+        Status.PENDING,
+        sent.provider_message_id,
+        sent.group_id,
+        code="4000",  # the fake delivers at once; the send answer said 2000
+    )
+
+
+@pytest.mark.parametrize("record", [True, False])
+def test_gate_holds_the_next_send_then_hangs_up(fake, deps, record) -> None:
+    """The crash-test gate: the request is held until release() and never answered; with
+    record=True the provider has its messages, with record=False they never arrived."""
+    p = solapi(deps, base_url=fake.base_url)
+    p.send([msg(mid="m1")])
+    fake.pause_after(1, record=record)
+    outcome: list[object] = []
+
+    def send() -> None:
+        try:
+            outcome.append(p.send([msg(mid="m2"), msg(mid="m3", to="01022223333")]))
+        except UnknownOutcome as err:
+            outcome.append(err)
+
+    worker = threading.Thread(target=send, daemon=True)
+    worker.start()
+    assert fake.paused.wait(timeout=10)
+    assert fake.received_ids() == Counter(["m1", "m2", "m3"] if record else ["m1"])
+    fake.release()
+    worker.join(timeout=10)
+    assert len(outcome) == 1 and isinstance(outcome[0], UnknownOutcome)
+    found = p.received([msg(mid=i) for i in ("m1", "m2", "m3")], NOW_MS)
+    assert set(found) == ({"m1", "m2", "m3"} if record else {"m1"})
+    assert all(r.accepted and r.provider_message_id.startswith("M4V") for r in found.values())
+    p.send([msg(mid="m4")])  # the gate is spent: the next send is answered
+    assert fake.received_ids()["m4"] == 1

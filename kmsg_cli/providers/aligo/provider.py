@@ -196,6 +196,9 @@ class AligoProvider:
 
         self._call(req, send=False, parse=check)
 
+    def received(self, messages: Sequence[Message], since_ms: int) -> dict[str, SendResult] | None:
+        return None  # no id of ours travels with an Aligo message, so absence proves nothing
+
     def check(self) -> None:
         self.balance()
 

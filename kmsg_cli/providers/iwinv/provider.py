@@ -241,5 +241,8 @@ class IwinvProvider:
         if code != codes.ALIMTALK_OK:
             raise codes.alimtalk_error(code, text, send=False, provider_id=self.id)
 
+    def received(self, messages: Sequence[Message], since_ms: int) -> dict[str, SendResult] | None:
+        return None  # no id of ours travels with an IWINV message, so absence proves nothing
+
     def check(self) -> None:
         self.balance()

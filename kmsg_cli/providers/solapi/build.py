@@ -33,6 +33,8 @@ from kmsg_cli.providers.kst import iso_kst, iso_utc, parse_iso_utc
 BASE_URL = "https://api.solapi.com"
 ID_FIELD = "kmsgId"
 STATUS_CHUNK = 100
+LIST_LIMIT = 500  # rows per /messages/v4/list page when reconciling (no documented maximum)
+SKEW_MS = 60_000  # our clock vs SOLAPI's dateCreated
 WIRE_TYPE = {
     MessageType.SMS: "SMS",
     MessageType.LMS: "LMS",
@@ -296,6 +298,51 @@ def _parse_status_response(body: Any, queries: Sequence[StatusQuery]) -> list[St
         )
         for q in queries
     ]
+
+
+def _build_received_request(
+    since_ms: int, *, base_url: str, auth: httpx.Auth | None, start_key: str | None = None
+) -> Req:
+    """One page of every message created since ``since_ms`` (less the clock-skew margin). No
+    endDate: the window ends at "now" on SOLAPI's clock, so a skewed local clock cannot cut it."""
+    params: dict[str, Any] = {
+        "dateType": "CREATED",
+        "startDate": iso_utc(since_ms - SKEW_MS),
+        "limit": LIST_LIMIT,
+    }
+    if start_key:
+        params["startKey"] = start_key
+    return Req("GET", join_url(base_url, "/messages/v4/list"), params=params, auth=auth)
+
+
+def _received_result(message_id: str, row: dict[str, Any]) -> SendResult:
+    """A stored row as the send result it stands for: FAILED with its class when rejected, else
+    accepted (SENT once handed to the carrier, PENDING otherwise, as ``_parse_send_response``)."""
+    code = as_str(row.get("statusCode"))
+    status = normalize_status(code)
+    failed = status is Status.FAILED
+    error = scrub(row.get("statusMessage") or row.get("reason") or "") if failed else ""
+    return SendResult(
+        message_id,
+        status if status in (Status.FAILED, Status.SENT) else Status.PENDING,
+        provider_message_id=as_str(row.get("messageId")),
+        group_id=as_str(row.get("groupId")) or None,
+        code=code or None,
+        error=error or None,
+        error_class=row_error_class(code) if failed else None,
+    )
+
+
+def _parse_received_page(
+    body: Any, wanted: set[str], provider_id: str = "solapi"
+) -> tuple[list[SendResult], str | None]:
+    """The rows of one list page that carry one of our ``wanted`` ids, and the next page's key.
+    An answer without a message list raises: an empty reading must never pass for absence."""
+    rows = body.get("messageList") if isinstance(body, dict) else None
+    if not isinstance(rows, dict | list):
+        raise Unavailable(f"{provider_id}: unexpected message list answer", provider_id=provider_id)
+    found = [_received_result(own, row) for row in _rows(rows) if (own := _row_id(row)) in wanted]
+    return found, as_str(body.get("nextKey")) or None
 
 
 def _parse_balance(body: Any, provider_id: str = "solapi") -> Balance:

@@ -14,7 +14,7 @@ from kmsg_cli.core.models import (
     StatusQuery,
     StatusReport,
 )
-from kmsg_cli.errors import AuthError, UnknownOutcome
+from kmsg_cli.errors import AuthError, Unavailable, UnknownOutcome
 from kmsg_cli.providers.base import Secrets, as_str, chunks, in_order, read_image, run_calls
 from kmsg_cli.providers.http import MASK, Req, Transport, join_url, json_body
 from kmsg_cli.providers.registry import Deps
@@ -23,10 +23,12 @@ from kmsg_cli.providers.solapi.build import (
     STATUS_CHUNK,
     WIRE_TYPE,
     SolapiAuth,
+    _build_received_request,
     _build_send_request,
     _build_status_request,
     _build_upload_request,
     _parse_balance,
+    _parse_received_page,
     _parse_send_response,
     _parse_status_response,
     describe_error,
@@ -166,6 +168,29 @@ class SolapiProvider:
     def cancel(self, group_id: str) -> None:
         url = join_url(self.base_url, f"/messages/v4/groups/{group_id}/schedule")
         self.transport.call(Req("DELETE", url, auth=self.auth()), send=False, parse=lambda r: None)
+
+    def received(self, messages: Sequence[Message], since_ms: int) -> dict[str, SendResult] | None:
+        """Finds our messages by ``customFields.kmsgId`` among those SOLAPI created since
+        ``since_ms``. Stops once all are found; otherwise reads every page, so an id still missing
+        was never created there (NET-3: reconcile, never resend blindly)."""
+        found: dict[str, SendResult] = {}
+        wanted = {m.message_id for m in messages}
+        key: str | None = None
+        seen: set[str] = set()
+        while len(found) < len(wanted):
+            req = _build_received_request(
+                since_ms, base_url=self.base_url, auth=self.auth(), start_key=key
+            )
+            rows, key = _parse_received_page(self._call(req, send=False), wanted, self.id)
+            for row in rows:  # the same id twice: an accepted row proves more than a rejected one
+                if row.message_id not in found or not found[row.message_id].accepted:
+                    found[row.message_id] = row
+            if key is None:
+                break
+            if key in seen:
+                raise Unavailable(f"{self.id}: message list paging repeats", provider_id=self.id)
+            seen.add(key)
+        return found
 
     def check(self) -> None:
         self.balance()

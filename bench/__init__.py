@@ -1,0 +1,1 @@
+"""Benchmarks and the fake provider servers they share with the tests (not shipped)."""

@@ -1,0 +1,368 @@
+"""A fake SOLAPI server on 127.0.0.1, shared by the tests and the benchmarks (PROVIDERS.md §3).
+
+    python bench/fake_solapi.py --api-key K --api-secret S [--port 0] [--fail-suffix 9999]
+
+prints its base URL as the first stdout line and serves until SIGTERM or SIGINT. In a test:
+
+    with FakeSolapi(key, secret) as fake:
+        provider = SolapiProvider(..., base_url=fake.base_url)
+        ...
+        assert fake.received_ids() == Counter({"m1": 1, "m2": 1})
+
+What it speaks: the HMAC-SHA256 Authorization header (403 ``SignatureDoesNotMatch`` otherwise),
+``POST /messages/v4/send-many/detail``, ``GET /messages/v4/list`` (filters and startKey/nextKey
+paging), ``GET /cash/v1/balance``, plus ``GET /_fake/stats`` for a benchmark in another process.
+Every message is stored; a recipient ending in ``fail_suffix`` is rejected per row (``FAIL_CODE``)
+and is not counted as received. Accepted messages are stored as delivered (4000) at once.
+
+``pause_after(n, record=...)`` is the crash-test gate: the first send request that arrives once
+``n`` messages have been accepted blocks until ``release()``, then the connection is closed with no
+answer. With ``record=True`` its messages were stored first (the provider has them, the client never
+learns it); with ``record=False`` they were dropped (they provably never arrived).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+if __package__ in (None, ""):  # run as a script: import this checkout, not an install
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kmsg_cli.providers.solapi import sign  # noqa: E402
+
+AUTH = re.compile(r"^HMAC-SHA256 apiKey=(\S+), date=(\S+), salt=(\S+), signature=([0-9a-f]{64})$")
+ID_FIELD = "kmsgId"
+# A per-row rejection at registration: 1011 is SOLAPI's "format error" (§3.6). 1062 would be the
+# *sender* not being registered and 3010 ("bad recipient number") is a carrier-stage code that only
+# shows up later in /messages/v4/list, never in failedMessageList.
+FAIL_CODE = "1011"
+FAIL_MESSAGE = "수신번호 형식 오류"
+Answer = tuple[int, Any] | None  # None: close the connection without an answer
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def iso_z(epoch_ms: int) -> str:
+    """SOLAPI's own date format: ``2026-01-01T00:00:03.000Z``."""
+    whole = datetime.fromtimestamp(epoch_ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{whole}.{epoch_ms % 1000:03d}Z"
+
+
+def parse_ms(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+class FakeSolapi:
+    def __init__(
+        self,
+        api_key: str,
+        api_secret: str,
+        *,
+        fail_suffix: str = "9999",
+        now_ms: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.fail_suffix = fail_suffix
+        self.now_ms = now_ms  # the server's clock: dateCreated and the list date filters
+        self.base_url = ""
+        self.salts: list[str] = []  # every accepted Authorization salt, in order
+        self.paused = threading.Event()  # set while a send request is held by the gate
+        self._lock = threading.Lock()
+        self._released = threading.Event()
+        self._gate_at: int | None = None  # hold the next send once this many were accepted
+        self._gate_records = True
+        self._stored: dict[str, dict[str, Any]] = {}  # messageId -> StoredMessage
+        self._created: dict[str, int] = {}  # messageId -> dateCreated in epoch ms
+        self._order: list[str] = []  # messageIds in arrival order
+        self._groups: dict[str, list[str]] = {}
+        self._received: Counter[str] = Counter()
+        self._accepted = 0
+        self._requests = 0
+        self._httpd: ThreadingHTTPServer | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, port: int = 0) -> str:
+        """Serve on 127.0.0.1 (``port`` 0: any free port) in a daemon thread; the base URL."""
+        httpd = self._httpd = _Server(("127.0.0.1", port), self)
+        # a short poll interval so stop() returns quickly; the loop itself never sleeps on requests
+        thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+        thread.start()
+        self.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        return self.base_url
+
+    def stop(self) -> None:
+        self._released.set()  # let a request held by the gate finish
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> FakeSolapi:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ observability and the gate
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests answered or held, /_fake/stats excluded."""
+        with self._lock:
+            return self._requests
+
+    def received_ids(self) -> Counter[str]:
+        """``customFields.kmsgId`` -> how many accepted messages carried it."""
+        with self._lock:
+            return Counter(self._received)
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "messages": self._accepted,
+                "unique": len(self._received),
+                "requests": self._requests,
+            }
+
+    def pause_after(self, n_messages: int, *, record: bool = True) -> None:
+        with self._lock:
+            self._gate_at, self._gate_records = n_messages, record
+            self.paused.clear()
+            self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
+    # ------------------------------------------------------------------ the API
+
+    def handle(self, method: str, target: str, authorization: str, body: bytes) -> Answer:
+        url = urlsplit(target)
+        if url.path == "/_fake/stats":
+            return 200, self.stats()
+        with self._lock:
+            self._requests += 1
+        if not self._authorized(authorization):
+            return 403, {"errorCode": "SignatureDoesNotMatch", "errorMessage": "bad signature"}
+        route = (method, url.path.rstrip("/"))
+        if route == ("POST", "/messages/v4/send-many/detail"):
+            return self._send(body)
+        if route == ("GET", "/messages/v4/list"):
+            return self._list(parse_qs(url.query))
+        if route == ("GET", "/cash/v1/balance"):
+            return 200, {"balance": 100000.0, "point": 0}
+        return 404, {"errorCode": "NotFound", "errorMessage": f"{method} {url.path}"}
+
+    def _authorized(self, header: str) -> bool:
+        match = AUTH.match(header)
+        if not match:
+            return False
+        key, date, salt, signature = match.groups()
+        if key != self.api_key or signature != sign(self.api_secret, date, salt):
+            return False
+        with self._lock:
+            self.salts.append(salt)
+        return True
+
+    def _send(self, raw: bytes) -> Answer:
+        try:
+            messages = json.loads(raw)["messages"]
+        except (ValueError, KeyError, TypeError):
+            return 400, {"errorCode": "ValidationError", "errorMessage": "messages required"}
+        with self._lock:
+            held = self._gate_at is not None and self._accepted >= self._gate_at
+            if held:
+                self._gate_at = None
+            answer = self._store(messages) if self._gate_records or not held else None
+        if not held:
+            return 200, answer
+        self.paused.set()
+        self._released.wait()
+        return None
+
+    def _store(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """Store one request's messages (the caller holds the lock); the send-many/detail answer."""
+        now_ms = self.now_ms()
+        now = iso_z(now_ms)
+        group_id = f"G4VFAKE{len(self._groups) + 1:025d}"
+        ids = self._groups[group_id] = []
+        accepted, failed = [], []
+        for m in messages:
+            mid = f"M4VFAKE{len(self._order) + 1:025d}"
+            fields = m.get("customFields") or {}
+            to = str(m.get("to", ""))
+            rejected = to.endswith(self.fail_suffix)
+            code, text = (FAIL_CODE, FAIL_MESSAGE) if rejected else ("4000", "정상 수신")
+            self._stored[mid] = {
+                "messageId": mid,
+                "groupId": group_id,
+                "type": m.get("type"),
+                "to": to,
+                "from": m.get("from"),
+                "text": m.get("text"),
+                "statusCode": code,
+                "statusMessage": text,
+                "customFields": fields,
+                "dateCreated": now,
+                "dateUpdated": now,
+                "dateReceived": None if rejected else now,
+            }
+            self._created[mid] = now_ms
+            self._order.append(mid)
+            ids.append(mid)
+            if rejected:
+                failed.append(
+                    {
+                        "to": to,
+                        "from": m.get("from"),
+                        "type": m.get("type"),
+                        "country": "82",
+                        "messageId": mid,
+                        "statusCode": code,
+                        "statusMessage": text,
+                        "customFields": fields,
+                    }
+                )
+                continue
+            self._received[str(fields.get(ID_FIELD, ""))] += 1
+            self._accepted += 1
+            accepted.append(
+                {
+                    "messageId": mid,
+                    "statusCode": "2000",
+                    "statusMessage": "",
+                    "customFields": fields,
+                }
+            )
+        count = {"total": len(messages), "registeredSuccess": len(accepted)}
+        count["registeredFailed"] = len(failed)
+        info = {"groupId": group_id, "status": "SENDING", "count": count}
+        return {"groupInfo": info, "failedMessageList": failed, "messageList": accepted}
+
+    def _list(self, query: dict[str, list[str]]) -> Answer:
+        def one(name: str) -> str | None:
+            return query[name][0] if name in query else None
+
+        start_key, to, since, until = one("startKey"), one("to"), one("startDate"), one("endDate")
+        try:
+            limit = int(one("limit") or 20)
+            start = parse_ms(since) if since else None
+            end = parse_ms(until) if until else None
+        except ValueError:
+            return 400, {"errorCode": "ValidationError", "errorMessage": "bad limit or date"}
+        page: dict[str, dict[str, Any]] = {}
+        next_key = None
+        with self._lock:
+            for mid in self._candidates(query, start_key):
+                row, created = self._stored[mid], self._created[mid]
+                if to and row["to"] != to:
+                    continue
+                if (start is not None and created < start) or (end is not None and created > end):
+                    continue
+                if len(page) == limit:
+                    next_key = mid
+                    break
+                page[mid] = row
+        return 200, {
+            "startKey": start_key,
+            "nextKey": next_key,
+            "limit": limit,
+            "messageList": page,
+        }
+
+    def _candidates(self, query: dict[str, list[str]], start_key: str | None) -> list[str]:
+        """Ids to scan, in arrival order, from ``start_key`` on (the caller holds the lock)."""
+        wanted = query.get("messageId", []) + query.get("messageIds", [])
+        if wanted:
+            ids = [mid for mid in dict.fromkeys(wanted) if mid in self._stored]
+        elif query.get("groupId"):
+            ids = self._groups.get(query["groupId"][0], [])
+        else:
+            ids = self._order
+        if start_key is None:
+            return ids
+        try:
+            return ids[ids.index(start_key) :]
+        except ValueError:  # not a key this query handed out
+            return []
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # stop() must not wait for idle keep-alive connections
+
+    def __init__(self, address: tuple[str, int], fake: FakeSolapi) -> None:
+        self.fake = fake
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: no new connection and thread per batch
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms ACK stall
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep output quiet
+        return None
+
+    def _serve(self) -> None:
+        size = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(size) if size else b""
+        auth = self.headers.get("Authorization", "")
+        answer = self.server.fake.handle(self.command, self.path, auth, body)
+        if answer is None:
+            self.close_connection = True  # the client never hears back
+            return
+        status, doc = answer
+        data = json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _serve  # noqa: N815 - http.server dispatches on these names
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve a fake SOLAPI on 127.0.0.1.")
+    parser.add_argument("--api-key", required=True)
+    parser.add_argument("--api-secret", required=True)
+    parser.add_argument("--port", type=int, default=0, help="0: any free port")
+    parser.add_argument("--fail-suffix", default="9999")
+    args = parser.parse_args(argv)
+    fake = FakeSolapi(args.api_key, args.api_secret, fail_suffix=args.fail_suffix)
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # before the URL goes out: a parent may stop us
+        signal.signal(sig, lambda *_: done.set())  # at once
+    fake.start(args.port)
+    sys.stdout.write(fake.base_url + "\n")
+    sys.stdout.flush()
+    done.wait()
+    fake.stop()
+
+
+if __name__ == "__main__":
+    main()
