@@ -114,9 +114,7 @@ def main() -> None:
             rows = write_csv(work / "rows.csv", args.rows)
             table = []
             send = [*kmsg, "send-bulk", str(rows), "--text", TEXT, "--yes", "-q"]
-            seconds, rss, code = measure(
-                [*send, "--concurrency", str(args.concurrency)], env
-            )
+            seconds, rss, code = measure([*send, "--concurrency", str(args.concurrency)], env)
             got = stats(base_url)
             table.append(("send-bulk e2e (fake SOLAPI)", args.rows, seconds, rss, code))
             exactly_once = got["messages"] == got["unique"] == args.rows
@@ -138,7 +136,9 @@ def main() -> None:
     out = sys.stdout
     out.write(f"{'step':<32}{'rows':>10}{'seconds':>10}{'rows/s':>10}{'peak RSS':>11}{'exit':>6}\n")
     for name, n, seconds, rss, code in table:
-        out.write(f"{name:<32}{n:>10,}{seconds:>10.2f}{n / seconds:>10,.0f}{rss:>8.0f} MB{code:>6}\n")
+        out.write(
+            f"{name:<32}{n:>10,}{seconds:>10.2f}{n / seconds:>10,.0f}{rss:>8.0f} MB{code:>6}\n"
+        )
     ratio = (args.rows / table[1][2]) / (args.rows / table[0][2])
     out.write(f"\nend to end is {ratio:.2f}x slower than the baseline; the fake server received ")
     out.write(f"{got['messages']:,} messages, {got['unique']:,} distinct")

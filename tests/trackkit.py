@@ -94,9 +94,6 @@ class FakeProvider:
     def cancel(self, group_id: str) -> None:
         return None
 
-    def received(self, messages: Sequence[Message], since_ms: int) -> dict[str, SendResult] | None:
-        return None
-
     def check(self) -> None:
         return None
 
