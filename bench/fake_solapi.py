@@ -140,6 +140,11 @@ class FakeSolapi:
         with self._lock:
             return Counter(self._received)
 
+    def recipients(self) -> Counter[str]:
+        """Recipient -> how many accepted messages went to it: exactly-once per CSV row."""
+        with self._lock:
+            return Counter(m["to"] for m in self._stored.values() if m["dateReceived"])
+
     def stats(self) -> dict[str, int]:
         with self._lock:
             return {
