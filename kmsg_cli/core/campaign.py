@@ -122,19 +122,25 @@ def _chunks(
     """Group valid rows by route into chunks; report invalid rows as they pass. A row whose key
     is already in its chunk waits for the next one, where the journal sees the first."""
     buffers: dict[tuple[str, ...], list[tuple[int, Planned]]] = {}
+    keys: dict[tuple[str, ...], set[str | None]] = {}
     carry: dict[tuple[str, ...], list[tuple[int, Planned]]] = {}
     for row, to, plan in items:
         if isinstance(plan, KmsgError):
             emit([RowResult(row, to, "invalid", error=plan.message)])
             continue
         buffer = buffers.setdefault(plan.route, [])
-        if any(p.message.idempotency_key == plan.message.idempotency_key for _, p in buffer):
+        seen = keys.setdefault(plan.route, set())
+        if plan.message.idempotency_key in seen:
             carry.setdefault(plan.route, []).append((row, plan))
         else:
             buffer.append((row, plan))
+            seen.add(plan.message.idempotency_key)
         if len(buffer) >= _size(plan.route, env, rate):
             yield buffer
-            buffers[plan.route] = carry.pop(plan.route, [])
+            buffers[plan.route], rest = _distinct(carry.pop(plan.route, []))
+            keys[plan.route] = {p.message.idempotency_key for _, p in buffers[plan.route]}
+            if rest:
+                carry[plan.route] = rest
     for route_ids in list(buffers) + list(carry):
         rest = buffers.pop(route_ids, []) + carry.pop(route_ids, [])
         # a carried duplicate must not share a chunk with its twin

@@ -44,6 +44,11 @@ def _split_encodable(text: str) -> list[str]:
 
 def unencodable(text: str) -> list[str]:
     """Characters EUC-KR cannot carry (emoji, CP949-only syllables such as "똠"), in order, once each."""
+    try:
+        text.encode("euc-kr")  # the common case, in one call
+        return []
+    except UnicodeEncodeError:
+        pass
     bad: list[str] = []
     for ch in text:
         if ch == "\n":

@@ -126,6 +126,8 @@ def for_provider(message: Message, provider_id: str, env: Env) -> Message:
                 f"failover needs a sender number and provider {provider_id!r} has no default",
                 hint="pass --from NUMBER or set default_from for the provider",
             )
+    if sender == message.sender and mode == message.failover_mode:
+        return message
     return replace(message, sender=sender, failover_mode=mode)
 
 
