@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from kmsg_cli.core import content
 from kmsg_cli.core.compose import Draft
 from kmsg_cli.core.models import Message
 from kmsg_cli.errors import InputError
@@ -116,6 +117,10 @@ def draft(values: Sequence[str], cols: Columns, spec: Spec) -> tuple[str, Draft]
         text = row.get(TEXT_COLUMN) or None
         if text is not None:  # a per-row text takes {column} placeholders too
             text = _BRACE.sub(r"#{\1}", text)
+    # an empty cell would go out as a gap in the text ("님, 0원"): that row is not ready to send
+    empty = [n for n in content.placeholders(text or "") if n in row and not row[n].strip()]
+    if empty:
+        raise InputError(f"{{{empty[0]}}} is empty in this row")
     return row[cols.to], Draft(
         text=text,
         type=row.get(TYPE_COLUMN) or spec.type,

@@ -99,12 +99,12 @@ def send_rows(
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         for chunk in _chunks(items, env, emit, rate):
-            if stop():
-                stopped = True
-                break
             while len(inflight) >= max(1, concurrency):
                 settle(block=True)
             pace.wait(len(chunk))
+            if stop():  # checked last, after any wait: nothing new starts once asked to stop
+                stopped = True
+                break
             inflight.add(pool.submit(_send, chunk, env))
             settle(block=False)
         stopped = stopped or stop()

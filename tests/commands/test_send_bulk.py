@@ -199,3 +199,12 @@ def test_dry_run_json_is_one_document(kmsg: Kmsg, tmp_path: Path) -> None:
     doc = json.loads(result.stdout)
     assert result.exit_code == 0 and doc["ok"] is True and len(doc["rows"]) == 3
     assert doc["rows"][0]["text"] == "고객1님, 주문이 출발했습니다"
+
+
+def test_an_empty_cell_used_by_the_text_makes_the_row_invalid(kmsg: Kmsg, tmp_path: Path) -> None:
+    data = tmp_path / "c.csv"
+    data.write_text("to,name,amount\n01011112221,김,1000\n01011112231,이,\n", encoding="utf-8")
+    code, doc = kmsg.json("send-bulk", str(data), "--text", "{name}님 {amount}원", "--dry-run")
+    assert code == 65
+    assert [(r["row"], r["valid"]) for r in doc["rows"]] == [(1, True), (2, False)]
+    assert doc["rows"][1]["error"] == "{amount} is empty in this row"

@@ -5,6 +5,7 @@ died reached the provider or not. The CLI runs as a real child process so the ki
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -71,3 +72,27 @@ def test_kill_9_halfway_then_rerun_sends_every_valid_row_once(
         in_flight = 1000  # the chunk the first run died in
         found, lost = (in_flight, 0) if reached else (0, in_flight)
         assert f"{found:,} reached the provider, {lost:,} did not" in rerun.stderr
+
+
+def test_ctrl_c_finishes_the_chunk_in_hand_exits_130_and_the_rerun_completes(
+    kmsg_home: Path,
+) -> None:
+    with FakeSolapi(KEY, SECRET) as fake:
+        command, env, valid = setup(kmsg_home, fake.base_url)
+        fake.pause_after(ROWS // 2, record=True)
+        first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert fake.paused.wait(timeout=120)
+            first.send_signal(signal.SIGINT)
+            fake.release()  # the chunk in hand ends (without an answer: an unknown outcome)
+            _, err = first.communicate(timeout=120)
+        finally:
+            first.kill()
+        assert first.returncode == 130, err
+        assert b"state saved" in err
+        sent = fake.recipients()
+        assert len(sent) == ROWS // 2 + 1000 and set(sent.values()) == {1}  # nothing after Ctrl-C
+
+        rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert rerun.returncode == 1, rerun.stderr
+        assert fake.recipients() == Counter(dict.fromkeys(valid, 1))
