@@ -119,47 +119,25 @@ def _chunks(
     emit: Callable[[list[RowResult]], None],
     rate: float | None,
 ) -> Iterator[list[tuple[int, Planned]]]:
-    """Group valid rows by route into chunks; report invalid rows as they pass. A row whose key
-    is already in its chunk waits for the next one, where the journal sees the first."""
-    buffers: dict[tuple[str, ...], list[tuple[int, Planned]]] = {}
-    keys: dict[tuple[str, ...], set[str | None]] = {}
-    carry: dict[tuple[str, ...], list[tuple[int, Planned]]] = {}
+    """Group valid rows by route into chunks; report invalid rows, and a row identical to one
+    already in its chunk, as they pass (an identical row in another chunk meets the journal)."""
+    buffers: dict[tuple[str, ...], dict[str | None, tuple[int, Planned]]] = {}
     for row, to, plan in items:
         if isinstance(plan, KmsgError):
             emit([RowResult(row, to, "invalid", error=plan.message)])
             continue
-        buffer = buffers.setdefault(plan.route, [])
-        seen = keys.setdefault(plan.route, set())
-        if plan.message.idempotency_key in seen:
-            carry.setdefault(plan.route, []).append((row, plan))
-        else:
-            buffer.append((row, plan))
-            seen.add(plan.message.idempotency_key)
+        buffer = buffers.setdefault(plan.route, {})
+        twin = buffer.get(plan.message.idempotency_key)
+        if twin is not None:
+            m = twin[1].message
+            note = f"same message as row {twin[0]}"
+            emit([RowResult(row, m.to, "duplicate", plan.route[0], m.message_id, note)])
+            continue
+        buffer[plan.message.idempotency_key] = (row, plan)
         if len(buffer) >= _size(plan.route, env, rate):
-            yield buffer
-            buffers[plan.route], rest = _distinct(carry.pop(plan.route, []))
-            keys[plan.route] = {p.message.idempotency_key for _, p in buffers[plan.route]}
-            if rest:
-                carry[plan.route] = rest
-    for route_ids in list(buffers) + list(carry):
-        rest = buffers.pop(route_ids, []) + carry.pop(route_ids, [])
-        # a carried duplicate must not share a chunk with its twin
-        while rest:
-            chunk, rest = _distinct(rest)
-            yield chunk
-
-
-def _distinct(
-    rows: list[tuple[int, Planned]],
-) -> tuple[list[tuple[int, Planned]], list[tuple[int, Planned]]]:
-    seen: set[str | None] = set()
-    chunk: list[tuple[int, Planned]] = []
-    later: list[tuple[int, Planned]] = []
-    for item in rows:
-        key = item[1].message.idempotency_key
-        (later if key in seen else chunk).append(item)
-        seen.add(key)
-    return chunk, later
+            yield list(buffers.pop(plan.route).values())
+    for buffer in buffers.values():
+        yield list(buffer.values())
 
 
 def _size(route_ids: Sequence[str], env: Env, rate: float | None) -> int:
