@@ -294,7 +294,7 @@ class Run:
                     self.items(env, preview=False),
                     env,
                     emit=emit,
-                    stop=stop,
+                    stop=lambda: stop() or tally.fatal is not None,
                     concurrency=concurrency,
                     rate=rate,
                 )
@@ -348,7 +348,9 @@ class Run:
 
     def _finish(self, tally: Tally, stopped: bool, interrupted: bool, report: Path | None) -> int:
         counts = tally.counts
-        if stopped:
+        if tally.fatal:
+            code = tally.fatal
+        elif stopped:
             code = 130 if interrupted else 75
         elif counts["unknown"]:
             code = 75
@@ -391,10 +393,12 @@ class Tally:
         self.rows = 0
         self.shown = 0
         self.last_beat = 0
+        self.fatal: int | None = None  # 77/78: the provider cannot be used; stop sending
 
     def add(self, results: list[campaign.RowResult], out: Output) -> None:
         self.report.add(results)
         for r in results:
+            self.fatal = self.fatal or r.fatal
             self.rows += 1
             self.counts[r.state] += 1
             if r.state in ("failed", "invalid", "suppressed"):

@@ -33,6 +33,9 @@ class RowResult:
     provider_id: str | None = None
     message_id: str | None = None
     error: str | None = None
+    # set when the whole provider call failed in a way no later chunk can escape (77 auth, 78
+    # config): the caller stops instead of failing every remaining row the same way
+    fatal: int | None = None
 
 
 Item = tuple[int, str, "Planned | KmsgError"]  # (row number, recipient as written, plan or why not)
@@ -179,7 +182,8 @@ def _result(row: int, o: Outcome) -> RowResult:
         error = f"{o.result.code or ''} {o.result.error or ''}".strip()
     if state == "unknown" and not error:
         error = "no answer: `kmsg track` reconciles"
-    return RowResult(row, m.to, state, o.provider_id, m.message_id, error)
+    fatal = o.error.exit_code if o.error is not None and o.error.exit_code in (77, 78) else None
+    return RowResult(row, m.to, state, o.provider_id, m.message_id, error, fatal)
 
 
 def reconcile(job_id: str, env: Env) -> tuple[int, int, int]:

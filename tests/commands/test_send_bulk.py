@@ -208,3 +208,15 @@ def test_an_empty_cell_used_by_the_text_makes_the_row_invalid(kmsg: Kmsg, tmp_pa
     assert code == 65
     assert [(r["row"], r["valid"]) for r in doc["rows"]] == [(1, True), (2, False)]
     assert doc["rows"][1]["error"] == "{amount} is empty in this row"
+
+
+def test_refused_authentication_stops_the_campaign_with_77(
+    kmsg: Kmsg, kmsg_home: Path, tmp_path: Path, write_config: Callable[[str], Path]
+) -> None:
+    write_config('[providers.mock]\ntype = "mock"\nmax_batch = 2\n')
+    data = tmp_path / "c.csv"
+    rows = ["01011114010"] + [f"0101111{n:04d}" for n in range(1, 6)]  # mock: ...4010 -> 401
+    data.write_text("to\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    code, doc = kmsg.json("send-bulk", str(data), "--text", "hi", "--concurrency", "1")
+    assert code == 77 and doc["stopped"] is True
+    assert tracked(kmsg_home) == {"rejected": 2}  # the first chunk only; nothing after it
