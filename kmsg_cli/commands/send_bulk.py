@@ -7,12 +7,10 @@ left in flight.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import socket
 import tempfile
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from kmsg_cli.commands._bulk_io import CsvSource, Report, keep_stdin
+from kmsg_cli.commands._bulk_view import DryRunWriter, Tally, show_summary
 from kmsg_cli.commands._common import app_context, command, stop_on_signals
 from kmsg_cli.core import bulk, campaign, korea, service
 from kmsg_cli.core.bulk import Spec, Summary
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
     from kmsg_cli.core.service import Env, Planned
     from kmsg_cli.output import Output
 
-SHOWN_ERRORS = 20  # rows named on stderr; the rest are in --report
 STALE_OWNER_MS = 10 * 60 * 1000  # a run on another host is presumed dead after this silence
 
 
@@ -220,7 +218,7 @@ class Run:
         env = self.app_ctx.env()
         out = self.out
         summary = Summary()
-        writer = _DryRunWriter(out, self.job_id)
+        writer = DryRunWriter(out, self.job_id)
         try:
             for row, to, plan in self.items(env, preview=True):
                 summary.rows += 1
@@ -269,7 +267,7 @@ class Run:
             korea.ad_send_time(clock.now_ms(), None, defer=False)  # refuses at night (75)
         summary.check_cost(max_cost)
         if not out.json_mode and not out.quiet:
-            _show_summary(out.err_console(), self.job_id, summary)
+            show_summary(out.err_console(), self.job_id, summary)
         if summary.to_send == 0:
             return self._nothing_to_send(summary)
         if not yes and not out.confirm(f"Send {summary.to_send:,} messages?"):
@@ -384,42 +382,6 @@ class Run:
         return code
 
 
-class Tally:
-    """Counts per final state, and the first few problem rows named on stderr."""
-
-    def __init__(self, report: Report) -> None:
-        self.report = report
-        self.counts: Counter[str] = Counter()
-        self.rows = 0
-        self.shown = 0
-        self.last_beat = 0
-        self.fatal: int | None = None  # 77/78: the provider cannot be used; stop sending
-
-    def add(self, results: list[campaign.RowResult], out: Output) -> None:
-        self.report.add(results)
-        for r in results:
-            self.fatal = self.fatal or r.fatal
-            self.rows += 1
-            self.counts[r.state] += 1
-            if r.state in ("failed", "invalid", "suppressed"):
-                self.shown += 1
-                if self.shown <= SHOWN_ERRORS:
-                    out.error(f"row {r.row} ({out.phone(r.to)}): {r.state}: {r.error}")
-                elif self.shown == SHOWN_ERRORS + 1:
-                    out.error("more problem rows: see --report", prefix=True)
-
-    def line(self) -> str:
-        return ", ".join(
-            f"{self.counts[s]:,} {s.replace('_', ' ')}" for s in campaign.STATES if self.counts[s]
-        )
-
-    def due_heartbeat(self, now: int) -> bool:
-        if now - self.last_beat < 30_000:
-            return False
-        self.last_beat = now
-        return True
-
-
 def _alive(now: int) -> Any:
     host = socket.gethostname()
 
@@ -436,65 +398,3 @@ def _alive(now: int) -> Any:
         return True
 
     return alive
-
-
-def _show_summary(console: Console, job_id: str, s: Summary) -> None:
-    types = ", ".join(f"{n:,} {t}" for t, n in s.types.most_common())
-    providers = ", ".join(f"{n:,} via {p}" for p, n in s.providers.most_common())
-    cost = f"{s.cost:,.0f} KRW" + (
-        f" + unpriced {', '.join(sorted(s.unpriced))}" if s.unpriced else ""
-    )
-    console.print(f"job {job_id}: {s.rows:,} rows: {s.valid:,} valid, {s.invalid:,} invalid")
-    if s.sent_before:
-        console.print(f"  already sent by an earlier run: {s.sent_before:,} (not sent again)")
-    console.print(f"  to send: {s.to_send:,} ({types}; {providers}); estimated cost {cost}")
-
-
-class _DryRunWriter:
-    """Every row as it is checked: a line of text, or one JSON document streamed row by row."""
-
-    def __init__(self, out: Output, job_id: str) -> None:
-        self.out, self.job_id, self.first = out, job_id, True
-        if out.json_mode:
-            out.write(
-                f'{{"schema_version": 1, "dry_run": true, "job": {json.dumps(job_id)}, "rows": ['
-            )
-
-    def row(self, doc: dict[str, Any]) -> None:
-        out = self.out
-        if out.json_mode:
-            out.write(("" if self.first else ", ") + json.dumps(doc, ensure_ascii=False))
-        elif doc["valid"]:
-            cost = "-" if doc["cost"] is None else f"{doc['cost']:g}"
-            out.write(
-                f"{doc['row']:>7}  {doc['to']:<13}  {doc['type']:<8} {doc['bytes']:>5}B  "
-                f"{doc['provider']:<10} {cost:>6}  {doc['text'][:40]!r}\n"
-            )
-        else:
-            out.write(f"{doc['row']:>7}  {doc['to']:<13}  INVALID  {doc['error']}\n")
-        self.first = False
-
-    def close(self, s: Summary, error: KmsgError | None, code: int = 0) -> None:
-        totals = {
-            "rows": s.rows,
-            "valid": s.valid,
-            "invalid": s.invalid,
-            "types": dict(s.types),
-            "providers": dict(s.providers),
-            "bytes": s.bytes,
-            "cost": None if s.unpriced else s.cost,
-        }
-        out = self.out
-        if out.json_mode:
-            tail: dict[str, Any] = {"summary": totals, "ok": error is None and code == 0}
-            if error is not None:
-                tail |= {"error": error.to_dict(), "exit_code": error.exit_code}
-            elif code:
-                tail |= {"exit_code": code}
-            out.write("], " + json.dumps(tail, ensure_ascii=False)[1:] + "\n")
-            return
-        if error is not None:
-            out.fail(error)
-            return
-        _show_summary(out.console(), self.job_id, s)
-        out.write("dry run: nothing sent\n")

@@ -15,6 +15,7 @@ from pathlib import Path
 from kmsg_cli.errors import InputFileError, KmsgError
 from kmsg_cli.store.bulk import BulkQueries
 from kmsg_cli.store.jobs import JobQueries
+from kmsg_cli.store.lists import ListQueries
 from kmsg_cli.store.migrations import migrate
 from kmsg_cli.store.records import RecordQueries
 from kmsg_cli.store.tracking import TrackingQueries
@@ -40,7 +41,7 @@ def open_store(path: Path, now_ms: int, *, must_exist: bool = False) -> Store:
     return Store(conn)
 
 
-class Store(RecordQueries, JobQueries, TrackingQueries, BulkQueries):
+class Store(RecordQueries, ListQueries, JobQueries, TrackingQueries, BulkQueries):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 

@@ -1,0 +1,117 @@
+"""What `kmsg send-bulk` shows: the preview summary, the dry-run rows, the running tally."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from kmsg_cli.commands._bulk_io import Report
+from kmsg_cli.core import campaign
+from kmsg_cli.core.bulk import Summary
+from kmsg_cli.errors import KmsgError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from kmsg_cli.output import Output
+
+SHOWN_ERRORS = 20  # rows named on stderr; the rest are in --report
+
+
+class Tally:
+    """Counts per final state, and the first few problem rows named on stderr."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.counts: Counter[str] = Counter()
+        self.rows = 0
+        self.shown = 0
+        self.last_beat = 0
+        self.fatal: int | None = None  # 77/78: the provider cannot be used; stop sending
+
+    def add(self, results: list[campaign.RowResult], out: Output) -> None:
+        self.report.add(results)
+        for r in results:
+            self.fatal = self.fatal or r.fatal
+            self.rows += 1
+            self.counts[r.state] += 1
+            if r.state in ("failed", "invalid", "suppressed"):
+                self.shown += 1
+                if self.shown <= SHOWN_ERRORS:
+                    out.error(f"row {r.row} ({out.phone(r.to)}): {r.state}: {r.error}")
+                elif self.shown == SHOWN_ERRORS + 1:
+                    out.error("more problem rows: see --report", prefix=True)
+
+    def line(self) -> str:
+        return ", ".join(
+            f"{self.counts[s]:,} {s.replace('_', ' ')}" for s in campaign.STATES if self.counts[s]
+        )
+
+    def due_heartbeat(self, now: int) -> bool:
+        if now - self.last_beat < 30_000:
+            return False
+        self.last_beat = now
+        return True
+
+
+def show_summary(console: Console, job_id: str, s: Summary) -> None:
+    types = ", ".join(f"{n:,} {t}" for t, n in s.types.most_common())
+    providers = ", ".join(f"{n:,} via {p}" for p, n in s.providers.most_common())
+    cost = f"{s.cost:,.0f} KRW" + (
+        f" + unpriced {', '.join(sorted(s.unpriced))}" if s.unpriced else ""
+    )
+    console.print(f"job {job_id}: {s.rows:,} rows: {s.valid:,} valid, {s.invalid:,} invalid")
+    if s.sent_before:
+        console.print(f"  already sent by an earlier run: {s.sent_before:,} (not sent again)")
+    console.print(f"  to send: {s.to_send:,} ({types}; {providers}); estimated cost {cost}")
+
+
+class DryRunWriter:
+    """Every row as it is checked: a line of text, or one JSON document streamed row by row."""
+
+    def __init__(self, out: Output, job_id: str) -> None:
+        self.out, self.job_id, self.first = out, job_id, True
+        if out.json_mode:
+            out.write(
+                f'{{"schema_version": 1, "dry_run": true, "job": {json.dumps(job_id)}, "rows": ['
+            )
+
+    def row(self, doc: dict[str, Any]) -> None:
+        out = self.out
+        if out.json_mode:
+            out.write(("" if self.first else ", ") + json.dumps(doc, ensure_ascii=False))
+        elif doc["valid"]:
+            cost = "-" if doc["cost"] is None else f"{doc['cost']:g}"
+            out.write(
+                f"{doc['row']:>7}  {doc['to']:<13}  {doc['type']:<8} {doc['bytes']:>5}B  "
+                f"{doc['provider']:<10} {cost:>6}  {doc['text'][:40]!r}\n"
+            )
+        else:
+            out.write(f"{doc['row']:>7}  {doc['to']:<13}  INVALID  {doc['error']}\n")
+        self.first = False
+
+    def close(self, s: Summary, error: KmsgError | None, code: int = 0) -> None:
+        totals = {
+            "rows": s.rows,
+            "valid": s.valid,
+            "invalid": s.invalid,
+            "types": dict(s.types),
+            "providers": dict(s.providers),
+            "bytes": s.bytes,
+            "cost": None if s.unpriced else s.cost,
+        }
+        out = self.out
+        if out.json_mode:
+            tail: dict[str, Any] = {"summary": totals, "ok": error is None and code == 0}
+            if error is not None:
+                tail |= {"error": error.to_dict(), "exit_code": error.exit_code}
+            elif code:
+                tail |= {"exit_code": code}
+            out.write("], " + json.dumps(tail, ensure_ascii=False)[1:] + "\n")
+            return
+        if error is not None:
+            out.fail(error)
+            return
+        show_summary(out.console(), self.job_id, s)
+        out.write("dry run: nothing sent\n")

@@ -1,0 +1,69 @@
+"""Small tables beside the records, mixed into Store: the round-robin cursor and the suppression
+(opt-out) list."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+
+
+class ListQueries:
+    conn: sqlite3.Connection
+
+    def write(self) -> AbstractContextManager[sqlite3.Connection]:  # provided by Store
+        raise NotImplementedError
+
+    # ---- routing cursor -----------------------------------------------------------------------
+
+    def advance_cursor(self, key: str, size: int) -> int:
+        """The next round-robin position in [0, size), persisted so separate runs rotate (ROUTE-3)."""
+        with self.write() as conn:
+            row = conn.execute(
+                'SELECT "position" FROM "kmsg_routing_cursor" WHERE "key" = ?', (key,)
+            ).fetchone()
+            position = 0 if row is None else (row[0] + 1) % size
+            conn.execute(
+                'INSERT INTO "kmsg_routing_cursor" VALUES (?, ?) '
+                'ON CONFLICT("key") DO UPDATE SET "position" = excluded."position"',
+                (key, position),
+            )
+        return position
+
+    # ---- suppression (opt-out) list ----------------------------------------------------------
+
+    def suppress(self, numbers: Sequence[str], reason: str | None, now: int) -> int:
+        with self.write() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                'INSERT OR IGNORE INTO "kmsg_suppressions" VALUES (?, ?, ?)',
+                [(n, now, reason) for n in numbers],
+            )
+            return conn.total_changes - before
+
+    def unsuppress(self, numbers: Sequence[str]) -> int:
+        with self.write() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                'DELETE FROM "kmsg_suppressions" WHERE "number" = ?', [(n,) for n in numbers]
+            )
+            return conn.total_changes - before
+
+    def suppressed(self, numbers: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        numbers = list(numbers)
+        for i in range(0, len(numbers), 500):
+            chunk = numbers[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f'SELECT "number" FROM "kmsg_suppressions" WHERE "number" IN ({marks})', chunk
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    def suppressions(self, limit: int) -> list[tuple[str, int, str | None]]:
+        rows = self.conn.execute(
+            'SELECT "number","added_at","reason" FROM "kmsg_suppressions" ORDER BY "added_at" DESC LIMIT ?',
+            (limit,),
+        )
+        return [(n, at, reason) for n, at, reason in rows]
