@@ -1,0 +1,44 @@
+"""On a terminal, send-bulk asks before sending (a real pseudo-terminal, a real child process)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run_on_a_terminal(args: list[str], answer: bytes) -> tuple[int, str]:
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: kmsg with the pty as its terminal
+        os.execv(sys.executable, [sys.executable, "-m", "kmsg_cli", *args])
+    out, answered = b"", False
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        out += data
+        if b"[y/N]" in out and not answered:
+            os.write(fd, answer)
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+@pytest.mark.parametrize(("answer", "code", "sent"), [(b"n\n", 1, False), (b"y\n", 0, True)])
+def test_asks_before_sending(
+    kmsg_home: Path, tmp_path: Path, answer: bytes, code: int, sent: bool
+) -> None:
+    data = tmp_path / "one.csv"
+    data.write_text("to\n01055556661\n", encoding="utf-8")
+    exit_code, screen = run_on_a_terminal(["send-bulk", str(data), "--text", "hi"], answer)
+    assert "Send 1 messages? [y/N]" in screen
+    assert exit_code == code, screen
+    assert ("1 accepted" in screen) is sent
+    assert ("cancelled; nothing sent" in screen) is not sent
