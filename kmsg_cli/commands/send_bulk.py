@@ -273,9 +273,13 @@ class Run:
         if not yes and not out.confirm(f"Send {summary.to_send:,} messages?"):
             out.error("cancelled; nothing sent")
             return 1
+        tally = Tally(Report(report, out.phone))  # an unwritable --report fails before anything
         owner = f"{socket.gethostname()}:{os.getpid()}"
-        self._claim(owner)
-        tally = Tally(Report(report, out.phone))
+        try:
+            self._claim(owner)
+        except BaseException:
+            tally.report.close()
+            raise
         stopped = False
         try:
             self._reconcile()
