@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import os
 import shutil
+import socket
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -121,3 +124,39 @@ class Report:
     def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
+
+
+@contextlib.contextmanager
+def open_source(source: str, encoding: str, keep: Path | None) -> Iterator[CsvSource]:
+    """The CSV at ``source``; stdin (``-``) is copied to ``keep``, or else to a temporary file."""
+    if keep is not None:
+        yield CsvSource(keep_stdin(keep), encoding)
+    elif source != "-":
+        yield CsvSource(Path(source), encoding)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield CsvSource(keep_stdin(Path(tmp) / "stdin.csv"), encoding)
+
+
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(now: int, stale_ms: int = 10 * 60 * 1000) -> Callable[[str, int], bool]:
+    """Is the run that holds a job still alive? On this host: its process exists. On another
+    host (a shared database file): it wrote a heartbeat within ``stale_ms``."""
+    host = socket.gethostname()
+
+    def alive(owner: str, heartbeat_at: int) -> bool:
+        owner_host, _, pid = owner.rpartition(":")
+        if owner_host != host:
+            return now - heartbeat_at < stale_ms
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except (PermissionError, ValueError):
+            return True
+        return True
+
+    return alive

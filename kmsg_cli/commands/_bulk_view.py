@@ -14,6 +14,7 @@ from kmsg_cli.errors import KmsgError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from kmsg_cli.core.service import Planned
     from kmsg_cli.output import Output
 
 SHOWN_ERRORS = 20  # rows named on stderr; the rest are in --report
@@ -76,6 +77,25 @@ class DryRunWriter:
             out.write(
                 f'{{"schema_version": 1, "dry_run": true, "job": {json.dumps(job_id)}, "rows": ['
             )
+
+    def invalid(self, row: int, to: str, error: KmsgError) -> None:
+        self.row({"row": row, "to": self.out.phone(to), "valid": False, "error": error.message})
+
+    def valid(self, row: int, plan: Planned) -> None:
+        m = plan.message
+        self.row(
+            {
+                "row": row,
+                "to": self.out.phone(m.to),
+                "valid": True,
+                "type": m.type.value,
+                "bytes": plan.bytes,
+                "provider": plan.route[0],
+                "cost": plan.cost,
+                "text": m.text,
+                "warnings": list(plan.warnings),
+            }
+        )
 
     def row(self, doc: dict[str, Any]) -> None:
         out = self.out

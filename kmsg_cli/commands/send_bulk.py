@@ -7,18 +7,16 @@ left in flight.
 
 from __future__ import annotations
 
-import os
 import secrets
-import socket
-import tempfile
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kmsg_cli.commands._bulk_io import CsvSource, Report, keep_stdin
+from kmsg_cli.commands._bulk_io import CsvSource, Report, open_source, owner_alive, this_process
 from kmsg_cli.commands._bulk_view import DryRunWriter, Tally, show_summary
 from kmsg_cli.commands._common import app_context, command, stop_on_signals
 from kmsg_cli.core import bulk, campaign, korea, service
@@ -31,8 +29,6 @@ if TYPE_CHECKING:
     from kmsg_cli.context import AppContext
     from kmsg_cli.core.service import Env, Planned
     from kmsg_cli.output import Output
-
-STALE_OWNER_MS = 10 * 60 * 1000  # a run on another host is presumed dead after this silence
 
 
 def register(app: typer.Typer) -> None:
@@ -149,24 +145,14 @@ class Run:
         return self.app_ctx.output
 
     # -- input ------------------------------------------------------------------------------
-    def input(self, dry_run: bool) -> Any:
-        import contextlib
-
-        @contextlib.contextmanager
-        def opened() -> Iterator[CsvSource]:
-            if self.source != "-":
-                yield CsvSource(Path(self.source), self.spec.encoding)
-                return
-            if dry_run:  # nothing to resume: a private temporary copy, gone afterwards
-                with tempfile.TemporaryDirectory() as tmp:
-                    yield CsvSource(keep_stdin(Path(tmp) / "stdin.csv"), self.spec.encoding)
-                return
-            # kept beside the database until the job is done, so --resume can read it again
-            kept = keep_stdin(self.app_ctx.db_path.parent / "bulk" / f"{self.job_id}.csv")
-            self.source = str(kept)
-            yield CsvSource(kept, self.spec.encoding)
-
-        return opened()
+    def input(self, dry_run: bool) -> AbstractContextManager[CsvSource]:
+        """The CSV; stdin is first copied: to a temporary file for a dry run, else beside the
+        database until the job is done (so --resume can read it again)."""
+        keep = None
+        if self.source == "-" and not dry_run:
+            keep = self.app_ctx.db_path.parent / "bulk" / f"{self.job_id}.csv"
+            self.source = str(keep)
+        return open_source(self.source, self.spec.encoding, keep)
 
     def items(self, env: Env, *, preview: bool) -> Iterator[campaign.Item]:
         """(row, recipient as written, plan or the reason it is invalid), one row at a time."""
@@ -224,26 +210,11 @@ class Run:
                 summary.rows += 1
                 if isinstance(plan, KmsgError):
                     summary.invalid += 1
-                    writer.row(
-                        {"row": row, "to": out.phone(to), "valid": False, "error": plan.message}
-                    )
+                    writer.invalid(row, to, plan)
                     continue
                 summary.valid += 1
-                m = plan.message
-                summary.add(m, plan.route[0], plan.bytes, env.prices)
-                writer.row(
-                    {
-                        "row": row,
-                        "to": out.phone(m.to),
-                        "valid": True,
-                        "type": m.type.value,
-                        "bytes": plan.bytes,
-                        "provider": plan.route[0],
-                        "cost": plan.cost,
-                        "text": m.text,
-                        "warnings": list(plan.warnings),
-                    }
-                )
+                summary.add(plan.message, plan.route[0], plan.bytes, env.prices)
+                writer.valid(row, plan)
         except KmsgError as exc:
             writer.close(summary, exc)
             raise typer.Exit(exc.exit_code) from None
@@ -274,7 +245,7 @@ class Run:
             out.error("cancelled; nothing sent")
             return 1
         tally = Tally(Report(report, out.phone))  # an unwritable --report fails before anything
-        owner = f"{socket.gethostname()}:{os.getpid()}"
+        owner = this_process()
         try:
             self._claim(owner)
         except BaseException:
@@ -313,7 +284,7 @@ class Run:
     def _claim(self, owner: str) -> None:
         store, now = self.app_ctx.store(), self.app_ctx.clock.now_ms()
         spec = asdict(self.spec)
-        holder = store.claim_bulk_job(self.job_id, self.source, spec, owner, now, _alive(now))
+        holder = store.claim_bulk_job(self.job_id, self.source, spec, owner, now, owner_alive(now))
         if holder is not None:
             raise TemporaryError(
                 f"job {self.job_id} is being sent by {holder.owner}; nothing sent",
@@ -384,21 +355,3 @@ class Run:
                 f"stopped; state saved: rerun the same command or `kmsg send-bulk --resume {self.job_id}`"
             )
         return code
-
-
-def _alive(now: int) -> Any:
-    host = socket.gethostname()
-
-    def alive(owner: str, heartbeat_at: int) -> bool:
-        owner_host, _, pid = owner.rpartition(":")
-        if owner_host != host:
-            return now - heartbeat_at < STALE_OWNER_MS
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return False
-        except (PermissionError, ValueError):
-            return True
-        return True
-
-    return alive
