@@ -311,12 +311,11 @@ class Run:
             "sent_before": summary.sent_before,
             "invalid": summary.invalid,
         }
-        self.out.emit(
-            doc,
-            lambda c: c.print(
-                f"nothing to send: every valid row of job {self.job_id} was sent before"
-            ),
-        )
+        message = f"nothing to send: every valid row of job {self.job_id} was sent before"
+        if summary.invalid and self.out.json_mode:
+            self.out.fail(KmsgError(f"{message}; {summary.invalid:,} rows are invalid"), doc)
+            return 1
+        self.out.emit(doc, lambda console: console.print(message))
         return 1 if summary.invalid else 0
 
     def _finish(self, tally: Tally, stopped: bool, interrupted: bool, report: Path | None) -> int:

@@ -187,7 +187,7 @@ def test_resume_uses_the_saved_file_and_options(
     data = campaign(tmp_path / "c.csv", 5)
     assert kmsg("send-bulk", str(data), "--text", TEXT, "--job", "j1").exit_code == 0
     code, doc = kmsg.json("send-bulk", "--resume", "j1")
-    assert code == 0 and doc["sent_before"] == 5
+    assert code == 0 and doc["ok"] is True and doc["sent_before"] == 5
     result = kmsg("send-bulk", "--resume", "nope")
     assert result.exit_code == 66 and "no bulk job 'nope'" in result.stderr
     assert kmsg("send-bulk", str(data), "--resume", "j1").exit_code == 2
@@ -220,3 +220,10 @@ def test_refused_authentication_stops_the_campaign_with_77(
     code, doc = kmsg.json("send-bulk", str(data), "--text", "hi", "--concurrency", "1")
     assert code == 77 and doc["stopped"] is True
     assert tracked(kmsg_home) == {"rejected": 2}  # the first chunk only; nothing after it
+
+
+def test_a_rerun_with_only_invalid_rows_left_still_says_so(kmsg: Kmsg, tmp_path: Path) -> None:
+    data = campaign(tmp_path / "c.csv", 4, bad_every=2)
+    assert kmsg("send-bulk", str(data), "--text", TEXT).exit_code == 1
+    code, doc = kmsg.json("send-bulk", str(data), "--text", TEXT)
+    assert code == 1 and doc["ok"] is False and doc["sent_before"] == 2 and doc["invalid"] == 2
