@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from kmsg_cli.core import content
 from kmsg_cli.core.compose import Draft
 from kmsg_cli.core.models import Message
-from kmsg_cli.errors import InputError
+from kmsg_cli.errors import ConfigError, InputError
 
 RECIPIENT_COLUMNS = (
     "to",
@@ -190,7 +190,7 @@ class Summary:
         if max_cost is None:
             return
         if self.unpriced:
-            raise InputError(
+            raise ConfigError(
                 f"--max-cost needs a price for {', '.join(sorted(self.unpriced))}",
                 hint="set it in [prices] (KRW per message)",
             )

@@ -227,3 +227,9 @@ def test_a_rerun_with_only_invalid_rows_left_still_says_so(kmsg: Kmsg, tmp_path:
     assert kmsg("send-bulk", str(data), "--text", TEXT).exit_code == 1
     code, doc = kmsg.json("send-bulk", str(data), "--text", TEXT)
     assert code == 1 and doc["ok"] is False and doc["sent_before"] == 2 and doc["invalid"] == 2
+
+
+def test_max_cost_without_prices_is_a_configuration_error(kmsg: Kmsg, tmp_path: Path) -> None:
+    data = campaign(tmp_path / "c.csv", 2)
+    result = kmsg("send-bulk", str(data), "--text", TEXT, "--max-cost", "100")
+    assert result.exit_code == 78 and "--max-cost needs a price for SMS" in result.stderr
