@@ -164,7 +164,7 @@ class Run:
             try:
                 to, draft = bulk.draft(values, cols, self.spec)
                 planned = service.plan_one(draft, to, env, preview=preview)
-                if self.spec.ad:
+                if planned.message.ad:
                     korea.check_ad(planned.message)
                 yield number, to, campaign.prepare(planned, self.job_id, number, self.run_id)
             except KmsgError as exc:
@@ -234,8 +234,12 @@ class Run:
         report: Path | None,
     ) -> int:
         out, clock = self.out, self.app_ctx.clock
-        if self.spec.ad:
-            korea.ad_send_time(clock.now_ms(), None, defer=False)  # refuses at night (75)
+        if summary.ads:
+            try:
+                korea.ad_send_time(clock.now_ms(), None, defer=False)  # refuses at night (75)
+            except TemporaryError as exc:
+                exc.hint = "rerun from 08:00 KST: the same command sends what is left"
+                raise
         summary.check_cost(max_cost)
         if not out.json_mode and not out.quiet:
             show_summary(out.err_console(), self.job_id, summary)

@@ -34,7 +34,8 @@ RECIPIENT_COLUMNS = (
     "연락처",
 )
 # per-row columns with a meaning of their own; every other column (the recipient too) is a variable
-TEXT_COLUMN, TYPE_COLUMN, SUBJECT_COLUMN = "text", "type", "subject"
+TEXT_COLUMN, TYPE_COLUMN, SUBJECT_COLUMN, AD_COLUMN = "text", "type", "subject", "ad"
+_YES, _NO = {"y", "yes", "true", "1", "예", "o"}, {"", "n", "no", "false", "0", "아니오", "x"}
 _BRACE = re.compile(r"(?<!#)\{([^{}]*)\}")
 
 
@@ -109,7 +110,7 @@ def draft(values: Sequence[str], cols: Columns, spec: Spec) -> tuple[str, Draft]
     if len(values) != len(cols.header):
         raise InputError(f"has {len(values)} fields; the header has {len(cols.header)}")
     row = dict(zip(cols.header, values, strict=True))
-    own = {TEXT_COLUMN, TYPE_COLUMN, SUBJECT_COLUMN}
+    own = {TEXT_COLUMN, TYPE_COLUMN, SUBJECT_COLUMN, AD_COLUMN}
     variables = {k: v for k, v in row.items() if k and k not in own}
     if cols.text is not None:
         text: str | None = cols.text
@@ -130,8 +131,15 @@ def draft(values: Sequence[str], cols: Columns, spec: Spec) -> tuple[str, Draft]
         variables=variables,
         provider_id=spec.provider_id,
         strict=spec.strict,
-        ad=spec.ad,
+        ad=spec.ad or _flag(row.get(AD_COLUMN, "")),
     )
+
+
+def _flag(value: str) -> bool:
+    v = value.strip().lower()
+    if v not in _YES | _NO:
+        raise InputError(f"ad column says {value!r}: use yes or no")
+    return v in _YES
 
 
 def row_key(job_id: str, m: Message) -> str:
@@ -167,6 +175,7 @@ class Summary:
     invalid: int = 0
     sent_before: int = 0  # valid rows this job already sent (a rerun skips them)
     types: Counter[str] = field(default_factory=Counter)  # rows to send, per type
+    ads: int = 0  # rows to send as advertising (refused at night)
     providers: Counter[str] = field(default_factory=Counter)
     bytes: int = 0
     cost: float = 0.0
@@ -178,6 +187,7 @@ class Summary:
 
     def add(self, m: Message, provider_id: str, size: int, prices: Mapping[str, float]) -> None:
         self.types[m.type.value] += 1
+        self.ads += m.ad
         self.providers[provider_id] += 1
         self.bytes += size
         price = prices.get(m.type.value)

@@ -233,3 +233,32 @@ def test_max_cost_without_prices_is_a_configuration_error(kmsg: Kmsg, tmp_path: 
     data = campaign(tmp_path / "c.csv", 2)
     result = kmsg("send-bulk", str(data), "--text", TEXT, "--max-cost", "100")
     assert result.exit_code == 78 and "--max-cost needs a price for SMS" in result.stderr
+
+
+def kst_ms(hour: int, minute: int = 0) -> int:
+    from datetime import datetime, timedelta, timezone
+
+    return int(
+        datetime(2026, 11, 18, hour, minute, tzinfo=timezone(timedelta(hours=9))).timestamp() * 1000
+    )
+
+
+def test_ad_rows_follow_the_korean_rules(
+    kmsg: Kmsg, kmsg_home: Path, tmp_path: Path, clock
+) -> None:
+    data = tmp_path / "c.csv"
+    data.write_text(
+        "to,ad,text\n"
+        "01011112221,yes,(광고) 세일 무료거부 080-123-4567\n"
+        "01011112231,yes,세일합니다\n"  # an ad without (광고) and an 080 line
+        "01011112241,,안내 문자\n"
+        "01011112251,maybe,안내\n",
+        encoding="utf-8",
+    )
+    clock.now = kst_ms(22)
+    result = kmsg("send-bulk", str(data))
+    assert result.exit_code == 75 and "21:00 and 08:00 KST" in result.stderr
+    assert not tracked(kmsg_home)
+    clock.now = kst_ms(8)
+    code, doc = kmsg.json("send-bulk", str(data))
+    assert code == 1 and doc["counts"]["accepted"] == 2 and doc["counts"]["invalid"] == 2
