@@ -54,6 +54,7 @@ def baseline(csv_path: str, db_path: str) -> None:
     from kmsg_cli.core import bulk, campaign, service
 
     ctx = AppContext()
+    ctx.set_options(quiet=True)  # no "using the built-in mock" notice in the table
     env = ctx.env()
     store = ctx.store()
     spec = bulk.Spec(text=TEXT)
