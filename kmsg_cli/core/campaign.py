@@ -87,7 +87,8 @@ def send_rows(
     rate: float | None = None,
 ) -> bool:
     """Send every valid row; report each row once through ``emit`` (from this thread).
-    Returns True when it stopped early (``stop()``), with every row it started settled."""
+    Returns True when it stopped early (``stop()`` before the last chunk started), with every
+    chunk it started settled."""
     pace = _Pacer(env, rate)
     inflight: set[Future[list[RowResult]]] = set()
     stopped = False
@@ -110,7 +111,6 @@ def send_rows(
                 break
             inflight.add(pool.submit(_send, chunk, env))
             settle(block=False)
-        stopped = stopped or stop()
         while inflight:
             settle(block=True)
     return stopped
@@ -155,8 +155,11 @@ def _send(chunk: list[tuple[int, Planned]], env: Env) -> list[RowResult]:
     try:
         outcomes = service.execute([p for _, p in chunk], env)
     except KmsgError as exc:  # this provider cannot be used at all (a missing secret, ...)
+        fatal = exc.exit_code if exc.exit_code in (77, 78) else None
         return [
-            RowResult(row, p.message.to, "failed", p.route[0], p.message.message_id, exc.message)
+            RowResult(
+                row, p.message.to, "failed", p.route[0], p.message.message_id, exc.message, fatal
+            )
             for row, p in chunk
         ]
     return [_result(rows[o.message.message_id], o) for o in outcomes]

@@ -22,6 +22,7 @@ _JOB_COLUMNS = (
 )
 # a rejected row keeps its history but gives up its key, so the next run may send the row again
 _FREE_KEY = '"idempotency_key" = "idempotency_key" || \'#\' || "message_id"'
+_UNSETTLED = "\"send_state\" IN ('journaled', 'unknown')"
 
 
 class BulkQueries:
@@ -97,15 +98,18 @@ class BulkQueries:
         now: int,
         next_checks: dict[str, int],
     ) -> None:
-        """The provider has ``found`` (accepted after all) and provably never got ``missing``."""
-        unsettled = "\"send_state\" IN ('journaled', 'unknown')"
+        """What the provider says of unanswered rows: ``found`` it has (accepted, or rejected at
+        registration), ``missing`` it provably never got. Rows not accepted free their key."""
         with self.write() as conn:
             for r in found:
+                if not r.accepted:
+                    _reject(conn, r.message_id, r.code or "rejected", r.error or "", now)
+                    continue
                 conn.execute(
                     'UPDATE "kmsg_delivery_tracking" SET "send_state" = \'accepted\', "status" = ?,'
                     '"provider_message_id" = ?, "group_id" = ?, "sent_at" = "requested_at", '
                     '"status_updated_at" = ?, "next_check_at" = ?, "last_error" = NULL '
-                    f'WHERE "message_id" = ? AND {unsettled}',
+                    f'WHERE "message_id" = ? AND {_UNSETTLED}',
                     (
                         r.status.value,
                         r.provider_message_id,
@@ -118,25 +122,8 @@ class BulkQueries:
                 RecordQueries._history(
                     conn, r.message_id, now, r.status.value, None, "found", "reconcile"
                 )
-            error = json.dumps(
-                {"code": "not_received", "message": "lost with the run that sent it"}
-            )
             for mid in missing:
-                conn.execute(
-                    'UPDATE "kmsg_delivery_tracking" SET "send_state" = \'rejected\', '
-                    f'"status" = \'FAILED\', "failed_at" = ?, "status_updated_at" = ?, {_FREE_KEY},'
-                    f'"last_error" = ? WHERE "message_id" = ? AND {unsettled}',
-                    (now, now, error, mid),
-                )
-                RecordQueries._history(
-                    conn,
-                    mid,
-                    now,
-                    "FAILED",
-                    "not_received",
-                    "never reached the provider",
-                    "reconcile",
-                )
+                _reject(conn, mid, "not_received", "never reached the provider", now)
 
     def settle_unknown(self, message_ids: Sequence[str], now: int) -> None:
         """A dead run's rows the provider cannot account for: unknown, left to tracking."""
@@ -158,6 +145,17 @@ class BulkQueries:
                     f"'rejected' AND \"idempotency_key\" IN ({','.join('?' * len(chunk))})",
                     chunk,
                 )
+
+
+def _reject(conn: sqlite3.Connection, message_id: str, code: str, message: str, now: int) -> None:
+    error = json.dumps({"code": code, "message": message}, ensure_ascii=False)
+    conn.execute(
+        'UPDATE "kmsg_delivery_tracking" SET "send_state" = \'rejected\', "status" = \'FAILED\', '
+        f'"provider_status_code" = ?, "failed_at" = ?, "status_updated_at" = ?, {_FREE_KEY}, '
+        f'"last_error" = ? WHERE "message_id" = ? AND {_UNSETTLED}',
+        (code, now, now, error, message_id),
+    )
+    RecordQueries._history(conn, message_id, now, "FAILED", code, message, "reconcile")
 
 
 def _job(row: Sequence[object]) -> BulkJob:

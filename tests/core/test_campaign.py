@@ -159,3 +159,25 @@ def test_rate_paces_chunks_on_the_clock(setup, clock: FakeClock) -> None:
     run(env, items(env, 50), rate=10, concurrency=1)
     assert max(sizes) == 10
     assert sum(clock.slept) == pytest.approx(4.0)  # 5 chunks of 10 at 10/s: 4 waits of 1 s
+
+
+def test_a_lost_row_the_provider_rejected_at_registration_is_retried(setup) -> None:
+    env, provider, store = setup
+    got: list[str] = []
+
+    def die(messages) -> None:
+        got.extend(m.message_id for m in messages[:2])
+        provider.before_send = None
+        raise Crash()
+
+    provider.before_send = die
+    with pytest.raises(Crash):
+        run(env, items(env, 3), concurrency=1)
+    provider.received_answer = {
+        got[0]: SendResult(got[0], Status.SENT, provider_message_id="p-0"),
+        got[1]: SendResult(got[1], Status.FAILED, code="1011", error_class="invalid"),
+    }
+    assert campaign.reconcile(JOB, env) == (2, 1, 0)
+    assert store.get(got[1]).send_state == "rejected"
+    _, again = run(env, items(env, 3))
+    assert Counter(r.state for r in again) == {"already_sent": 1, "accepted": 2}
