@@ -97,58 +97,61 @@ class RecordQueries:
     def record_results(
         self, results: Sequence[SendResult], now: int, next_checks: dict[str, int]
     ) -> None:
-        """The provider answered: accepted rows get their ids and first check; failed rows FAILED."""
+        """The provider answered: accepted rows get their ids and first check; failed rows FAILED;
+        rows of a call that may have gone out stay unknown. One statement per kind (bulk-sized)."""
+        unknown: list[tuple[Any, ...]] = []
+        accepted: list[tuple[Any, ...]] = []
+        rejected: list[tuple[Any, ...]] = []
+        history: list[tuple[Any, ...]] = []
+        for r in results:
+            mid = r.message_id
+            if r.error_class == "unknown_outcome":  # part of a call that may have gone out
+                error = {"code": r.code or "unknown_outcome", "message": r.error or ""}
+                unknown.append((next_checks[mid], json.dumps(error, ensure_ascii=False), mid))
+                history.append((mid, now, None, r.code, r.error, "send"))
+                continue
+            if r.accepted:
+                accepted.append(
+                    (
+                        r.status.value,
+                        r.provider_message_id,
+                        r.group_id,
+                        now,
+                        now,
+                        next_checks[mid],
+                        mid,
+                    )
+                )
+            else:
+                error = {"code": r.code or r.error_class or "rejected", "message": r.error or ""}
+                rejected.append(
+                    (r.code, r.error, now, now, json.dumps(error, ensure_ascii=False), mid)
+                )
+            history.append((mid, now, r.status.value, r.code, r.error, "send"))
+        journaled = 'WHERE "message_id"=? AND "send_state"=\'journaled\''
         with self.write() as conn:
-            for r in results:
-                if r.error_class == "unknown_outcome":  # part of a call that may have gone out
-                    error = {"code": r.code or "unknown_outcome", "message": r.error or ""}
-                    conn.execute(
-                        'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'unknown\','
-                        '"next_check_at"=?,"last_error"=? '
-                        'WHERE "message_id"=? AND "send_state"=\'journaled\'',
-                        (
-                            next_checks[r.message_id],
-                            json.dumps(error, ensure_ascii=False),
-                            r.message_id,
-                        ),
-                    )
-                    self._history(conn, r.message_id, now, None, r.code, r.error, "send")
-                    continue
-                if r.accepted:
-                    conn.execute(
-                        'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'accepted\', "status"=?,'
-                        '"provider_message_id"=?,"group_id"=?,"sent_at"=?,"status_updated_at"=?,'
-                        '"next_check_at"=? WHERE "message_id"=? AND "send_state"=\'journaled\'',
-                        (
-                            r.status.value,
-                            r.provider_message_id,
-                            r.group_id,
-                            now,
-                            now,
-                            next_checks[r.message_id],
-                            r.message_id,
-                        ),
-                    )
-                else:
-                    error = {
-                        "code": r.code or r.error_class or "rejected",
-                        "message": r.error or "",
-                    }
-                    conn.execute(
-                        'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'rejected\','
-                        '"status"=\'FAILED\',"provider_status_code"=?,"provider_status_message"=?,'
-                        '"failed_at"=?,"status_updated_at"=?,"last_error"=? '
-                        'WHERE "message_id"=? AND "send_state"=\'journaled\'',
-                        (
-                            r.code,
-                            r.error,
-                            now,
-                            now,
-                            json.dumps(error, ensure_ascii=False),
-                            r.message_id,
-                        ),
-                    )
-                self._history(conn, r.message_id, now, r.status.value, r.code, r.error, "send")
+            conn.executemany(
+                'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'unknown\','
+                f'"next_check_at"=?,"last_error"=? {journaled}',
+                unknown,
+            )
+            conn.executemany(
+                'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'accepted\', "status"=?,'
+                '"provider_message_id"=?,"group_id"=?,"sent_at"=?,"status_updated_at"=?,'
+                f'"next_check_at"=? {journaled}',
+                accepted,
+            )
+            conn.executemany(
+                'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'rejected\','
+                '"status"=\'FAILED\',"provider_status_code"=?,"provider_status_message"=?,'
+                f'"failed_at"=?,"status_updated_at"=?,"last_error"=? {journaled}',
+                rejected,
+            )
+            conn.executemany(
+                'INSERT INTO "kmsg_status_history" ("message_id","at","status","code","message",'
+                '"source") VALUES (?,?,?,?,?,?)',
+                history,
+            )
 
     def record_call_error(
         self, message_ids: Sequence[str], error: KmsgError, now: int, next_check: int
