@@ -1,0 +1,36 @@
+"""kmsg_bulk_jobs: one live run per job; a dead run's job is taken over; finishing frees it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kmsg_cli.store import open_store
+
+
+def test_claiming_a_job(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "k.db", 1_000)
+    spec = {"text": "hi"}
+    alive = {"a:1": True, "b:2": False}
+    check = lambda owner, _beat: alive[owner]  # noqa: E731
+
+    assert store.claim_bulk_job("j", "/f.csv", spec, "a:1", 1_000, check) is None
+    held = store.claim_bulk_job("j", "/f.csv", spec, "c:3", 2_000, check)
+    assert held is not None and held.owner == "a:1" and held.state == "running"
+
+    alive["a:1"] = False  # the first run died (kill -9): its job is free for the next one
+    assert store.claim_bulk_job("j", "/g.csv", spec, "b:2", 3_000, check) is None
+    job = store.bulk_job("j")
+    assert job is not None and (job.owner, job.source, job.heartbeat_at) == ("b:2", "/g.csv", 3_000)
+
+    store.heartbeat_bulk_job("j", "b:2", 4_000)
+    store.finish_bulk_job("j", "not-the-owner", "done", {"accepted": 1}, 5_000)
+    assert store.bulk_job("j").state == "running"  # only the owner finishes its run
+    store.finish_bulk_job("j", "b:2", "stopped", {"accepted": 1}, 5_000)
+    job = store.bulk_job("j")
+    assert (job.state, job.owner, job.counts, job.heartbeat_at) == (
+        "stopped",
+        None,
+        {"accepted": 1},
+        4_000,
+    )
+    store.close()
