@@ -37,6 +37,22 @@ def run(env, rows, **kw) -> tuple[bool, list[campaign.RowResult]]:
     return stopped, seen
 
 
+def die_in_first_call(env, provider, rows: int, took: int = 0) -> list[str]:
+    """Run a campaign whose process dies inside its first provider call, after the provider took
+    the first ``took`` messages of it; returns their ids."""
+    got: list[str] = []
+
+    def die(messages) -> None:
+        got.extend(m.message_id for m in messages[:took])
+        provider.before_send = None
+        raise Crash()
+
+    provider.before_send = die
+    with pytest.raises(Crash):
+        run(env, items(env, rows), concurrency=1)
+    return got
+
+
 @pytest.fixture
 def setup(tmp_path: Path, clock: FakeClock):
     store = open_db(tmp_path / "k.db", clock)
@@ -73,15 +89,8 @@ def test_stopping_between_chunks_then_rerunning_sends_the_rest_once(setup) -> No
 
 
 def test_a_crash_mid_call_never_resends_on_rerun(setup) -> None:
-    env, provider, store = setup
-
-    def die(_messages) -> None:
-        provider.before_send = None
-        raise Crash()
-
-    provider.before_send = die
-    with pytest.raises(Crash):
-        run(env, items(env, 150), concurrency=1)
+    env, provider, _ = setup
+    die_in_first_call(env, provider, 150)
     provider.received_answer = None  # this provider cannot tell what it got: at most once
     assert campaign.reconcile(JOB, env) == (0, 0, 100)
     _, again = run(env, items(env, 150))
@@ -92,16 +101,7 @@ def test_a_crash_mid_call_never_resends_on_rerun(setup) -> None:
 
 def test_rows_a_dead_run_left_in_flight_are_settled_through_the_provider(setup) -> None:
     env, provider, store = setup
-    got: list[str] = []
-
-    def die(messages) -> None:  # the provider took the first 30, then the process died
-        got.extend(m.message_id for m in messages[:30])
-        provider.before_send = None
-        raise Crash()
-
-    provider.before_send = die
-    with pytest.raises(Crash):
-        run(env, items(env, 100), concurrency=1)
+    got = die_in_first_call(env, provider, 100, took=30)
     provider.received_answer = {
         mid: SendResult(mid, Status.SENT, provider_message_id=f"p-{mid}") for mid in got
     }
@@ -163,16 +163,7 @@ def test_rate_paces_chunks_on_the_clock(setup, clock: FakeClock) -> None:
 
 def test_a_lost_row_the_provider_rejected_at_registration_is_retried(setup) -> None:
     env, provider, store = setup
-    got: list[str] = []
-
-    def die(messages) -> None:
-        got.extend(m.message_id for m in messages[:2])
-        provider.before_send = None
-        raise Crash()
-
-    provider.before_send = die
-    with pytest.raises(Crash):
-        run(env, items(env, 3), concurrency=1)
+    got = die_in_first_call(env, provider, 3, took=2)
     provider.received_answer = {
         got[0]: SendResult(got[0], Status.SENT, provider_message_id="p-0"),
         got[1]: SendResult(got[1], Status.FAILED, code="1011", error_class="invalid"),
