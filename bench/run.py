@@ -66,9 +66,9 @@ def baseline(csv_path: str, db_path: str) -> None:
         planned = campaign.prepare(service.plan_one(draft, to, env), "base", number, "r")
         batch.append((planned.message, planned.route[0]))
         if len(batch) == 1000:
-            store.journal(batch, env.clock.now_ms())  # type: ignore[arg-type]
+            store.begin_attempts(batch, env.clock.now_ms())  # type: ignore[arg-type]
             batch = []
-    store.journal(batch, env.clock.now_ms())  # type: ignore[arg-type]
+    store.begin_attempts(batch, env.clock.now_ms())  # type: ignore[arg-type]
     store.close()
 
 

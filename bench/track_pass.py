@@ -31,8 +31,8 @@ from kmsg_cli.core.models import (  # noqa: E402
     StatusQuery,
     StatusReport,
 )
+from kmsg_cli.core.ports import Env  # noqa: E402
 from kmsg_cli.core.schedule import Schedule  # noqa: E402
-from kmsg_cli.core.service import Env  # noqa: E402
 from kmsg_cli.core.track import TrackOptions, track_pass  # noqa: E402
 from kmsg_cli.store import Store, open_store  # noqa: E402
 
@@ -96,7 +96,7 @@ def seed(store: Store, n: int, alimtalk_share: float, now: int) -> None:
     every = round(1 / alimtalk_share) if alimtalk_share > 0 else 0
     for start in range(0, n, 5000):
         messages = [_message(i, every) for i in range(start, min(n, start + 5000))]
-        store.journal([(m, "fake") for m in messages], now)
+        store.begin_attempts([(m, "fake") for m in messages], now)
         results = [SendResult(m.message_id, Status.SENT, f"p-{m.message_id}") for m in messages]
         store.record_results(results, now, {m.message_id: now + 30_000 for m in messages})
 

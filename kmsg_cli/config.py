@@ -119,6 +119,9 @@ class TrackingConfig(_Strict):
     batch_size: int = Field(default=200, ge=1)
     concurrency: int = Field(default=10, ge=1)
     retention_days: int = Field(default=365, ge=1)
+    # an unanswered send is settled with its provider only once no provider can still be working
+    # on it (docs/reliability.md)
+    settle_after_seconds: int = Field(default=60, ge=0)
     # extra "not a KakaoTalk user" rules per provider type, added to the built-in table (FO-10)
     not_kakao_user_codes: dict[str, list[str]] = Field(default_factory=dict)
 

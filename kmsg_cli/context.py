@@ -20,8 +20,7 @@ if TYPE_CHECKING:
     import httpx
 
     from kmsg_cli.core.models import MessageType
-    from kmsg_cli.core.ports import Clock, Provider
-    from kmsg_cli.core.service import Env
+    from kmsg_cli.core.ports import Clock, Env, Provider
     from kmsg_cli.store import Store
 
 
@@ -134,7 +133,7 @@ class AppContext:
         }
 
     def env(self) -> Env:
-        from kmsg_cli.core.service import Env
+        from kmsg_cli.core.ports import Env
         from kmsg_cli.providers import registry
 
         s = self.settings
@@ -161,6 +160,7 @@ class AppContext:
                 t.max_duration_seconds,
             ),
             warn=self.output.warn,
+            settle_after_ms=t.settle_after_seconds * 1000,
         )
 
     def close(self) -> None:

@@ -23,6 +23,24 @@ Messages never carry secrets or full phone numbers: callers pass masked values.
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The documented exit codes (README, "Exit codes"), sysexits-style where one fits."""
+
+    OK = 0
+    FAILED = 1  # finished, but at least one message failed
+    USAGE = 2
+    DATAERR = 65  # input data invalid
+    NOINPUT = 66  # input file missing or unreadable
+    UNAVAILABLE = 69  # provider unavailable, no route left
+    IOERR = 74  # I/O error on kmsg's own files
+    TEMPFAIL = 75  # temporary failure or unknown outcome: state saved, rerun later
+    NOPERM = 77  # authentication or permission refused by the provider
+    CONFIG = 78
+    INTERRUPTED = 130
+
 
 class KmsgError(Exception):
     exit_code = 1

@@ -20,8 +20,9 @@ from kmsg_cli.core.models import (
     StatusQuery,
     StatusReport,
 )
+from kmsg_cli.core.ports import Env
 from kmsg_cli.core.schedule import Schedule
-from kmsg_cli.core.service import Env, Planned
+from kmsg_cli.core.service import Planned
 from kmsg_cli.core.track import PassSummary, TrackOptions, track_pass
 from kmsg_cli.store import Store, open_store
 from tests.conftest import FakeClock

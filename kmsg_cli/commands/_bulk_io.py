@@ -5,8 +5,8 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import hashlib
 import os
-import shutil
 import socket
 import sys
 import tempfile
@@ -24,7 +24,7 @@ class CsvSource:
     """Rows stream from the file: only the current row is in memory. Row 1 is the first line
     after the header; blank lines are skipped and not counted."""
 
-    def __init__(self, path: Path, encoding: str) -> None:
+    def __init__(self, path: Path, encoding: str, digest: str | None = None) -> None:
         try:
             codecs.lookup(encoding)
         except LookupError:
@@ -32,7 +32,13 @@ class CsvSource:
                 f"unknown --encoding {encoding!r}", hint="use utf-8 or cp949"
             ) from None
         self.path, self.encoding = path, encoding
+        self.digest = digest  # of a copy of stdin: what names a piped campaign
         self.row = 0
+
+    def keep(self, dest: Path) -> None:
+        """Move the private copy of stdin to ``dest`` (the job's, once the job is taken)."""
+        os.replace(self.path, dest)
+        self.path = dest
 
     def _open(self) -> IO[str]:
         try:
@@ -80,14 +86,18 @@ class CsvSource:
             raise InputError(f"{self.path}: malformed CSV at row {self.row + 1}: {exc}") from None
 
 
-def keep_stdin(dest: Path) -> Path:
-    """Copy stdin to ``dest`` (mode 0600): a campaign read from a pipe can then be read twice
-    (preview, send) and resumed after a crash. Removed when the job is done."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+def copy_stdin(folder: Path) -> tuple[Path, str]:
+    """Copy stdin to a new private file (mode 0600) in ``folder``: a campaign read from a pipe
+    can then be read twice (preview, send) and resumed after a crash. Returns the file and the
+    digest of what was read. Each run gets its own file, so no run ever writes over another's."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=".stdin-", suffix=".csv", dir=folder)
+    digest = hashlib.sha256()
     with os.fdopen(fd, "wb") as out:
-        shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
-    return dest
+        while chunk := sys.stdin.buffer.read(1 << 20):
+            digest.update(chunk)
+            out.write(chunk)
+    return Path(name), digest.hexdigest()
 
 
 class Report:
@@ -127,15 +137,18 @@ class Report:
 
 
 @contextlib.contextmanager
-def open_source(source: str, encoding: str, keep: Path | None) -> Iterator[CsvSource]:
-    """The CSV at ``source``; stdin (``-``) is copied to ``keep``, or else to a temporary file."""
-    if keep is not None:
-        yield CsvSource(keep_stdin(keep), encoding)
-    elif source != "-":
+def open_source(source: str, encoding: str, folder: Path | None) -> Iterator[CsvSource]:
+    """The CSV at ``source``; stdin (``-``) is copied into ``folder`` (or a temporary folder) and
+    the copy removed afterwards unless it was kept for its job (``CsvSource.keep``)."""
+    if source != "-":
         yield CsvSource(Path(source), encoding)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            yield CsvSource(keep_stdin(Path(tmp) / "stdin.csv"), encoding)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path, digest = copy_stdin(folder or Path(tmp))
+        try:
+            yield CsvSource(path, encoding, digest)
+        finally:
+            path.unlink(missing_ok=True)  # gone already if it was kept under the job's name
 
 
 def this_process() -> str:

@@ -30,6 +30,7 @@ class Tally:
         self.shown = 0
         self.last_beat = 0
         self.fatal: int | None = None  # 77/78: the provider cannot be used; stop sending
+        self.done = False  # every row reached a final state (nothing left to settle or send)
 
     def add(self, results: list[campaign.RowResult], out: Output) -> None:
         self.report.add(results)

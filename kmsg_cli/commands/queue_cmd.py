@@ -12,7 +12,7 @@ from kmsg_cli.commands._common import app_context, command, stop_on_signals
 from kmsg_cli.core import queue
 from kmsg_cli.core.models import Job
 from kmsg_cli.core.times import duration_ms, kst
-from kmsg_cli.errors import InputError, Interrupted, KmsgError
+from kmsg_cli.errors import ExitCode, InputError, Interrupted, KmsgError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -152,7 +152,9 @@ def _report(app_ctx: AppContext, summary: queue.QueueSummary) -> int:
         return summary.config_error.exit_code
     line = ", ".join(f"{v} {k}" for k, v in doc.items() if k != "errors")
     out.emit(doc, lambda c: c.print(f"queue: {line}"))
-    return 1 if summary.dead else 0
+    if summary.dead:
+        return ExitCode.FAILED
+    return ExitCode.TEMPFAIL if summary.unknown else ExitCode.OK
 
 
 @command(app, "retry")

@@ -182,11 +182,11 @@ def _schedule(
         )
     outcomes = service.execute(native, env) if native else []
     reason = "advertising deferred to 08:00 KST" if deferred else "scheduled"
-    jobs = queue.hold(
-        held, replace(draft, scheduled_at=None), at, env, app_ctx.store(), reason=reason
-    )
-    for item, job in zip(held, jobs, strict=True):
-        outcomes.append(service.Outcome(item.message, item.route[0], service.QUEUED, job=job))
+    if held:
+        store = app_ctx.store()
+        outcomes += queue.hold(
+            held, replace(draft, scheduled_at=None), at, env, store, reason=reason
+        )
     return outcomes
 
 
@@ -331,13 +331,21 @@ def outcome_doc(out: Output, o: Outcome) -> dict[str, Any]:
     if o.state == "queued" and o.job is not None:
         mid = o.job.id
         result = f"QUEUED, not sent yet: job {o.job.id} at {kst(o.job.process_at)}"
-    elif o.state == "duplicate":
+    elif o.state == "queued" and o.existing is not None:
+        mid = o.existing.job_id or o.existing.message_id
+        at = o.existing.scheduled_at
+        when = f" at {kst(at)}" if at else ""
+        result = f"QUEUED already (same idempotency key): job {mid}{when}, not sent yet"
+    elif o.state == "duplicate" and o.existing is not None:
         result = f"already sent as {o.existing.message_id} (same idempotency key)"
         mid = o.existing.message_id
     else:
         mid = o.message.message_id
         if o.state == "accepted" and r is not None:
             result = r.status.value
+        elif o.state == "unknown" and o.existing is not None:
+            mid = o.existing.message_id
+            result = "UNKNOWN OUTCOME of an earlier attempt: not sent again until it is settled"
         elif o.state == "unknown":
             result = "UNKNOWN OUTCOME: may have been sent; `kmsg track` reconciles"
         elif o.state == "suppressed":

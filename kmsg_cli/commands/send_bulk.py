@@ -1,8 +1,8 @@
 """`kmsg send-bulk FILE|-`: a CSV campaign as a durable, resumable job that never sends a row twice.
 
-Two passes over the file: the preview (validate every row, count, price; nothing sent) and the
-send. Between them: --max-cost, the confirmation, taking the job, and settling rows a dead run
-left in flight.
+First the job is taken (one live run per job) and rows an earlier run left unanswered are settled
+with the provider; then two passes over the file: the preview (validate every row, count what is
+left to send, price it; nothing sent), --max-cost and the confirmation, and the send.
 """
 
 from __future__ import annotations
@@ -19,15 +19,16 @@ import typer
 from kmsg_cli.commands._bulk_io import CsvSource, Report, open_source, owner_alive, this_process
 from kmsg_cli.commands._bulk_view import DryRunWriter, Tally, show_summary
 from kmsg_cli.commands._common import app_context, command, stop_on_signals
-from kmsg_cli.core import bulk, campaign, korea, service
+from kmsg_cli.core import bulk, campaign, korea, ledger, service
 from kmsg_cli.core.bulk import Spec, Summary
-from kmsg_cli.errors import InputFileError, KmsgError, TemporaryError, UsageError
+from kmsg_cli.errors import ExitCode, InputFileError, KmsgError, TemporaryError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from kmsg_cli.context import AppContext
-    from kmsg_cli.core.service import Env, Planned
+    from kmsg_cli.core.ports import Env
+    from kmsg_cli.core.service import Planned
     from kmsg_cli.output import Output
 
 
@@ -112,15 +113,16 @@ def send_bulk(
             text, type_, subject, template_id, sender, provider, to_column, encoding, strict, ad
         )
         source = "-" if file == "-" else str(Path(file).expanduser().resolve())
-        job_id = job or bulk.job_id(source, spec)
+        job_id = job or ""
     run = Run(app_ctx, spec, job_id, source)
     with run.input(dry_run) as csv_source:
         run.csv = csv_source
+        # a piped campaign is named by its content, so two different pipes never share a job
+        run.job_id = run.job_id or bulk.job_id(source, spec, csv_source.digest)
         if dry_run:
             return run.dry_run()
-        summary = run.preview()
         return run.send(
-            summary, yes=yes, max_cost=max_cost, concurrency=concurrency, rate=rate, report=report
+            yes=yes, max_cost=max_cost, concurrency=concurrency, rate=rate, report=report
         )
 
 
@@ -146,13 +148,19 @@ class Run:
 
     # -- input ------------------------------------------------------------------------------
     def input(self, dry_run: bool) -> AbstractContextManager[CsvSource]:
-        """The CSV; stdin is first copied: to a temporary file for a dry run, else beside the
-        database until the job is done (so --resume can read it again)."""
-        keep = None
-        if self.source == "-" and not dry_run:
-            keep = self.app_ctx.db_path.parent / "bulk" / f"{self.job_id}.csv"
-            self.source = str(keep)
-        return open_source(self.source, self.spec.encoding, keep)
+        """The CSV; stdin is first copied to a private file: a temporary one for a dry run, else
+        beside the database, where it is kept under the job's name once the job is taken."""
+        folder = None if dry_run else self.bulk_dir
+        return open_source(self.source, self.spec.encoding, folder)
+
+    @property
+    def bulk_dir(self) -> Path:
+        return self.app_ctx.db_path.parent / "bulk"
+
+    @property
+    def kept(self) -> Path | None:
+        """Where stdin is kept for --resume while the job is not done."""
+        return self.bulk_dir / f"{self.job_id}.csv" if self.source == "-" else None
 
     def items(self, env: Env, *, preview: bool) -> Iterator[campaign.Item]:
         """(row, recipient as written, plan or the reason it is invalid), one row at a time."""
@@ -192,11 +200,16 @@ class Run:
         return summary
 
     def _count(self, summary: Summary, batch: list[Planned], prices: Mapping[str, float]) -> None:
-        found = self.app_ctx.store().existing_keys(p.message.idempotency_key or "" for p in batch)
+        """What the ledger says of each row: sent before, unsettled (not sent again), or to send."""
+        store = self.app_ctx.store()
+        latest = store.latest_attempts(p.message.idempotency_key or "" for p in batch)
         for p in batch:
-            earlier = found.get(p.message.idempotency_key or "")
-            if earlier is not None and earlier.send_state != "rejected":
+            earlier = latest.get((p.message.idempotency_key or "", p.message.to))
+            verdict = ledger.decide(p.message, earlier).verdict
+            if verdict is ledger.Verdict.ACCEPTED:
                 summary.sent_before += 1
+            elif verdict is ledger.Verdict.SETTLE:
+                summary.unsettled += 1
             else:
                 summary.add(p.message, p.route[0], p.bytes, prices)
 
@@ -225,7 +238,6 @@ class Run:
     # -- send -------------------------------------------------------------------------------
     def send(
         self,
-        summary: Summary,
         *,
         yes: bool,
         max_cost: float | None,
@@ -233,6 +245,34 @@ class Run:
         rate: float | None,
         report: Path | None,
     ) -> int:
+        """Take the job, settle what an earlier run left unanswered, preview, confirm, send.
+        The job is given back in every case; a kept copy of stdin goes when the job is done or
+        refused before sending (the same pipe again makes it anew)."""
+        owner, clock = this_process(), self.app_ctx.clock
+        self.source = str(self.kept or self.source)
+        self._claim(owner)
+        if self.kept is not None:
+            assert self.csv is not None
+            self.csv.keep(self.kept)
+        state, counts = "stopped", {}
+        try:
+            self._reconcile()
+            summary = self.preview()
+            code = self._refuse(summary, yes=yes, max_cost=max_cost)
+            if code is not None:
+                state = "done" if summary.to_send == 0 and not summary.unsettled else "refused"
+                return code
+            tally, code = self._send(summary, owner, concurrency, rate, report)
+            counts = dict(tally.counts)
+            state = "done" if tally.done else "stopped"
+            return code
+        finally:
+            self.app_ctx.store().finish_bulk_job(self.job_id, owner, state, counts, clock.now_ms())
+            if state in ("done", "refused") and self.kept is not None:
+                self.kept.unlink(missing_ok=True)
+
+    def _refuse(self, summary: Summary, *, yes: bool, max_cost: float | None) -> int | None:
+        """The exit code when this run sends nothing (night ban, cost, nothing left, declined)."""
         out, clock = self.out, self.app_ctx.clock
         if summary.ads:
             try:
@@ -248,16 +288,20 @@ class Run:
         if not yes and not out.confirm(f"Send {summary.to_send:,} messages?"):
             out.error("cancelled; nothing sent")
             return 1
-        tally = Tally(Report(report, out.phone))  # an unwritable --report fails before anything
-        owner = this_process()
-        try:
-            self._claim(owner)
-        except BaseException:
-            tally.report.close()
-            raise
+        return None
+
+    def _send(
+        self,
+        summary: Summary,
+        owner: str,
+        concurrency: int,
+        rate: float | None,
+        report: Path | None,
+    ) -> tuple[Tally, int]:
+        out, clock = self.out, self.app_ctx.clock
+        tally = Tally(Report(report, out.phone))
         stopped = False
         try:
-            self._reconcile()
             env = campaign.locked(self.app_ctx.env())
             with stop_on_signals() as stop, out.progress(summary.rows, clock.now_ms) as advance:
 
@@ -277,13 +321,8 @@ class Run:
                 )
         finally:
             tally.report.close()
-            state = "stopped" if stopped or tally.rows < summary.rows else "done"
-            self.app_ctx.store().finish_bulk_job(
-                self.job_id, owner, state, dict(tally.counts), clock.now_ms()
-            )
-            if state == "done" and self.source.endswith(f"/bulk/{self.job_id}.csv"):
-                Path(self.source).unlink(missing_ok=True)  # the kept copy of stdin
-        return self._finish(tally, stopped, stop.interrupted, report)
+        tally.done = not stopped and tally.rows >= summary.rows and not tally.counts["unknown"]
+        return tally, self._finish(tally, stopped, stop.interrupted, report)
 
     def _claim(self, owner: str) -> None:
         store, now = self.app_ctx.store(), self.app_ctx.clock.now_ms()
@@ -296,7 +335,8 @@ class Run:
             )
 
     def _reconcile(self) -> None:
-        found, lost, unknown = campaign.reconcile(self.job_id, self.app_ctx.env())
+        settled = campaign.reconcile(self.job_id, self.app_ctx.env())
+        found, lost, unknown = settled.found, settled.lost, settled.unknown
         if found or lost:
             self.out.info(
                 f"kmsg: an earlier run left {found + lost:,} rows unanswered: "
@@ -305,7 +345,7 @@ class Run:
         if unknown:
             self.out.warn(
                 f"{unknown:,} rows of an earlier run may or may not have been sent; they are not "
-                "sent again (`kmsg track` reconciles them)"
+                "sent again until settled (rerun in a minute, or `kmsg track` reconciles them)"
             )
 
     def _nothing_to_send(self, summary: Summary) -> int:
@@ -313,8 +353,17 @@ class Run:
             "job": self.job_id,
             "rows": summary.rows,
             "sent_before": summary.sent_before,
+            "unsettled": summary.unsettled,
             "invalid": summary.invalid,
         }
+        if summary.unsettled:
+            error: KmsgError = TemporaryError(
+                f"nothing sent: {summary.unsettled:,} rows of job {self.job_id} may or may not "
+                "have reached the provider and are not settled yet",
+                hint="rerun in a minute (it asks the provider first), or `kmsg track --once`",
+            )
+            self.out.fail(error, doc)
+            return int(ExitCode.TEMPFAIL)
         message = f"nothing to send: every valid row of job {self.job_id} was sent before"
         if summary.invalid and self.out.json_mode:
             self.out.fail(KmsgError(f"{message}; {summary.invalid:,} rows are invalid"), doc)

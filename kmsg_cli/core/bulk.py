@@ -158,11 +158,14 @@ def row_key(job_id: str, m: Message) -> str:
     return f"bulk:{job_id}:{hashlib.sha256(content.encode()).hexdigest()[:32]}"
 
 
-def job_id(source: str, spec: Spec) -> str:
-    """Readable and stable: the same command on the same file is the same job (so a rerun resumes)."""
+def job_id(source: str, spec: Spec, content: str | None = None) -> str:
+    """Readable and stable: the same command on the same file is the same job (so a rerun
+    resumes). Stdin has no name, so a piped campaign is named by its ``content`` digest: the same
+    rows piped again resume the job, other rows are another job."""
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", source.rsplit("/", 1)[-1].rsplit(".", 1)[0])
     stem = stem.strip("-")[:24] or "stdin"
-    digest = hashlib.sha256(json.dumps([source, spec.__dict__], sort_keys=True).encode())
+    named = [source, spec.__dict__] if source != "-" else [content, spec.__dict__]
+    digest = hashlib.sha256(json.dumps(named, sort_keys=True).encode())
     return f"{stem}-{digest.hexdigest()[:8]}"
 
 
@@ -174,6 +177,7 @@ class Summary:
     valid: int = 0
     invalid: int = 0
     sent_before: int = 0  # valid rows this job already sent (a rerun skips them)
+    unsettled: int = 0  # valid rows an earlier run may have sent: not sent until settled
     types: Counter[str] = field(default_factory=Counter)  # rows to send, per type
     ads: int = 0  # rows to send as advertising (refused at night)
     providers: Counter[str] = field(default_factory=Counter)
@@ -183,7 +187,7 @@ class Summary:
 
     @property
     def to_send(self) -> int:
-        return self.valid - self.sent_before
+        return self.valid - self.sent_before - self.unsettled
 
     def add(self, m: Message, provider_id: str, size: int, prices: Mapping[str, float]) -> None:
         self.types[m.type.value] += 1

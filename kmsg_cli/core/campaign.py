@@ -17,9 +17,10 @@ from typing import Any
 
 from kmsg_cli.core import service
 from kmsg_cli.core.bulk import row_key
-from kmsg_cli.core.models import Message
-from kmsg_cli.core.service import Env, Outcome, Planned
-from kmsg_cli.errors import KmsgError, ProviderError
+from kmsg_cli.core.ports import Env
+from kmsg_cli.core.service import Outcome, Planned
+from kmsg_cli.core.settle import Settled, ready, settle
+from kmsg_cli.errors import KmsgError
 
 CHUNK = 1000  # rows per provider call at most: bounds what a crash can leave in flight
 STATES = ("accepted", "already_sent", "duplicate", "failed", "invalid", "suppressed", "unknown")
@@ -150,8 +151,6 @@ def _size(route_ids: Sequence[str], env: Env, rate: float | None) -> int:
 
 def _send(chunk: list[tuple[int, Planned]], env: Env) -> list[RowResult]:
     rows = {p.message.message_id: row for row, p in chunk}
-    store: Any = env.store()
-    store.release_rejected([p.message.idempotency_key or "" for _, p in chunk])
     try:
         outcomes = service.execute([p for _, p in chunk], env)
     except KmsgError as exc:  # this provider cannot be used at all (a missing secret, ...)
@@ -167,16 +166,16 @@ def _send(chunk: list[tuple[int, Planned]], env: Env) -> list[RowResult]:
 
 def _result(row: int, o: Outcome) -> RowResult:
     m = o.message
-    if o.state == service.DUPLICATE:
-        earlier = o.existing
+    earlier = o.existing
+    if o.state == service.DUPLICATE and earlier is not None:
         if earlier.metadata.get("run") == m.metadata.get("run"):  # a repeated row of this file
             state, note = "duplicate", "same message as another row of this run"
         else:
-            state = {"accepted": "already_sent", "rejected": "failed"}.get(
-                earlier.send_state, "unknown"
-            )
-            note = "sent by an earlier run"
+            state, note = "already_sent", "sent by an earlier run"
         return RowResult(row, m.to, state, earlier.provider_id, earlier.message_id, note)
+    if o.state == service.UNKNOWN and earlier is not None:
+        note = "an earlier run's attempt is not settled yet; not sent again"
+        return RowResult(row, m.to, "unknown", earlier.provider_id, earlier.message_id, note)
     state = {service.ACCEPTED: "accepted", service.REJECTED: "failed"}.get(o.state, o.state)
     error = None
     if o.error is not None:
@@ -189,41 +188,19 @@ def _result(row: int, o: Outcome) -> RowResult:
     return RowResult(row, m.to, state, o.provider_id, m.message_id, error, fatal)
 
 
-def reconcile(job_id: str, env: Env) -> tuple[int, int, int]:
-    """Settle rows an earlier run of this job sent without hearing back: rows the provider has
-    become accepted; rows it provably never got free their key, so this run sends them (exactly
-    once, not at most once); a provider that cannot tell leaves them unknown for `kmsg track`.
-    Returns (found, lost, still unknown). Call only while holding the job (no other live run)."""
+def reconcile(job_id: str, env: Env) -> Settled:
+    """Settle rows an earlier run of this job sent without hearing back (core/settle.py): rows
+    the provider has become accepted; rows it provably never got become refused, so this run
+    sends them again (exactly once, not at most once); rows it cannot account for, or that are
+    too recent to ask about, stay unknown and are not sent. Call only while holding the job (no
+    other live run), which is why in-flight rows count as abandoned."""
     store: Any = env.store()
-    by_provider: dict[str, list[Message]] = {}
-    since: dict[str, int] = {}
-    for r in store.unsettled(job_id):
-        by_provider.setdefault(r.provider_id, []).append(
-            Message(r.message_id, r.type, r.to, r.sender, "")
-        )
-        since[r.provider_id] = min(since.get(r.provider_id, r.requested_at), r.requested_at)
-    found = lost = unknown = 0
-    for provider_id, messages in by_provider.items():
-        try:
-            have = env.provider(provider_id).received(messages, since[provider_id])
-        except ProviderError as exc:
-            env.warn(f"{provider_id}: cannot check {len(messages)} unanswered rows: {exc.message}")
-            have = None
-        if have is None:  # cannot tell: unknown, for `kmsg track` to settle; never resent
-            store.settle_unknown([m.message_id for m in messages], env.clock.now_ms())
-            unknown += len(messages)
-            continue
-        now = env.clock.now_ms()
-        results = [
-            replace(have[m.message_id], message_id=m.message_id)
-            for m in messages
-            if m.message_id in have
-        ]
-        missing = [m.message_id for m in messages if m.message_id not in have]
-        checks = {r.message_id: env.schedule.first_check(now, None) for r in results}
-        store.settle_lost(results, missing, now, checks)
-        found, lost = found + len(results), lost + len(missing)
-    return found, lost, unknown
+    now = env.clock.now_ms()
+    rows = store.unsettled(job_id)
+    due = [r for r in rows if ready(r, now, env, owner_gone=True)]
+    settled = settle(due, env) if due else Settled()
+    settled.unknown += len(rows) - len(due)
+    return settled
 
 
 class _Pacer:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kmsg_cli.core import content, tracking
-from kmsg_cli.core.models import Message, Record
+from kmsg_cli.core.ledger import RETRYABLE
+from kmsg_cli.core.models import Message, Record, SendState
 from kmsg_cli.core.routing import route
 from kmsg_cli.core.service import (
     ACCEPTED,
@@ -110,7 +111,7 @@ def _finish(
 def _from_outcome(o: Outcome) -> tuple[str, str | None]:
     if o.state == ACCEPTED:
         return SENT, None
-    if o.state == DUPLICATE:
+    if o.state == DUPLICATE and o.existing is not None:
         return _from_record(o.existing)
     if o.state == UNKNOWN:
         return SENT, UNKNOWN_NOTE
@@ -124,9 +125,9 @@ def _from_outcome(o: Outcome) -> tuple[str, str | None]:
 
 
 def _from_record(r: Record) -> tuple[str, str | None]:
-    if r.send_state == "accepted":
+    if r.send_state is SendState.ACCEPTED:
         return SENT, None
-    if r.send_state == "rejected":
+    if r.send_state in RETRYABLE:
         err = r.last_error or {}
         return FAILED, f"{err.get('code', r.provider_status_code)}: {err.get('message', '')}"
     return SENT, UNKNOWN_NOTE

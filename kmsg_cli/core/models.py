@@ -44,6 +44,18 @@ class Status(StrEnum):
 TERMINAL = frozenset({Status.DELIVERED, Status.FAILED, Status.CANCELLED, Status.UNKNOWN})
 
 
+class SendState(StrEnum):
+    """Where one send attempt stands (``kmsg_delivery_tracking.send_state``); the delivery ledger
+    (core/ledger.py) holds the allowed transitions and decides from these."""
+
+    PLANNED = "planned"  # held in the local queue for a later time; not handed to a provider
+    IN_FLIGHT = "in_flight"  # written before the provider call; if it stays so, its process died
+    ACCEPTED = "accepted"
+    REFUSED = "refused"  # provably not accepted: never left, connection refused, 429, 503, auth
+    REJECTED = "rejected"  # the provider answered no for this message
+    UNKNOWN = "unknown"  # the request may have arrived: only settlement moves it on
+
+
 @dataclass(frozen=True)
 class Failover:
     """ALIMTALK -> SMS/LMS fallback request. ``channel`` None means: SMS or LMS by bytes."""
@@ -76,6 +88,7 @@ class Message:
     ad: bool = False
     job_id: str | None = None  # the bulk job or queue job it belongs to
     fallback_of: str | None = None  # for an API-failover SMS: the original ALIMTALK's id
+    fingerprint: str | None = None  # what the idempotency key stands for (core/ledger.py)
 
 
 @dataclass(frozen=True)
@@ -125,11 +138,8 @@ class Balance:
 
 @dataclass(frozen=True)
 class Record:
-    """One row of kmsg_delivery_tracking as the rest of kmsg sees it (times in epoch ms).
-
-    ``send_state``: journaled (written, provider not yet answered: if it stays so, the process
-    died mid-call and the outcome is unknown) -> accepted | rejected | unknown.
-    """
+    """One row of kmsg_delivery_tracking as the rest of kmsg sees it (times in epoch ms): one
+    attempt at sending one logical message (``idempotency_key``, ``attempt``; core/ledger.py)."""
 
     message_id: str
     provider_id: str
@@ -152,12 +162,14 @@ class Record:
     last_error: dict[str, Any] | None
     metadata: dict[str, Any]
     idempotency_key: str | None
-    send_state: str
+    send_state: SendState
     group_id: str | None
     failover_mode: str | None
     fallback_of: str | None
     fallback_message_id: str | None
     job_id: str | None
+    attempt: int = 1
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kmsg_cli.core.models import (
@@ -13,7 +14,14 @@ from kmsg_cli.core.models import (
     StatusQuery,
     StatusReport,
 )
+from kmsg_cli.core.schedule import Schedule
 from kmsg_cli.errors import KmsgError
+
+# An unanswered attempt is settled (its provider asked whether it has it) only once it is this old,
+# so a provider still working on a slow or abandoned request is never asked too early.
+SETTLE_AFTER_MS = 60_000
+# An in-flight attempt older than this belongs to a process that died: no call lasts this long.
+IN_FLIGHT_GRACE_MS = 10 * 60 * 1000
 
 
 class Clock(Protocol):
@@ -62,7 +70,11 @@ class Provider(Protocol):
 class JournalStore(Protocol):
     """The part of the store the send use case needs (kmsg_cli.store.Store satisfies it)."""
 
-    def journal(self, routed: Sequence[tuple[Message, str]], now: int) -> dict[str, Any]: ...
+    def begin_attempts(
+        self, routed: Sequence[tuple[Message, str]], now: int, *, state: str = "in_flight"
+    ) -> dict[str, Any]:
+        """message_id -> the ledger's Decision; the attempts it allows are written."""
+        ...
 
     def reroute(self, message_ids: Sequence[str], provider_id: str) -> None: ...
 
@@ -77,3 +89,26 @@ class JournalStore(Protocol):
     def advance_cursor(self, key: str, size: int) -> int: ...
 
     def suppressed(self, numbers: Iterable[str]) -> set[str]: ...
+
+
+@dataclass
+class Env:
+    """What the use cases need from the outside world, injected by the composition root."""
+
+    clock: Clock
+    store: Callable[[], JournalStore]
+    provider: Callable[[str], Provider]  # builds (and resolves secrets) on first use
+    capabilities: Mapping[str, frozenset[MessageType]]
+    default_senders: Mapping[str, str | None]
+    native_failover: Mapping[str, bool]
+    routing_default: str | None = None
+    routing_strategy: str = "first"
+    routing_by_type: Mapping[str, str | list[str]] = field(default_factory=dict)
+    auto_lms_bytes: int = 90
+    prices: Mapping[str, float] = field(default_factory=dict)
+    schedule: Schedule = field(default_factory=Schedule)
+    warn: Callable[[str], None] = lambda _msg: None
+    # settlement timing (core/settle.py): how old an unanswered attempt must be before its
+    # provider is asked about it, and how long an in-flight attempt may belong to a live process
+    settle_after_ms: int = SETTLE_AFTER_MS
+    in_flight_grace_ms: int = IN_FLIGHT_GRACE_MS

@@ -1,9 +1,11 @@
 """The local queue's use cases: enqueue a send, and run due jobs exactly once.
 
-One job per recipient (Q-10). A job sends through ``service.execute`` with the idempotency key
-``job:<id>:<generation>``: a worker killed mid-send leaves a journaled message under that key, so
-the next claim finds it and never sends again. The generation moves on only after an error that
-proves the message was not accepted (rate limited, unavailable), so a retry is a new send.
+One job per recipient (Q-10). Holding a message writes its *planned* attempt in the delivery
+ledger together with the job, under the user's idempotency key (or ``job:<id>``): a second command
+with the same key sees it held, and one with other content is a conflict. The job sends through
+``service.execute`` under the same key, so the ledger decides every attempt: a worker killed
+mid-send leaves an in-flight attempt that is settled before anything is sent again, and a retry
+after a refusal (rate limited, unavailable) or a rejection is a new attempt of the same message.
 """
 
 from __future__ import annotations
@@ -15,18 +17,21 @@ from typing import Any
 
 from kmsg_cli.core import korea
 from kmsg_cli.core.compose import Draft
-from kmsg_cli.core.models import Failover, Job
+from kmsg_cli.core.ledger import Unsettled, Verdict
+from kmsg_cli.core.models import Failover, Job, SendState
+from kmsg_cli.core.ports import Env
 from kmsg_cli.core.service import (
     DUPLICATE,
+    QUEUED,
     SUPPRESSED,
     UNKNOWN,
-    Env,
+    Outcome,
     Planned,
     execute,
     new_message_id,
     plan_one,
 )
-from kmsg_cli.errors import ERROR_CLASSES, ConfigError, InputError, KmsgError, ProviderError
+from kmsg_cli.errors import ConfigError, InputError, KmsgError, ProviderError, TemporaryError
 
 SEND = "send"
 LEASE_MS = 5 * 60 * 1000
@@ -70,33 +75,46 @@ def send_job(
     max_attempts: int = 3,
     priority: int = 0,
 ) -> Job:
-    job_id = new_message_id(now)
-    key = f"{draft.idempotency_key}:queued" if draft.idempotency_key else None
+    """A kmsg_jobs row that sends ``draft`` to ``to`` at ``process_at``."""
     return Job(
-        id=job_id, type=SEND, data=draft_to_data(draft, to), status="pending", priority=priority,
-        attempts=0, max_attempts=max_attempts, created_at=now, process_at=process_at,
-        metadata={"reason": reason, "generation": 0}, idempotency_key=key,
+        id=new_message_id(now), type=SEND, data=draft_to_data(draft, to), status="pending",
+        priority=priority, attempts=0, max_attempts=max_attempts, created_at=now,
+        process_at=process_at, metadata={"reason": reason},
     )  # fmt: skip
 
 
 def hold(
     planned: list[Planned], draft: Draft, at: int, env: Env, store: Any, *, reason: str
-) -> list[Job]:
-    """Queue each planned message for ``at`` (one job per recipient); re-holding the same
-    idempotency key returns the job already queued."""
+) -> list[Outcome]:
+    """Queue each planned message for ``at`` (one job per recipient), its planned attempt written
+    with the job. The same key held again is reported as queued already, a key already accepted
+    as sent before, and one whose earlier attempt is unsettled as unknown."""
     now = env.clock.now_ms()
-    return [
-        store.enqueue(
-            send_job(
-                replace(draft, idempotency_key=p.message.idempotency_key),
-                p.message.to,
-                now,
-                at,
-                reason=reason,
-            )
+    outcomes = []
+    for p in planned:
+        job = send_job(draft, p.message.to, now, at, reason=reason)
+        key = p.message.idempotency_key or f"job:{job.id}"
+        message = replace(p.message, idempotency_key=key, job_id=job.id, scheduled_at=at)
+        job = replace(
+            job,
+            data=draft_to_data(replace(draft, idempotency_key=key), p.message.to),
+            metadata={**job.metadata, "message_id": message.message_id},
         )
-        for p in planned
-    ]
+        decision = store.hold(message, p.route[0], job, now)
+        earlier = decision.latest
+        if decision.verdict is Verdict.SEND:
+            outcomes.append(Outcome(message, p.route[0], QUEUED, job=job))
+        elif decision.verdict is Verdict.HELD:
+            outcomes.append(Outcome(message, p.route[0], QUEUED, existing=earlier))
+        elif decision.verdict is Verdict.ACCEPTED:
+            outcomes.append(Outcome(message, p.route[0], DUPLICATE, existing=earlier))
+        else:
+            error = TemporaryError(
+                "an earlier attempt under this key may have reached the provider; not queued",
+                hint="`kmsg track --once` or a rerun in a minute settles it with the provider",
+            )
+            outcomes.append(Outcome(message, p.route[0], UNKNOWN, error=error, existing=earlier))
+    return outcomes
 
 
 def backoff_ms(attempt: int, retry_after: float | None, rng: Callable[[], float]) -> int:
@@ -143,23 +161,28 @@ def _process(
         store.retry_job(job.id, owner, korea.quiet_hours_end(now), None, job.metadata, refund=True)
         summary.deferred += 1
         return
-    generation = int(job.metadata.get("generation", 0))
-    key = f"job:{job.id}:{generation}"
-    planned = plan_one(replace(draft, idempotency_key=key, scheduled_at=None), to, env)
+    key = draft.idempotency_key or f"job:{job.id}"
+    planned = plan_one(
+        replace(draft, idempotency_key=key, scheduled_at=None), to, env, _held_id(job, store)
+    )
     planned = replace(planned, message=replace(planned.message, job_id=job.id))
-    outcome = execute([planned], env)[0]
+    # a job is claimed only when no live worker holds it, so an attempt it left in flight is
+    # abandoned: settled with its provider rather than waited for
+    outcome = execute([planned], env, abandoned=True)[0]
     error = outcome.error if isinstance(outcome.error, ProviderError) else None
-    if outcome.state == DUPLICATE and outcome.existing is not None:
-        error = _retryable_rejection(outcome.existing)
     if error is not None and error.error_class in RETRYABLE and error.not_accepted:
-        _retry(job, env, store, owner, summary, rng, error, generation)
+        _retry(job, env, store, owner, summary, rng, error)
         return
+    summary.unknown += outcome.state == UNKNOWN
+    asked = isinstance(outcome.error, Unsettled) and outcome.error.asked
+    if outcome.state == UNKNOWN and not asked:  # asks the ledger again once it can be settled
+        _retry(job, env, store, owner, summary, rng, outcome.error or KmsgError("unknown"))
+        return
+    earlier = outcome.existing
     meta = {
         **job.metadata,
-        "message_id": outcome.existing.message_id
-        if outcome.existing
-        else outcome.message.message_id,
-        "state": outcome.state,
+        "message_id": earlier.message_id if earlier else outcome.message.message_id,
+        "state": outcome.state.value,
     }
     if outcome.state in ("rejected", SUPPRESSED):
         reason = (
@@ -170,17 +193,18 @@ def _process(
         store.fail_job(job.id, owner, env.clock.now_ms(), reason or "rejected")
         summary.dead += 1
         return
+    if outcome.state == QUEUED:  # another job holds this key: that one sends it
+        meta["state"] = f"held by job {earlier.job_id if earlier else '?'}"
     store.complete_job(job.id, owner, env.clock.now_ms(), meta)
-    summary.unknown += outcome.state == UNKNOWN
-    summary.sent += outcome.state != UNKNOWN
+    summary.sent += outcome.state in ("accepted", DUPLICATE)
 
 
-def _retryable_rejection(record: Any) -> ProviderError | None:
-    """A crash after the provider refused with "try later" but before the job was updated."""
-    code = (record.last_error or {}).get("code")
-    if record.send_state == "rejected" and code in RETRYABLE:
-        return ERROR_CLASSES[code](record.last_error.get("message", ""))
-    return None
+def _held_id(job: Job, store: Any) -> str | None:
+    """The id of the planned attempt this job holds, while it is still planned (a later attempt,
+    after a refusal, gets a new id)."""
+    held = job.metadata.get("message_id")
+    record = store.get(held) if held else None
+    return held if record is not None and record.send_state is SendState.PLANNED else None
 
 
 def _retry(
@@ -190,20 +214,23 @@ def _retry(
     owner: str,
     summary: QueueSummary,
     rng: Callable[[], float],
-    error: ProviderError,
-    generation: int,
+    error: KmsgError,
 ) -> None:
+    """Try the job again later: after a refusal it is a new attempt; after an unknown outcome the
+    ledger settles the earlier attempt first, so the wait covers the settlement delay."""
     now = env.clock.now_ms()
-    # the attempt was provably not accepted, so the next one (even after `queue retry`) is new
-    meta = {**job.metadata, "generation": generation + 1}
+    reason = f"{error.code}: {error.message}"
     if job.attempts >= job.max_attempts:
-        store.fail_job(job.id, owner, now, f"{error.error_class}: {error.message}", meta)
+        store.fail_job(job.id, owner, now, reason, job.metadata)
         summary.dead += 1
         return
+    refused = isinstance(error, ProviderError) and error.not_accepted
     retry_after = getattr(error, "retry_after", None)
+    if not refused:
+        retry_after = max(retry_after or 0, env.settle_after_ms / 1000 + 1)
     at = now + backoff_ms(job.attempts, retry_after, rng)
-    store.retry_job(job.id, owner, at, f"{error.error_class}: {error.message}", meta)
-    summary.retried += 1
+    store.retry_job(job.id, owner, at, reason, job.metadata)
+    summary.retried += refused
 
 
 def cancel_scheduled(env: Env, store: Any, message_id: str) -> Any:

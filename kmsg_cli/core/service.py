@@ -1,28 +1,43 @@
-"""The send use case: plan (compose, route, price) then execute (journal, call, record).
+"""The send use case: plan (compose, route, price) then execute (ask the ledger, write the
+attempt, call, record).
 
-Everything that sends — `kmsg send`, bulk, the queue, failover — goes through ``execute`` so the
-journal-before-send rule holds everywhere (Q-18): a message is written before its provider is
-called, and a message whose idempotency key is already recorded is never sent again.
+Everything that sends — `kmsg send`, bulk, the queue, failover — goes through ``execute``, so the
+delivery ledger (core/ledger.py) is asked about every message and its attempt is written before its
+provider is called: a message already accepted is never sent again, one whose earlier attempt is
+unknown is settled first (core/settle.py), and one that was refused or rejected is tried again as a
+new attempt.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any
 
-from kmsg_cli.core import phone
+from kmsg_cli.core import ledger, phone
 from kmsg_cli.core.compose import Composed, Draft, compose
-from kmsg_cli.core.models import Message, MessageType, SendResult, Status
-from kmsg_cli.core.ports import Clock, JournalStore, Provider
+from kmsg_cli.core.ledger import Verdict
+from kmsg_cli.core.models import Message, Record, SendResult, Status
+from kmsg_cli.core.ports import Env, JournalStore
 from kmsg_cli.core.routing import route
-from kmsg_cli.core.schedule import Schedule
 from kmsg_cli.errors import ConfigError, InputError, KmsgError, ProviderError
 
-ACCEPTED, REJECTED, UNKNOWN = "accepted", "rejected", "unknown"
-DUPLICATE, SUPPRESSED = "duplicate", "suppressed"  # never sent: already sent / opted out
-QUEUED = "queued"  # held in the local queue (kmsg_jobs) until its time
+
+class Fate(StrEnum):
+    """What became of one message in one command (the JSON documents' ``state``)."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"  # the provider said no, or the call provably did not get through
+    UNKNOWN = "unknown"  # may have been sent: settled later, never resent blind
+    DUPLICATE = "duplicate"  # accepted by an earlier command under the same key: not sent again
+    SUPPRESSED = "suppressed"  # on the opt-out list: not sent
+    QUEUED = "queued"  # held in the local queue (kmsg_jobs) until its time
+
+
+ACCEPTED, REJECTED, UNKNOWN = Fate.ACCEPTED, Fate.REJECTED, Fate.UNKNOWN
+DUPLICATE, SUPPRESSED, QUEUED = Fate.DUPLICATE, Fate.SUPPRESSED, Fate.QUEUED
 
 
 @dataclass(frozen=True)
@@ -39,30 +54,11 @@ class Planned:
 class Outcome:
     message: Message
     provider_id: str
-    state: str  # accepted | rejected | unknown | duplicate | suppressed
+    state: Fate
     result: SendResult | None = None
     error: KmsgError | None = None
-    existing: Any = None  # the earlier record, for duplicates
-    job: Any = None  # the kmsg_jobs row, for queued messages
-
-
-@dataclass
-class Env:
-    """What the use cases need from the outside world, injected by the composition root."""
-
-    clock: Clock
-    store: Callable[[], JournalStore]
-    provider: Callable[[str], Provider]  # builds (and resolves secrets) on first use
-    capabilities: Mapping[str, frozenset[MessageType]]
-    default_senders: Mapping[str, str | None]
-    native_failover: Mapping[str, bool]
-    routing_default: str | None = None
-    routing_strategy: str = "first"
-    routing_by_type: Mapping[str, str | list[str]] = field(default_factory=dict)
-    auto_lms_bytes: int = 90
-    prices: Mapping[str, float] = field(default_factory=dict)
-    schedule: Schedule = field(default_factory=Schedule)
-    warn: Callable[[str], None] = lambda _msg: None
+    existing: Record | None = None  # the earlier attempt, for duplicates and unsettled ones
+    job: Any = None  # the kmsg_jobs row, for messages queued by this command
 
 
 def new_message_id(now_ms: int) -> str:
@@ -71,22 +67,28 @@ def new_message_id(now_ms: int) -> str:
 
 
 def plan(draft: Draft, recipients: Sequence[str], env: Env) -> list[Planned]:
-    """Validate, render and route one draft for each recipient. Nothing is written or sent."""
+    """Validate, render and route one draft for each recipient. Nothing is written or sent.
+
+    An idempotency key names the whole command: each recipient's message carries the key and a
+    fingerprint over every recipient and the content, so the same key with other recipients or
+    other text is a conflict (exit 65), and typing a number differently changes nothing."""
     if not recipients:
         raise InputError("no recipient", hint="pass --to NUMBER")
     seen: set[str] = set()
     planned = []
     for raw in recipients:
-        key = draft.idempotency_key
-        if key and len(recipients) > 1:
-            key = f"{key}:{raw.strip()}"
-        item = plan_one(replace(draft, idempotency_key=key), raw, env)
+        item = plan_one(draft, raw, env)
         if item.message.to in seen:
             raise InputError(
                 f"recipient {item.message.to[:3]}-****-{item.message.to[-4:]} is listed twice"
             )
         seen.add(item.message.to)
         planned.append(item)
+    if draft.idempotency_key:
+        planned = [
+            replace(p, message=replace(p.message, fingerprint=ledger.fingerprint(p.message, seen)))
+            for p in planned
+        ]
     return planned
 
 
@@ -131,8 +133,10 @@ def for_provider(message: Message, provider_id: str, env: Env) -> Message:
     return replace(message, sender=sender, failover_mode=mode)
 
 
-def execute(planned: Sequence[Planned], env: Env) -> list[Outcome]:
-    """Send planned messages through their routes, batching per provider."""
+def execute(planned: Sequence[Planned], env: Env, *, abandoned: bool = False) -> list[Outcome]:
+    """Send planned messages through their routes, batching per provider. ``abandoned``: an
+    in-flight attempt under these keys belongs to a process known to be gone (a queue job whose
+    lease ran out), so it may be settled without waiting for the in-flight grace."""
     outcomes: list[Outcome] = []
     groups: dict[tuple[str, ...], list[Planned]] = {}
     for item in planned:
@@ -140,13 +144,14 @@ def execute(planned: Sequence[Planned], env: Env) -> list[Outcome]:
     for route_ids, items in groups.items():
         size = max(1, env.provider(route_ids[0]).max_batch)
         for start in range(0, len(items), size):
-            outcomes.extend(
-                _send_chunk([p.message for p in items[start : start + size]], route_ids, env)
-            )
+            chunk = [p.message for p in items[start : start + size]]
+            outcomes.extend(_send_chunk(chunk, route_ids, env, abandoned))
     return outcomes
 
 
-def _send_chunk(messages: list[Message], route_ids: Sequence[str], env: Env) -> list[Outcome]:
+def _send_chunk(
+    messages: list[Message], route_ids: Sequence[str], env: Env, abandoned: bool = False
+) -> list[Outcome]:
     store = env.store()
     # the opt-out list is read at send time, so a queued or resumed message honours it too
     blocked = store.suppressed(m.to for m in messages)
@@ -158,23 +163,56 @@ def _send_chunk(messages: list[Message], route_ids: Sequence[str], env: Env) -> 
         if m.to in blocked
     ]
     messages = [m for m in messages if m.to not in blocked]
-    return suppressed + _journal_and_send(messages, route_ids, env) if messages else suppressed
+    if not messages:
+        return suppressed
+    return suppressed + _journal_and_send(messages, route_ids, env, abandoned)
 
 
-def _journal_and_send(messages: list[Message], route_ids: Sequence[str], env: Env) -> list[Outcome]:
+def _journal_and_send(
+    messages: list[Message], route_ids: Sequence[str], env: Env, abandoned: bool
+) -> list[Outcome]:
     store = env.store()
-    existing = store.journal([(m, route_ids[0]) for m in messages], env.clock.now_ms())
-    outcomes = [
-        Outcome(
-            m,
-            existing[m.idempotency_key].provider_id,
-            DUPLICATE,
-            existing=existing[m.idempotency_key],
-        )
-        for m in messages
-        if m.idempotency_key and m.idempotency_key in existing
-    ]
-    pending = [m for m in messages if not (m.idempotency_key and m.idempotency_key in existing)]
+    decisions = store.begin_attempts([(m, route_ids[0]) for m in messages], env.clock.now_ms())
+    unsettled = [d.latest for d in decisions.values() if d.verdict is Verdict.SETTLE and d.latest]
+    asked = _settle_ready(unsettled, env, abandoned) if unsettled else set()
+    if asked:  # settled what could be: ask the ledger again about those messages
+        retry = [m for m in messages if decisions[m.message_id].verdict is Verdict.SETTLE]
+        again = store.begin_attempts([(m, route_ids[0]) for m in retry], env.clock.now_ms())
+        decisions.update(again)
+    outcomes = [_not_sent(m, decisions[m.message_id], asked) for m in messages]
+    done = [o for o in outcomes if o is not None]
+    pending = [m for m, o in zip(messages, outcomes, strict=True) if o is None]
+    return done + _call(pending, route_ids, env) if pending else done
+
+
+def _settle_ready(records: list[Record], env: Env, abandoned: bool) -> set[str]:
+    """Settle the attempts old enough to ask about; returns their message ids."""
+    from kmsg_cli.core.settle import ready, settle
+
+    now = env.clock.now_ms()
+    due = [r for r in records if ready(r, now, env, owner_gone=abandoned)]
+    if due:
+        settle(due, env)
+    return {r.message_id for r in due}
+
+
+def _not_sent(m: Message, decision: ledger.Decision, asked: set[str]) -> Outcome | None:
+    """The outcome of a message the ledger did not let out, or None: send it."""
+    earlier = decision.latest
+    if decision.verdict is Verdict.SEND:
+        return None
+    assert earlier is not None
+    if decision.verdict is Verdict.ACCEPTED:
+        return Outcome(m, earlier.provider_id, DUPLICATE, existing=earlier)
+    if decision.verdict is Verdict.HELD:
+        return Outcome(m, earlier.provider_id, QUEUED, existing=earlier)
+    error = ledger.Unsettled(earlier.message_id, asked=earlier.message_id in asked)
+    return Outcome(m, earlier.provider_id, UNKNOWN, error=error, existing=earlier)
+
+
+def _call(pending: list[Message], route_ids: Sequence[str], env: Env) -> list[Outcome]:
+    store = env.store()
+    outcomes: list[Outcome] = []
     for position, provider_id in enumerate(route_ids):
         if not pending:
             break

@@ -18,8 +18,7 @@ from typing import Any, Protocol
 
 from kmsg_cli.core import tracking
 from kmsg_cli.core.models import Record, Status, StatusQuery, StatusReport
-from kmsg_cli.core.ports import Provider
-from kmsg_cli.core.service import Env
+from kmsg_cli.core.ports import Env, Provider
 from kmsg_cli.core.tracking import Check, Jitter, Rules
 from kmsg_cli.errors import AuthError, ConfigError, KmsgError, ProviderError, RateLimited
 

@@ -1,10 +1,10 @@
 """Bulk jobs, mixed into Store: one live run per job, and settling rows a dead run left in flight.
 
-A job's rows are kmsg_delivery_tracking rows with its ``job_id`` and idempotency keys
-``bulk:<job>:<digest>``; the journal makes a second send of the same key impossible. What this
-module adds is ownership (a rerun while the first is still alive is refused) and the two ways a
-row's key is freed for another attempt: the provider rejected it, or the provider proves it never
-received it (the request was lost with the process that made it).
+A job's rows are kmsg_delivery_tracking rows (attempts, in the delivery ledger's terms) with its
+``job_id`` and idempotency keys ``bulk:<job>:<digest>``; the ledger makes a second send of an
+accepted key impossible. What this module adds is ownership (a rerun while the first is still
+alive is refused) and settling the rows a run left unanswered: accepted when the provider has
+them, refused (so a new attempt may go out) when it provably never got them.
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ from kmsg_cli.store.records import RECORD_COLUMNS, RecordQueries, record_from_ro
 _JOB_COLUMNS = (
     '"id","source","spec","state","owner","heartbeat_at","created_at","updated_at","counts"'
 )
-# a rejected row keeps its history but gives up its key, so the next run may send the row again
-_FREE_KEY = '"idempotency_key" = "idempotency_key" || \'#\' || "message_id"'
-_UNSETTLED = "\"send_state\" IN ('journaled', 'unknown')"
+_UNSETTLED = "\"send_state\" IN ('in_flight', 'unknown')"
 
 
 class BulkQueries:
@@ -86,7 +84,7 @@ class BulkQueries:
         """Rows of the job sent by a run that never heard back (died, or timed out mid-call)."""
         rows = self.conn.execute(
             f'SELECT {RECORD_COLUMNS} FROM "kmsg_delivery_tracking" WHERE "job_id" = ? '
-            "AND \"send_state\" IN ('journaled', 'unknown') AND \"provider_message_id\" = ''",
+            f"AND {_UNSETTLED} AND \"provider_message_id\" = ''",
             (job_id,),
         )
         return [record_from_row(r) for r in rows]
@@ -99,11 +97,11 @@ class BulkQueries:
         next_checks: dict[str, int],
     ) -> None:
         """What the provider says of unanswered rows: ``found`` it has (accepted, or rejected at
-        registration), ``missing`` it provably never got. Rows not accepted free their key."""
+        registration), ``missing`` it provably never got (refused: a new attempt may go out)."""
         with self.write() as conn:
             for r in found:
                 if not r.accepted:
-                    _reject(conn, r.message_id, r.code or "rejected", r.error or "", now)
+                    _fail(conn, r.message_id, "rejected", r.code or "rejected", r.error or "", now)
                     continue
                 conn.execute(
                     'UPDATE "kmsg_delivery_tracking" SET "send_state" = \'accepted\', "status" = ?,'
@@ -123,7 +121,7 @@ class BulkQueries:
                     conn, r.message_id, now, r.status.value, None, "found", "reconcile"
                 )
             for mid in missing:
-                _reject(conn, mid, "not_received", "never reached the provider", now)
+                _fail(conn, mid, "refused", "not_received", "never reached the provider", now)
 
     def settle_unknown(self, message_ids: Sequence[str], now: int) -> None:
         """A dead run's rows the provider cannot account for: unknown, left to tracking."""
@@ -131,29 +129,20 @@ class BulkQueries:
         with self.write() as conn:
             conn.executemany(
                 'UPDATE "kmsg_delivery_tracking" SET "send_state" = \'unknown\', "last_error" = ? '
-                'WHERE "message_id" = ? AND "send_state" = \'journaled\'',
+                'WHERE "message_id" = ? AND "send_state" = \'in_flight\'',
                 [(error, mid) for mid in message_ids],
             )
 
-    def release_rejected(self, keys: Sequence[str]) -> None:
-        """Free the keys of rows the provider rejected, so this run may send them again."""
-        with self.write() as conn:
-            for i in range(0, len(keys), 500):
-                chunk = keys[i : i + 500]
-                conn.execute(
-                    f'UPDATE "kmsg_delivery_tracking" SET {_FREE_KEY} WHERE "send_state" = '
-                    f"'rejected' AND \"idempotency_key\" IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                )
 
-
-def _reject(conn: sqlite3.Connection, message_id: str, code: str, message: str, now: int) -> None:
+def _fail(
+    conn: sqlite3.Connection, message_id: str, state: str, code: str, message: str, now: int
+) -> None:
     error = json.dumps({"code": code, "message": message}, ensure_ascii=False)
     conn.execute(
-        'UPDATE "kmsg_delivery_tracking" SET "send_state" = \'rejected\', "status" = \'FAILED\', '
-        f'"provider_status_code" = ?, "failed_at" = ?, "status_updated_at" = ?, {_FREE_KEY}, '
+        'UPDATE "kmsg_delivery_tracking" SET "send_state" = ?, "status" = \'FAILED\', '
+        '"provider_status_code" = ?, "failed_at" = ?, "status_updated_at" = ?, '
         f'"last_error" = ? WHERE "message_id" = ? AND {_UNSETTLED}',
-        (code, now, now, error, message_id),
+        (state, code, now, now, error, message_id),
     )
     RecordQueries._history(conn, message_id, now, "FAILED", code, message, "reconcile")
 

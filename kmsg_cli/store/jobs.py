@@ -111,11 +111,18 @@ class JobQueries:
             return cur.rowcount == 1
 
     def cancel_job(self, job_id: str, now: int) -> bool:
-        """Cancel a job no worker holds (pending or dead)."""
+        """Cancel a job no worker holds (pending or dead). The message it held was never sent:
+        its attempt is refused (so the same key may be queued again) and CANCELLED."""
         with self.write() as conn:
             cur = conn.execute(
                 'UPDATE "kmsg_jobs" SET "status" = \'cancelled\', "completed_at" = ?, "data" = \'{}\' '
                 "WHERE \"id\" = ? AND \"status\" IN ('pending', 'failed')",
+                (now, job_id),
+            )
+            conn.execute(
+                'UPDATE "kmsg_delivery_tracking" SET "send_state" = \'refused\', '
+                '"status" = \'CANCELLED\', "status_updated_at" = ? '
+                'WHERE "job_id" = ? AND "send_state" = \'planned\'',
                 (now, job_id),
             )
             return cur.rowcount == 1

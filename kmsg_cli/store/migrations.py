@@ -143,6 +143,27 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # the delivery ledger (core/ledger.py): a key names one logical message and each try at
+        # sending it is an attempt row, numbered under (key, recipient); a retry after a refusal
+        # is a new row, never a collision with the old one. "journaled" is renamed "in_flight",
+        # and the old trick of freeing a rejected row's key by renaming it is no longer needed.
+        "005_delivery_ledger",
+        """
+        ALTER TABLE "kmsg_delivery_tracking" ADD COLUMN "attempt" INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE "kmsg_delivery_tracking" ADD COLUMN "fingerprint" TEXT;
+        DROP INDEX "idx_kmsg_delivery_idempotency";
+        CREATE UNIQUE INDEX "idx_kmsg_delivery_attempt"
+          ON "kmsg_delivery_tracking" ("idempotency_key", "to", "attempt");
+        UPDATE "kmsg_delivery_tracking" SET "send_state" = 'in_flight'
+          WHERE "send_state" = 'journaled';
+        UPDATE "kmsg_delivery_tracking" SET "send_state" = 'refused'
+          WHERE "send_state" = 'rejected' AND "provider_message_id" = ''
+          AND json_valid("last_error")
+          AND json_extract("last_error", '$.code') IN ('rate_limited', 'unavailable', 'auth',
+            'config', 'not_received');
+        """,
+    ),
 ]
 
 

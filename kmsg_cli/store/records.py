@@ -9,27 +9,28 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+from kmsg_cli.core import ledger
 from kmsg_cli.core.models import (
     HistoryEntry,
+    Job,
     Message,
     MessageType,
     Record,
     SendResult,
+    SendState,
     Status,
 )
+from kmsg_cli.core.ports import IN_FLIGHT_GRACE_MS
 from kmsg_cli.errors import KmsgError
 
 TERMINAL_SQL = "('DELIVERED','FAILED','CANCELLED','UNKNOWN')"
-# A journaled row whose send never reported back: the process died mid-call. Tracking looks at it
-# after this long (longer than any request timeout), as an unknown outcome.
-IN_FLIGHT_GRACE_MS = 10 * 60 * 1000
 
 RECORD_COLUMNS = (
     '"message_id","provider_id","provider_message_id","type","to","from","status",'
     '"provider_status_code","provider_status_message","sent_at","delivered_at","failed_at",'
     '"requested_at","scheduled_at","status_updated_at","attempt_count","last_checked_at",'
     '"next_check_at","last_error","metadata","idempotency_key","send_state","group_id",'
-    '"failover_mode","fallback_of","fallback_message_id","job_id"'
+    '"failover_mode","fallback_of","fallback_message_id","job_id","attempt","fingerprint"'
 )
 
 
@@ -39,58 +40,93 @@ class RecordQueries:
     def write(self) -> AbstractContextManager[sqlite3.Connection]:  # provided by Store
         raise NotImplementedError
 
-    # ---- send journal -------------------------------------------------------------------------
+    # ---- the delivery ledger's attempts ----------------------------------------------------
 
-    def existing_keys(self, keys: Iterable[str]) -> dict[str, Record]:
-        """Records already holding any of these idempotency keys."""
-        found: dict[str, Record] = {}
-        keys = list(keys)
+    def latest_attempts(self, keys: Iterable[str]) -> dict[tuple[str, str], Record]:
+        """(key, recipient) -> the latest attempt under that key, for every key given."""
+        found: dict[tuple[str, str], Record] = {}
+        keys = list(dict.fromkeys(keys))
         for i in range(0, len(keys), 500):
             chunk = keys[i : i + 500]
             marks = ",".join("?" * len(chunk))
             rows = self.conn.execute(
                 f'SELECT {RECORD_COLUMNS} FROM "kmsg_delivery_tracking" '
-                f'WHERE "idempotency_key" IN ({marks})',
+                f'WHERE "idempotency_key" IN ({marks}) ORDER BY "attempt"',
                 chunk,
             )
             for row in rows:
                 record = record_from_row(row)
-                found[record.idempotency_key or ""] = record
+                found[(record.idempotency_key or "", record.to)] = record
         return found
 
-    def journal(self, routed: Sequence[tuple[Message, str]], now: int) -> dict[str, Record]:
-        """Write each (message, provider id) before the provider is called (SEND-9, SEND-11).
-
-        In one transaction; messages whose idempotency key is already recorded are not written and
-        are returned (key -> existing record) so the caller never sends them again."""
+    def begin_attempts(
+        self, routed: Sequence[tuple[Message, str]], now: int, *, state: str = "in_flight"
+    ) -> dict[str, ledger.Decision]:
+        """Ask the ledger about each (message, provider id) and, in the same transaction, write
+        the attempts it allows before any provider is called (SEND-9, SEND-11). Returns
+        message_id -> decision; only SEND decisions were written. ``state`` "planned" holds the
+        messages for the local queue instead. Raises KeyConflict (nothing written) when a key
+        was used before for other content."""
         with self.write() as conn:
-            keys = [m.idempotency_key for m, _ in routed if m.idempotency_key]
-            existing = self.existing_keys(keys) if keys else {}
-            rows = [
-                _journal_row(m, pid, now)
-                for m, pid in routed
-                if not (m.idempotency_key and m.idempotency_key in existing)
-            ]
+            latest = self.latest_attempts(m.idempotency_key for m, _ in routed if m.idempotency_key)
+            by_key: dict[str, list[Record]] = {}
+            for (key, _to), record in latest.items():  # every recipient's latest attempt
+                by_key.setdefault(key, []).append(record)
+            decisions: dict[str, ledger.Decision] = {}
+            new_rows, promoted = [], []
+            for m, pid in routed:
+                prior = None
+                if m.idempotency_key:
+                    for earlier in by_key.get(m.idempotency_key, ()):
+                        ledger.check_same(m.idempotency_key, m.fingerprint, earlier.fingerprint)
+                    prior = latest.get((m.idempotency_key, m.to))
+                decision = ledger.decide(m, prior)
+                decisions[m.message_id] = decision
+                if decision.verdict is not ledger.Verdict.SEND:
+                    continue
+                if decision.latest is not None and decision.latest.message_id == m.message_id:
+                    promoted.append(_promote_row(m, pid, now))
+                else:
+                    new_rows.append(_attempt_row(m, pid, now, decision.attempt, state))
             conn.executemany(
                 'INSERT INTO "kmsg_delivery_tracking" ("message_id","provider_id",'
                 '"provider_message_id","type","to","from","status","requested_at","scheduled_at",'
                 '"status_updated_at","attempt_count","next_check_at","metadata","idempotency_key",'
-                '"send_state","failover_mode","fallback_of","job_id") '
-                "VALUES (?,?,'',?,?,?,'PENDING',?,?,?,0,?,?,?,'journaled',?,?,?)",
-                rows,
+                '"send_state","failover_mode","fallback_of","job_id","attempt","fingerprint") '
+                "VALUES (?,?,'',?,?,?,'PENDING',?,?,?,0,?,?,?,?,?,?,?,?,?)",
+                new_rows,
+            )
+            conn.executemany(
+                'UPDATE "kmsg_delivery_tracking" SET "provider_id"=?,"type"=?,"from"=?,'
+                '"requested_at"=?,"scheduled_at"=?,"status_updated_at"=?,"next_check_at"=?,'
+                '"metadata"=?,"failover_mode"=?,"send_state"=\'in_flight\' '
+                'WHERE "message_id"=? AND "send_state"=\'planned\'',
+                promoted,
             )
             conn.executemany(
                 'INSERT INTO "kmsg_status_history" ("message_id","at","status","source") '
-                "VALUES (?,?,'PENDING','journal')",
-                [(r[0], now) for r in rows],
+                "VALUES (?,?,'PENDING',?)",
+                [(r[0], now, "journal" if state == "in_flight" else "queue") for r in new_rows]
+                + [(r[-1], now, "journal") for r in promoted],
             )
-        return existing
+        return decisions
+
+    def hold(self, message: Message, provider_id: str, job: Job, now: int) -> ledger.Decision:
+        """Queue ``message`` for later: its planned attempt and the kmsg_jobs row that will send
+        it, in one transaction, so a crash never leaves one without the other."""
+        with self.write():
+            decision = self.begin_attempts([(message, provider_id)], now, state="planned")[
+                message.message_id
+            ]
+            if decision.verdict is ledger.Verdict.SEND:
+                self.enqueue(job)  # type: ignore[attr-defined]  # JobQueries, mixed into Store
+        return decision
 
     def reroute(self, message_ids: Sequence[str], provider_id: str) -> None:
         with self.write() as conn:
             conn.executemany(
                 'UPDATE "kmsg_delivery_tracking" SET "provider_id" = ? '
-                'WHERE "message_id" = ? AND "send_state" = \'journaled\'',
+                'WHERE "message_id" = ? AND "send_state" = \'in_flight\'',
                 [(provider_id, mid) for mid in message_ids],
             )
 
@@ -128,23 +164,23 @@ class RecordQueries:
                     (r.code, r.error, now, now, json.dumps(error, ensure_ascii=False), mid)
                 )
             history.append((mid, now, r.status.value, r.code, r.error, "send"))
-        journaled = 'WHERE "message_id"=? AND "send_state"=\'journaled\''
+        in_flight = 'WHERE "message_id"=? AND "send_state"=\'in_flight\''
         with self.write() as conn:
             conn.executemany(
                 'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'unknown\','
-                f'"next_check_at"=?,"last_error"=? {journaled}',
+                f'"next_check_at"=?,"last_error"=? {in_flight}',
                 unknown,
             )
             conn.executemany(
                 'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'accepted\', "status"=?,'
                 '"provider_message_id"=?,"group_id"=?,"sent_at"=?,"status_updated_at"=?,'
-                f'"next_check_at"=? {journaled}',
+                f'"next_check_at"=? {in_flight}',
                 accepted,
             )
             conn.executemany(
                 'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'rejected\','
                 '"status"=\'FAILED\',"provider_status_code"=?,"provider_status_message"=?,'
-                f'"failed_at"=?,"status_updated_at"=?,"last_error"=? {journaled}',
+                f'"failed_at"=?,"status_updated_at"=?,"last_error"=? {in_flight}',
                 rejected,
             )
             conn.executemany(
@@ -163,9 +199,9 @@ class RecordQueries:
             for mid in message_ids:
                 if getattr(error, "not_accepted", True):
                     conn.execute(
-                        'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'rejected\','
+                        'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'refused\','
                         '"status"=\'FAILED\',"failed_at"=?,"status_updated_at"=?,"last_error"=? '
-                        'WHERE "message_id"=? AND "send_state"=\'journaled\'',
+                        'WHERE "message_id"=? AND "send_state"=\'in_flight\'',
                         (now, now, last_error, mid),
                     )
                     self._history(conn, mid, now, "FAILED", error.code, error.message, "send")
@@ -173,7 +209,7 @@ class RecordQueries:
                     conn.execute(
                         'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'unknown\','
                         '"next_check_at"=?,"last_error"=? '
-                        'WHERE "message_id"=? AND "send_state"=\'journaled\'',
+                        'WHERE "message_id"=? AND "send_state"=\'in_flight\'',
                         (next_check, last_error, mid),
                     )
                     self._history(conn, mid, now, None, error.code, error.message, "send")
@@ -296,7 +332,7 @@ def _filters(
     return ("WHERE " + " AND ".join(clauses) if clauses else "", args)
 
 
-def _journal_row(m: Message, provider_id: str, now: int) -> tuple[Any, ...]:
+def _metadata(m: Message) -> str | None:
     metadata = dict(m.metadata)
     if m.failover is not None:
         metadata["failover"] = {
@@ -304,6 +340,14 @@ def _journal_row(m: Message, provider_id: str, now: int) -> tuple[Any, ...]:
             "text": m.failover.text,
             "subject": m.failover.subject,
         }
+    return json.dumps(metadata, ensure_ascii=False) if metadata else None
+
+
+def _attempt_row(
+    m: Message, provider_id: str, now: int, attempt: int, state: str
+) -> tuple[Any, ...]:
+    # a planned row is not due for tracking: the queue job that sends it sets the real check time
+    next_check = now + IN_FLIGHT_GRACE_MS if state == "in_flight" else (m.scheduled_at or now)
     return (
         m.message_id,
         provider_id,
@@ -313,12 +357,30 @@ def _journal_row(m: Message, provider_id: str, now: int) -> tuple[Any, ...]:
         now,
         m.scheduled_at,
         now,
-        now + IN_FLIGHT_GRACE_MS,
-        json.dumps(metadata, ensure_ascii=False) if metadata else None,
+        next_check,
+        _metadata(m),
         m.idempotency_key,
+        state,
         m.failover_mode,
         m.fallback_of,
         m.job_id,
+        attempt,
+        m.fingerprint,
+    )
+
+
+def _promote_row(m: Message, provider_id: str, now: int) -> tuple[Any, ...]:
+    return (
+        provider_id,
+        m.type.value,
+        m.sender,
+        now,
+        m.scheduled_at,
+        now,
+        now + IN_FLIGHT_GRACE_MS,
+        _metadata(m),
+        m.failover_mode,
+        m.message_id,
     )
 
 
@@ -351,6 +413,8 @@ def record_from_row(row: Sequence[Any]) -> Record:
         fb_of,
         fb_id,
         job,
+        attempt,
+        fingerprint,
     ) = row
     return Record(
         mid,
@@ -374,10 +438,12 @@ def record_from_row(row: Sequence[Any]) -> Record:
         json.loads(last_error) if last_error else None,
         json.loads(metadata) if metadata else {},
         key,
-        state,
+        SendState(state),
         group,
         fo_mode,
         fb_of,
         fb_id,
         job,
+        attempt,
+        fingerprint,
     )

@@ -50,7 +50,11 @@ class Store(RecordQueries, ListQueries, JobQueries, TrackingQueries, BulkQueries
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction, taken with the write lock up front (Q-5)."""
+        """One short write transaction, taken with the write lock up front (Q-5). Inside another
+        one it joins it, so a store method can combine others atomically."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn

@@ -69,16 +69,17 @@ class TrackingQueries:
         """Take up to ``limit`` due, unleased (or lease-expired) records for ``owner``.
 
         ``everything`` (--now) ignores the schedule, except for rows still in their send call
-        (journaled, not yet past the in-flight grace): asking about those could race the send."""
+        (in flight, not yet past the in-flight grace): asking about those could race the send.
+        Planned rows (held in the local queue) were never sent: they are not tracked yet."""
 
         due = '"next_check_at" <= :now'
         if everything:
-            due = f"({due} OR \"send_state\" <> 'journaled')"
+            due = f"({due} OR \"send_state\" <> 'in_flight')"
         only = 'AND "provider_id" = :provider' if provider else ""
         sql = (
             'UPDATE "kmsg_delivery_tracking" SET "claimed_by" = :owner, "lease_until" = :lease '
             'WHERE "message_id" IN (SELECT "message_id" FROM "kmsg_delivery_tracking" '
-            f'WHERE "status" IN {POLLABLE_SQL} AND {due} '
+            f'WHERE "status" IN {POLLABLE_SQL} AND {due} AND "send_state" <> \'planned\' '
             f'AND ("lease_until" IS NULL OR "lease_until" < :now) {only} '
             'ORDER BY "next_check_at" LIMIT :limit) '
             f"RETURNING {RECORD_COLUMNS}"
@@ -248,8 +249,8 @@ def _update_checked(conn: sqlite3.Connection, owner: str, c: Check, now: int) ->
             '"attempt_count" = "attempt_count" + ?, '
             '"last_checked_at" = COALESCE(?, "last_checked_at"), "next_check_at"=?, '
             '"last_error"=?, "claimed_by"=NULL, "lease_until"=NULL, '
-            # a journaled row is only claimed after the in-flight grace: its sender is gone
-            '"send_state" = CASE WHEN "send_state" = \'journaled\' AND ? IS NOT NULL '
+            # an in-flight row is only claimed after the in-flight grace: its sender is gone
+            '"send_state" = CASE WHEN "send_state" = \'in_flight\' AND ? IS NOT NULL '
             "THEN 'unknown' ELSE \"send_state\" END "
             f'WHERE "message_id"=? AND "claimed_by"=? AND "status" IN {POLLABLE_SQL}',
             (

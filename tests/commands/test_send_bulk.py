@@ -219,7 +219,7 @@ def test_refused_authentication_stops_the_campaign_with_77(
     data.write_text("to\n" + "\n".join(rows) + "\n", encoding="utf-8")
     code, doc = kmsg.json("send-bulk", str(data), "--text", "hi", "--concurrency", "1")
     assert code == 77 and doc["stopped"] is True
-    assert tracked(kmsg_home) == {"rejected": 2}  # the first chunk only; nothing after it
+    assert tracked(kmsg_home) == {"refused": 2}  # the first chunk only; nothing after it
 
 
 def test_a_rerun_with_only_invalid_rows_left_still_says_so(kmsg: Kmsg, tmp_path: Path) -> None:

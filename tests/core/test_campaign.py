@@ -13,6 +13,7 @@ import pytest
 from kmsg_cli.core import campaign, service
 from kmsg_cli.core.compose import Draft
 from kmsg_cli.core.models import SendResult, Status
+from kmsg_cli.core.settle import Settled
 from kmsg_cli.errors import InputError, UnknownOutcome
 from tests.conftest import FakeClock
 from tests.trackkit import Crash, FakeProvider, make_env, open_db
@@ -88,24 +89,32 @@ def test_stopping_between_chunks_then_rerunning_sends_the_rest_once(setup) -> No
     assert sorted(m.to for m in provider.sent) == sorted(f"010{r:08d}" for r in range(1, 501))
 
 
+def settled(s: Settled) -> tuple[int, int, int]:
+    return s.found, s.lost, s.unknown
+
+
 def test_a_crash_mid_call_never_resends_on_rerun(setup) -> None:
     env, provider, _ = setup
     die_in_first_call(env, provider, 150)
     provider.received_answer = None  # this provider cannot tell what it got: at most once
-    assert campaign.reconcile(JOB, env) == (0, 0, 100)
+    assert settled(campaign.reconcile(JOB, env)) == (0, 0, 100)
     _, again = run(env, items(env, 150))
     states = Counter(r.state for r in again)
     assert states == {"unknown": 100, "accepted": 50}
     assert len(provider.sent) == 50
 
 
-def test_rows_a_dead_run_left_in_flight_are_settled_through_the_provider(setup) -> None:
+def test_rows_a_dead_run_left_in_flight_are_settled_through_the_provider(
+    setup, clock: FakeClock
+) -> None:
     env, provider, store = setup
     got = die_in_first_call(env, provider, 100, took=30)
     provider.received_answer = {
         mid: SendResult(mid, Status.SENT, provider_message_id=f"p-{mid}") for mid in got
     }
-    assert campaign.reconcile(JOB, env) == (30, 70, 0)
+    assert settled(campaign.reconcile(JOB, env)) == (0, 0, 100)  # too recent to ask about
+    clock.advance(61)  # no provider is still working on the dead run's request
+    assert settled(campaign.reconcile(JOB, env)) == (30, 70, 0)
     _, again = run(env, items(env, 100))
     assert Counter(r.state for r in again) == {"already_sent": 30, "accepted": 70}
     assert len(provider.sent) == 70  # only the lost ones, exactly once
@@ -161,14 +170,17 @@ def test_rate_paces_chunks_on_the_clock(setup, clock: FakeClock) -> None:
     assert sum(clock.slept) == pytest.approx(4.0)  # 5 chunks of 10 at 10/s: 4 waits of 1 s
 
 
-def test_a_lost_row_the_provider_rejected_at_registration_is_retried(setup) -> None:
+def test_a_lost_row_the_provider_rejected_at_registration_is_retried(
+    setup, clock: FakeClock
+) -> None:
     env, provider, store = setup
     got = die_in_first_call(env, provider, 3, took=2)
     provider.received_answer = {
         got[0]: SendResult(got[0], Status.SENT, provider_message_id="p-0"),
         got[1]: SendResult(got[1], Status.FAILED, code="1011", error_class="invalid"),
     }
-    assert campaign.reconcile(JOB, env) == (2, 1, 0)
+    clock.advance(61)
+    assert settled(campaign.reconcile(JOB, env)) == (2, 1, 0)
     assert store.get(got[1]).send_state == "rejected"
     _, again = run(env, items(env, 3))
     assert Counter(r.state for r in again) == {"already_sent": 1, "accepted": 2}

@@ -285,7 +285,7 @@ def test_an_in_flight_row_is_reconciled_by_lookup_never_resent(clock: FakeClock,
     provider = FakeProvider()
     env = make_env(clock, db, provider)
     m = message(clock, 1)
-    db.journal([(m, "mock")], clock.now_ms())  # the process died inside the provider call
+    db.begin_attempts([(m, "mock")], clock.now_ms())  # the process died inside the provider call
     assert run(env, db, everything=True).claimed == 0  # --now never races a live send
     clock.advance(10 * 60 + 1)
     provider.answer = lambda q: StatusReport(q.message_id, None)  # not found (yet)
@@ -388,10 +388,10 @@ def test_crash_before_the_request_left_is_reported_never_resent(
     provider.before_send = None
     clock.advance(301)
     run(env, db)
-    # journal-before-send is at-most-once at this instant: the fallback stays an unknown outcome
+    # written-before-send is at-most-once at this instant: the fallback stays an unknown outcome
     # that tracking reconciles (TRK-7), and is never sent a second time
     _assert_one_fallback(db, provider, mid, sends=0)
-    assert db.get(f"{mid}:api-fallback").send_state == "journaled"
+    assert db.get(f"{mid}:api-fallback").send_state == "in_flight"
 
 
 def test_crash_after_the_fallback_is_sent_before_the_intent_is_marked(
