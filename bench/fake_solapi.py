@@ -19,6 +19,11 @@ and is not counted as received. Accepted messages are stored as delivered (4000)
 ``n`` messages have been accepted blocks until ``release()``, then the connection is closed with no
 answer. With ``record=True`` its messages were stored first (the provider has them, the client never
 learns it); with ``record=False`` they were dropped (they provably never arrived).
+
+``fail_next(*faults)`` scripts the next send requests, one fault each (``None``: answer normally):
+``"500-before"`` (500, nothing stored), ``"500-after"`` (stored, then 500), ``"drop-before"`` /
+``"drop-after"`` (the connection closes with no answer, before / after storing), ``"429"`` and
+``"503"`` (refused, nothing stored).
 """
 
 from __future__ import annotations
@@ -88,6 +93,7 @@ class FakeSolapi:
         self._released = threading.Event()
         self._gate_at: int | None = None  # hold the next send once this many were accepted
         self._gate_records = True
+        self._faults: list[str | None] = []
         self._stored: dict[str, dict[str, Any]] = {}  # messageId -> StoredMessage
         self._created: dict[str, int] = {}  # messageId -> dateCreated in epoch ms
         self._order: list[str] = []  # messageIds in arrival order
@@ -162,6 +168,10 @@ class FakeSolapi:
     def release(self) -> None:
         self._released.set()
 
+    def fail_next(self, *faults: str | None) -> None:
+        with self._lock:
+            self._faults.extend(faults)
+
     # ------------------------------------------------------------------ the API
 
     def handle(self, method: str, target: str, authorization: str, body: bytes) -> Answer:
@@ -198,6 +208,9 @@ class FakeSolapi:
         except (ValueError, KeyError, TypeError):
             return 400, {"errorCode": "ValidationError", "errorMessage": "messages required"}
         with self._lock:
+            fault = self._faults.pop(0) if self._faults else None
+            if fault is not None:
+                return self._fault(fault, messages)
             held = self._gate_at is not None and self._accepted >= self._gate_at
             if held:
                 self._gate_at = None
@@ -207,6 +220,20 @@ class FakeSolapi:
         self.paused.set()
         self._released.wait()
         return None
+
+    def _fault(self, fault: str, messages: list[dict[str, Any]]) -> Answer:
+        """One scripted failure (the caller holds the lock)."""
+        if fault.endswith("-after"):
+            self._store(messages)
+        if fault.startswith("drop"):
+            return None
+        if fault.startswith("500"):
+            return 500, {"errorCode": "InternalError", "errorMessage": "scripted failure"}
+        if fault == "429":
+            return 429, {"errorCode": "TooManyRequests", "errorMessage": "slow down"}
+        if fault == "503":
+            return 503, {"errorCode": "ServiceUnavailable", "errorMessage": "try later"}
+        raise ValueError(f"unknown fault {fault!r}")
 
     def _store(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         """Store one request's messages (the caller holds the lock); the send-many/detail answer."""
