@@ -8,7 +8,7 @@ import typer
 
 from kmsg_cli.commands._common import app_context, command
 from kmsg_cli.core import phone
-from kmsg_cli.core.models import MessageType, Record, Status
+from kmsg_cli.core.models import MessageType, Record, SendState, Status
 from kmsg_cli.core.times import duration_ms, kst
 from kmsg_cli.errors import InputError
 
@@ -109,10 +109,12 @@ def _valid_status(value: str) -> bool:
 
 
 def _status_text(r: Record) -> str:
-    if r.send_state == "unknown" and not r.status.terminal:
+    if r.send_state is SendState.UNKNOWN and not r.status.terminal:
         return f"{r.status.value} (outcome unknown)"
-    if r.send_state == "journaled":
+    if r.send_state is SendState.IN_FLIGHT:
         return "IN FLIGHT"
+    if r.send_state is SendState.PLANNED:
+        return f"QUEUED (job {r.job_id})" if r.job_id else "QUEUED"
     return r.status.value
 
 

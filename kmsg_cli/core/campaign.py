@@ -1,5 +1,5 @@
 """The bulk use case: stream rows into provider-sized chunks and send each through
-``service.execute`` (journal before send, per-row results), a bounded number of chunks in flight,
+``service.execute`` (the ledger, then the call, per-row results), a bounded number of chunks in flight,
 paced to ``rate``, stopping between chunks (BULK-2, BULK-5, BULK-10).
 
 Rows arrive one at a time and leave as soon as their chunk is answered, so memory holds at most
@@ -124,7 +124,7 @@ def _chunks(
     rate: float | None,
 ) -> Iterator[list[tuple[int, Planned]]]:
     """Group valid rows by route into chunks; report invalid rows, and a row identical to one
-    already in its chunk, as they pass (an identical row in another chunk meets the journal)."""
+    already in its chunk, as they pass (an identical row in another chunk meets the ledger)."""
     buffers: dict[tuple[str, ...], dict[str | None, tuple[int, Planned]]] = {}
     for row, to, plan in items:
         if isinstance(plan, KmsgError):

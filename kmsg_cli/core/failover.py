@@ -2,9 +2,9 @@
 
 An intent is taken with a conditional update (pending, or sending with an expired lease), so two
 passes never both own it (FO-2). Before anything is sent, the fallback's own record is looked up:
-if an earlier, crashed attempt journaled it, the intent is finished from that record and nothing
-is sent again. Otherwise the fallback goes through ``service.execute``: journaled under its
-deterministic idempotency key, then sent, so even a race past both checks is a journal duplicate.
+if an earlier, crashed attempt wrote it, the intent is finished from that record and nothing is
+sent again. Otherwise the fallback goes through ``service.execute``: written as an attempt under
+its deterministic idempotency key, then sent, so even a race past both checks meets the ledger.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _prepare(
 ) -> Planned | None:
     """The fallback to send for this intent, or None when the intent was settled here."""
     existing = store.get(intent.fallback_id)
-    if existing is not None:  # journaled by an attempt that crashed: never send it again
+    if existing is not None:  # written by an attempt that crashed: never send it again
         state, error = _from_record(existing)
         _finish(store, opts, intent, state, error, env)
         return None

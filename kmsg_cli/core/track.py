@@ -3,7 +3,7 @@ ALIMTALK -> SMS/LMS failovers that came out of it (PRODUCT.md "Delivery tracking
 
 Order matters for crash safety: status updates and failover intents are committed together first,
 claims are released, and only then are fallbacks sent, as their own bounded step (FO-11), through
-``service.execute`` so each fallback is journaled under its deterministic idempotency key before
+``service.execute`` so each fallback is written under its deterministic idempotency key before
 its provider is called. A pass starts by finishing intents an earlier (crashed) pass left (FO-1).
 """
 

@@ -249,7 +249,7 @@ def failover_request(record: Record) -> Failover | None:
 
 
 def fallback_id(original_id: str) -> str:
-    """Deterministic (k-msg parity), so a retried attempt is a journal duplicate, never a resend."""
+    """Deterministic (k-msg parity), so a retried failover meets the ledger, never a resend."""
     return original_id + FALLBACK_SUFFIX
 
 

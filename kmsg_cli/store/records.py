@@ -1,4 +1,4 @@
-"""kmsg_delivery_tracking as the send path and `kmsg status` see it: the send journal, results,
+"""kmsg_delivery_tracking as the send path and `kmsg status` see it: the ledger's attempts, results,
 the routing cursor, the suppression list, and reads. Mixed into Store (sqlite.py)."""
 
 from __future__ import annotations

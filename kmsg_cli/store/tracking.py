@@ -169,7 +169,7 @@ class TrackingQueries:
         self, owner: str, intent: Intent, state: str, error: str | None, now: int
     ) -> bool:
         """sent / failed / skipped, only if this owner still holds it; links the original to the
-        fallback (if one was journaled) and clears the fallback text from its metadata."""
+        fallback (if one was written) and clears the fallback text from its metadata."""
         assert state in (SENT, FAILED, SKIPPED)
         with self.write() as conn:
             cur = conn.execute(
