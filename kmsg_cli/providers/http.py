@@ -14,6 +14,8 @@
   "try later" (connect errors, 408/425, 429, 503, explicit vendor try-later codes). A read timeout,
   a missed deadline, a 5xx or an unparseable 2xx on a *send* is ``UnknownOutcome`` and is never
   retried (NET-3, NET-4); on a read-only call they are ``Unavailable``, not retried in-process.
+- Every response's ``Date`` header (errors included) updates ``Transport.clock_offset_ms``, the
+  provider's clock minus ours, so lost sends are searched for by its own time (``providers.skew``).
 - Errors carry the HTTP status and the vendor code in separate fields (NET-7) and short messages
   scrubbed of secrets and phone numbers (PII-19).
 """
@@ -42,6 +44,7 @@ from kmsg_cli.errors import (
     Unavailable,
     UnknownOutcome,
 )
+from kmsg_cli.providers.skew import offset_from_date
 
 T = TypeVar("T")
 E = TypeVar("E", bound=ProviderError)
@@ -369,7 +372,7 @@ class Transport:
     ) -> None:
         self.provider_id = provider_id
         self.http = http
-        self.clock = clock  # wall time: signatures, Retry-After dates; sleeps
+        self.clock = clock  # wall time: signatures, Retry-After dates, the clock offset; sleeps
         self.monotonic = monotonic  # the deadline: immune to the wall clock being set
         self.timeout = request_timeout(timeout_seconds)
         self.deadline = deadline_seconds(timeout_seconds)
@@ -379,6 +382,7 @@ class Transport:
         self.describe = describe
         self.secrets: set[str] = set()
         self.attempts = 0  # requests actually made, for tests and diagnostics
+        self.clock_offset_ms: int | None = None  # provider's Date - our clock, latest response
 
     def secret(self, value: str) -> str:
         """Register a resolved secret so no error text can carry it; returns it."""
@@ -444,6 +448,7 @@ class Transport:
         except httpx.HTTPError as exc:
             raise classify_exception(exc, send=send, provider_id=self.provider_id) from None
         try:
+            self._note_clock(response)
             deadline.check()
             if isinstance(response.stream, httpx.SyncByteStream):  # always, on a sync client
                 response.stream = _DeadlineStream(response.stream, deadline)
@@ -455,6 +460,11 @@ class Transport:
         finally:
             response.close()
         return response
+
+    def _note_clock(self, response: httpx.Response) -> None:
+        offset = offset_from_date(response.headers.get("Date"), self.clock.now_ms())
+        if offset is not None:
+            self.clock_offset_ms = offset
 
     def _late(self, seconds: float, send: bool) -> ProviderError:
         """A missed deadline is a read timeout: the request was written, the answer is not in."""

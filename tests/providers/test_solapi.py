@@ -321,3 +321,22 @@ def test_received_paging_that_repeats_a_key_raises(deps, router: respx.MockRoute
     router.get(LIST).respond(200, json={"nextKey": "M4V1", "messageList": {}})
     with pytest.raises(Unavailable, match="paging"):
         solapi(deps).received([msg(mid="a")], SINCE)
+
+
+def test_every_response_date_updates_the_clock_offset_even_errors(
+    deps, router: respx.MockRouter
+) -> None:
+    balance = f"{BASE}/cash/v1/balance"
+    p = solapi(deps)
+    assert p.clock_offset_ms is None  # nothing seen yet
+    router.get(balance).respond(200, json={"balance": 1}, headers={"Date": "garbage"})
+    p.balance()
+    assert p.clock_offset_ms is None
+    ahead = {"Date": "Thu, 01 Jan 2026 00:01:30 GMT"}  # NOW_MS + 90 s
+    router.get(balance).respond(403, json={"errorCode": "InvalidAPIKey"}, headers=ahead)
+    with pytest.raises(AuthError):
+        p.balance()
+    assert p.clock_offset_ms == 90_000
+    router.get(balance).respond(200, json={"balance": 1})  # no Date: the last offset stays
+    p.balance()
+    assert p.clock_offset_ms == 90_000

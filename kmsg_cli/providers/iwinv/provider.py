@@ -62,6 +62,11 @@ class IwinvProvider:
             self.transport.secret(build.sms_secret(sms_key, sms_auth))
         self._templates: dict[str, list[str]] = {}
 
+    @property
+    def clock_offset_ms(self) -> int | None:
+        """IWINV's clock minus ours (ms) by the latest response's Date; None before any."""
+        return self.transport.clock_offset_ms
+
     # ----------------------------------------------------------------- credentials
 
     def _auth(self, masked: bool = False) -> str:

@@ -60,6 +60,11 @@ class SolapiProvider:
         self._auth: SolapiAuth | None = None
         self._uploaded: dict[str, str] = {}
 
+    @property
+    def clock_offset_ms(self) -> int | None:
+        """SOLAPI's clock minus ours (ms) by the latest response's Date; None before any."""
+        return self.transport.clock_offset_ms
+
     def auth(self) -> SolapiAuth:
         if self._auth is None:
             key, secret = self.secrets.get("api_key"), self.secrets.get("api_secret")
