@@ -9,11 +9,16 @@ prints its base URL as the first stdout line and serves until SIGTERM or SIGINT.
         ...
         assert fake.received_ids() == Counter({"m1": 1, "m2": 1})
 
-What it speaks: the HMAC-SHA256 Authorization header (403 ``SignatureDoesNotMatch`` otherwise),
+What it speaks: the HMAC-SHA256 Authorization header (403 ``SignatureDoesNotMatch`` otherwise; 403
+``RequestTimeTooSkewed`` when its date is more than 15 minutes from the server's clock),
 ``POST /messages/v4/send-many/detail``, ``GET /messages/v4/list`` (filters and startKey/nextKey
 paging), ``GET /cash/v1/balance``, plus ``GET /_fake/stats`` for a benchmark in another process.
 Every message is stored; a recipient ending in ``fail_suffix`` is rejected per row (``FAIL_CODE``)
 and is not counted as received. Accepted messages are stored as delivered (4000) at once.
+
+The server's clock is ``now_ms() + clock_offset_ms``: ``dateCreated``, the list date filters, the
+``Date`` header and the signature window all use it, so a test can put SOLAPI's clock minutes
+ahead of or behind kmsg's (``--clock-offset-ms`` on the command line).
 
 ``pause_after(n, record=...)`` is the crash-test gate: the first send request that arrives once
 ``n`` messages have been accepted blocks until ``release()``, then the connection is closed with no
@@ -56,6 +61,7 @@ ID_FIELD = "kmsgId"
 # shows up later in /messages/v4/list, never in failedMessageList.
 FAIL_CODE = "1011"
 FAIL_MESSAGE = "수신번호 형식 오류"
+SKEW_LIMIT_MS = 15 * 60_000  # SOLAPI refuses a signature dated further than this from its clock
 Answer = tuple[int, Any] | None  # None: close the connection without an answer
 
 
@@ -81,11 +87,13 @@ class FakeSolapi:
         *,
         fail_suffix: str = "9999",
         now_ms: Callable[[], int] = wall_clock_ms,
+        clock_offset_ms: int = 0,
     ) -> None:
         self.api_key = api_key
         self.api_secret = api_secret
         self.fail_suffix = fail_suffix
-        self.now_ms = now_ms  # the server's clock: dateCreated and the list date filters
+        self.real_ms = now_ms  # the time everyone agrees on (a test's fake clock, else the wall)
+        self.clock_offset_ms = clock_offset_ms  # how far this "SOLAPI" is off from it
         self.base_url = ""
         self.salts: list[str] = []  # every accepted Authorization salt, in order
         self.paused = threading.Event()  # set while a send request is held by the gate
@@ -102,6 +110,10 @@ class FakeSolapi:
         self._accepted = 0
         self._requests = 0
         self._httpd: ThreadingHTTPServer | None = None
+
+    def now_ms(self) -> int:
+        """The server's own clock: dateCreated, the list date filters, Date, the signature window."""
+        return self.real_ms() + self.clock_offset_ms
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -180,8 +192,9 @@ class FakeSolapi:
             return 200, self.stats()
         with self._lock:
             self._requests += 1
-        if not self._authorized(authorization):
-            return 403, {"errorCode": "SignatureDoesNotMatch", "errorMessage": "bad signature"}
+        refusal = self._refusal(authorization)
+        if refusal is not None:
+            return 403, {"errorCode": refusal, "errorMessage": refusal}
         route = (method, url.path.rstrip("/"))
         if route == ("POST", "/messages/v4/send-many/detail"):
             return self._send(body)
@@ -191,16 +204,23 @@ class FakeSolapi:
             return 200, {"balance": 100000.0, "point": 0}
         return 404, {"errorCode": "NotFound", "errorMessage": f"{method} {url.path}"}
 
-    def _authorized(self, header: str) -> bool:
+    def _refusal(self, header: str) -> str | None:
+        """SOLAPI's errorCode for a refused Authorization header; None when it is accepted."""
         match = AUTH.match(header)
         if not match:
-            return False
+            return "SignatureDoesNotMatch"
         key, date, salt, signature = match.groups()
         if key != self.api_key or signature != sign(self.api_secret, date, salt):
-            return False
+            return "SignatureDoesNotMatch"
+        try:
+            signed_at = parse_ms(date)
+        except ValueError:
+            return "SignatureDoesNotMatch"
+        if abs(signed_at - self.now_ms()) > SKEW_LIMIT_MS:
+            return "RequestTimeTooSkewed"
         with self._lock:
             self.salts.append(salt)
-        return True
+        return None
 
     def _send(self, raw: bytes) -> Answer:
         try:
@@ -377,6 +397,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = _serve  # noqa: N815 - http.server dispatches on these names
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header, on the fake's own clock (send_response asks for it)."""
+        when = self.server.fake.now_ms() / 1000 if timestamp is None else timestamp
+        return super().date_time_string(when)
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve a fake SOLAPI on 127.0.0.1.")
@@ -384,8 +409,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-secret", required=True)
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
     parser.add_argument("--fail-suffix", default="9999")
+    parser.add_argument(
+        "--clock-offset-ms", type=int, default=0, help="the server's clock minus the real time"
+    )
     args = parser.parse_args(argv)
-    fake = FakeSolapi(args.api_key, args.api_secret, fail_suffix=args.fail_suffix)
+    fake = FakeSolapi(
+        args.api_key,
+        args.api_secret,
+        fail_suffix=args.fail_suffix,
+        clock_offset_ms=args.clock_offset_ms,
+    )
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):  # before the URL goes out: a parent may stop us
         signal.signal(sig, lambda *_: done.set())  # at once

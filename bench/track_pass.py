@@ -58,6 +58,7 @@ class FakeProvider:
     status_batch = 100
     native_failover = False
     native_schedule = True
+    clock_offset_ms: int | None = None
 
     def __init__(self) -> None:
         self.status_calls = 0

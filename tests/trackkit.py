@@ -42,6 +42,7 @@ class FakeProvider:
     max_batch = 1000
     native_failover = False
     native_schedule = True
+    clock_offset_ms: int | None = None
 
     def __init__(self, provider_id: str = "mock", kind: str = "mock") -> None:
         self.id = provider_id

@@ -41,6 +41,13 @@ class Provider(Protocol):
     native_failover: bool  # can fail ALIMTALK over to SMS itself
     native_schedule: bool  # accepts scheduled_at
 
+    @property
+    def clock_offset_ms(self) -> int | None:
+        """The provider's clock minus ours in ms, by the ``Date`` of its latest response (about
+        1 s resolution); None until one was seen. Worth storing with an attempt: it says how the
+        provider's timestamps relate to ours when that attempt is settled later."""
+        ...
+
     def send(self, messages: Sequence[Message]) -> list[SendResult]:
         """Send up to ``max_batch`` messages in one call; one result per message, same ids."""
         ...

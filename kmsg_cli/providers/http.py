@@ -2,10 +2,20 @@
 
 - ``make_client`` builds the process's one pooled ``httpx.Client`` with explicit timeouts (NET-1);
   each provider passes its own ``timeout_seconds`` per request.
+- Every attempt also has a TOTAL deadline, ``deadline_seconds(timeout)`` = 3 x the timeout, capped
+  at 60 s but never below the timeout itself (10 s -> 30 s). The timeouts bound each connect and
+  each read; a server trickling a byte a second passes every read and could hold a command for
+  minutes. The response is streamed and its arrival time checked on a monotonic clock: the
+  headers, then every chunk of the body, must be in before the deadline, else the attempt fails
+  like a read timeout. Worst case: the deadline plus the one read in flight when it passed; headers
+  that themselves trickle are only caught once complete (httpx reads them in one call).
 - ``Transport.call`` performs one logical request: rate limit (token bucket, NET-12), send, classify
   the HTTP outcome, parse, and retry only what provably did not reach the provider or was told to
   "try later" (connect errors, 408/425, 429, 503, explicit vendor try-later codes). A read timeout,
-  a 5xx or an unparseable 2xx on a *send* is ``UnknownOutcome`` and is never retried (NET-3, NET-4).
+  a missed deadline, a 5xx or an unparseable 2xx on a *send* is ``UnknownOutcome`` and is never
+  retried (NET-3, NET-4); on a read-only call they are ``Unavailable``, not retried in-process.
+- Every response's ``Date`` header (errors included) updates ``Transport.clock_offset_ms``, the
+  provider's clock minus ours, so lost sends are searched for by its own time (``providers.skew``).
 - Errors carry the HTTP status and the vendor code in separate fields (NET-7) and short messages
   scrubbed of secrets and phone numbers (PII-19).
 """
@@ -15,7 +25,8 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -33,12 +44,15 @@ from kmsg_cli.errors import (
     Unavailable,
     UnknownOutcome,
 )
+from kmsg_cli.providers.skew import offset_from_date
 
 T = TypeVar("T")
 E = TypeVar("E", bound=ProviderError)
 MASK = "****"
 CONNECT_TIMEOUT = 5.0
 DEFAULT_TIMEOUT = 10.0
+DEADLINE_FACTOR = 3.0  # a whole answer may take this many read timeouts ...
+DEADLINE_CAP = 60.0  # ... but not more than a minute, unless the read timeout alone is longer
 RETRY_AFTER_CAP = 3600.0  # a Retry-After beyond an hour is clamped: the queue reschedules anyway
 _NO_AUTO_RETRY = "_kmsg_no_auto_retry"
 
@@ -70,6 +84,42 @@ def lazy_client(factory: Callable[[], httpx.Client] = make_client) -> Callable[[
 
 def request_timeout(timeout_seconds: float) -> httpx.Timeout:
     return httpx.Timeout(timeout_seconds, connect=min(CONNECT_TIMEOUT, timeout_seconds))
+
+
+def deadline_seconds(timeout_seconds: float) -> float:
+    """The total time one attempt may take, connect to last body byte (see the module doc)."""
+    return max(timeout_seconds, min(DEADLINE_FACTOR * timeout_seconds, DEADLINE_CAP))
+
+
+class _DeadlinePassed(Exception):
+    """The answer was not complete by the attempt's deadline."""
+
+
+class _Deadline:
+    def __init__(self, seconds: float, monotonic: Callable[[], float]) -> None:
+        self.seconds = seconds
+        self.monotonic = monotonic
+        self.end = monotonic() + seconds
+
+    def check(self) -> None:
+        if self.monotonic() > self.end:
+            raise _DeadlinePassed
+
+
+class _DeadlineStream(httpx.SyncByteStream):
+    """A response body that raises ``_DeadlinePassed`` for a chunk arriving after the deadline."""
+
+    def __init__(self, inner: httpx.SyncByteStream, deadline: _Deadline) -> None:
+        self.inner = inner
+        self.deadline = deadline
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.inner:
+            self.deadline.check()
+            yield chunk
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 # --------------------------------------------------------------------------- requests
@@ -318,17 +368,21 @@ class Transport:
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
         describe: ErrorDescriber = describe_json_error,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.provider_id = provider_id
         self.http = http
-        self.clock = clock
+        self.clock = clock  # wall time: signatures, Retry-After dates, the clock offset; sleeps
+        self.monotonic = monotonic  # the deadline: immune to the wall clock being set
         self.timeout = request_timeout(timeout_seconds)
+        self.deadline = deadline_seconds(timeout_seconds)
         self.limiter = TokenBucket(rate_per_second, clock) if rate_per_second else None
         self.policy = policy or RetryPolicy()
         self.rng = rng or random.Random()
         self.describe = describe
         self.secrets: set[str] = set()
         self.attempts = 0  # requests actually made, for tests and diagnostics
+        self.clock_offset_ms: int | None = None  # provider's Date - our clock, latest response
 
     def secret(self, value: str) -> str:
         """Register a resolved secret so no error text can carry it; returns it."""
@@ -368,10 +422,7 @@ class Transport:
             timeout=self.timeout,
         )
         self.attempts += 1
-        try:
-            response = client.send(request, auth=req.auth) if req.auth else client.send(request)
-        except httpx.HTTPError as exc:
-            raise classify_exception(exc, send=send, provider_id=self.provider_id) from None
+        response = self._receive(client, request, req.auth, send)
         error = classify_status(
             response,
             send=send,
@@ -383,6 +434,46 @@ class Transport:
         if error is not None:
             raise error
         return response
+
+    def _receive(
+        self, client: httpx.Client, request: httpx.Request, auth: httpx.Auth | None, send: bool
+    ) -> httpx.Response:
+        """The whole response, read within the deadline; transport failures classified."""
+        deadline = _Deadline(self.deadline, self.monotonic)
+        try:
+            if auth is None:
+                response = client.send(request, stream=True)
+            else:
+                response = client.send(request, auth=auth, stream=True)
+        except httpx.HTTPError as exc:
+            raise classify_exception(exc, send=send, provider_id=self.provider_id) from None
+        try:
+            self._note_clock(response)
+            deadline.check()
+            if isinstance(response.stream, httpx.SyncByteStream):  # always, on a sync client
+                response.stream = _DeadlineStream(response.stream, deadline)
+            response.read()
+        except _DeadlinePassed:
+            raise self._late(deadline.seconds, send) from None
+        except httpx.HTTPError as exc:
+            raise classify_exception(exc, send=send, provider_id=self.provider_id) from None
+        finally:
+            response.close()
+        return response
+
+    def _note_clock(self, response: httpx.Response) -> None:
+        offset = offset_from_date(response.headers.get("Date"), self.clock.now_ms())
+        if offset is not None:
+            self.clock_offset_ms = offset
+
+    def _late(self, seconds: float, send: bool) -> ProviderError:
+        """A missed deadline is a read timeout: the request was written, the answer is not in."""
+        what = f"{self.provider_id}: no complete answer within the {seconds:g} s deadline"
+        if send:
+            return UnknownOutcome(
+                what + " (the message may have been accepted)", provider_id=self.provider_id
+            )
+        return no_auto_retry(Unavailable(what, provider_id=self.provider_id))
 
     def _delay(self, err: ProviderError, attempt: int) -> float | None:
         """Seconds to wait before the next attempt; None when waiting in-process is pointless."""

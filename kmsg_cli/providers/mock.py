@@ -40,6 +40,7 @@ class MockProvider:
     kind = "mock"
     native_failover = False
     native_schedule = True
+    clock_offset_ms: int | None = None  # in process: no other clock
 
     def __init__(self, provider_id: str, config: MockConfig, deps: Deps) -> None:
         self.id = provider_id

@@ -13,7 +13,7 @@ import pytest
 import respx
 
 from bench.fake_solapi import FakeSolapi
-from tests.conftest import Kmsg
+from tests.conftest import FakeClock, Kmsg
 
 KEY, SECRET = "SOLKEY1234abcd", "SOLSECRETzyxw9876"
 BASE = "https://solapi.test"
@@ -134,8 +134,9 @@ def test_dry_run_shows_the_request_with_secrets_masked(
 
 
 @pytest.fixture
-def fake_solapi() -> Iterator[FakeSolapi]:
-    with FakeSolapi(KEY, SECRET) as fake:
+def fake_solapi(clock: FakeClock) -> Iterator[FakeSolapi]:
+    # on kmsg's clock: the fake refuses signatures dated more than 15 minutes from its own
+    with FakeSolapi(KEY, SECRET, now_ms=clock.now_ms) as fake:
         yield fake
 
 

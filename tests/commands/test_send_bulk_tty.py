@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def run_on_a_terminal(args: list[str], answer: bytes) -> tuple[int, str]:
     pid, fd = pty.fork()
     if pid == 0:  # the child: kmsg with the pty as its terminal
-        os.execv(sys.executable, [sys.executable, "-m", "kmsg_cli", *args])
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout, not the venv's copy
+        os.execve(sys.executable, [sys.executable, "-m", "kmsg_cli", *args], env)
     out, answered = b"", False
     while True:
         try:

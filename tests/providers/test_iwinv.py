@@ -227,9 +227,42 @@ def test_alimtalk_status_without_seq_no_trk7(deps, router: respx.MockRouter) -> 
     (r,) = iwinv(deps).status([q])
     body = json.loads(route.calls[0].request.content)
     assert body["phone"] == "01012345678" and "seqNo" not in body
-    assert body["startDate"] == "2026-01-01 08:09:00"
+    # 08:10 less 16 minutes (any skew IWINV could have, it checks none) to "now" 09:00 plus 16
+    assert (body["startDate"], body["endDate"]) == ("2026-01-01 07:54:00", "2026-01-01 09:16:00")
     assert r.status is Status.FAILED and r.code == "K105"
     assert "카카오" in (r.message or "") and "미사용" in (r.message or "")  # not-a-Kakao-user rule
+
+
+def test_alimtalk_lookup_uses_iwinv_clock_once_a_response_showed_it(
+    deps, router: respx.MockRouter
+) -> None:
+    """IWINV's clock 50 minutes behind ours (it refuses no skew): the window reaches back by the
+    offset and the closest requestDate is the one closest to when IWINV's clock said we asked."""
+    behind = {"Date": "Wed, 31 Dec 2025 23:10:00 GMT"}  # NOW_MS (09:00 KST) - 50 min
+    router.post(f"{AT}/api/charge/").respond(200, json={"code": 200, "charge": 1}, headers=behind)
+    route = router.post(f"{AT}/api/history/").respond(
+        200, json=fixture("iwinv_alimtalk_history.json")
+    )
+    p = iwinv(deps)
+    p.balance()
+    assert p.clock_offset_ms == -50 * 60_000
+    q = StatusQuery("m1", "", "01012345678", MessageType.ALIMTALK, 1_767_225_600_000)  # 09:00
+    (r,) = p.status([q])
+    body = json.loads(route.calls[0].request.content)
+    assert (body["startDate"], body["endDate"]) == ("2026-01-01 07:54:00", "2026-01-01 09:16:00")
+    assert r.code == "K105"  # requested 08:10 by IWINV's clock, not the 09:00:01 row
+
+
+def test_sms_history_days_cover_a_skew_across_midnight() -> None:
+    at = 1_767_194_400_000  # 2026-01-01 00:20 KST; sent at 00:10 by our clock
+    q = StatusQuery("m", "12345", "01012345678", MessageType.SMS, at - 600_000)
+    hist = build._build_sms_history_request(q, base_url=SMS, secret="x", company_id="c", now_ms=at)
+    assert (hist.json["startDate"], hist.json["endDate"]) == ("2025-12-31", "2026-01-01")
+    old = StatusQuery("m", "12345", "01012345678", MessageType.SMS, at - 200 * build.DAY_MS)
+    hist = build._build_sms_history_request(
+        old, base_url=SMS, secret="x", company_id="c", now_ms=at, offset_ms=3_600_000
+    )
+    assert (hist.json["startDate"], hist.json["endDate"]) == ("2025-06-15", "2025-09-12")  # 89 d
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,11 @@ from kmsg_cli.providers.solapi import (
     normalize_status,
     sign,
 )
-from kmsg_cli.providers.solapi.build import _parse_received_page
+from kmsg_cli.providers.solapi.build import (
+    _build_received_request,
+    _build_status_request,
+    _parse_received_page,
+)
 
 from .conftest import NATIVE, SECRETS, alimtalk, all_secret_values, fixture, msg, solapi
 
@@ -285,17 +289,58 @@ def test_received_reads_every_page_and_absent_means_never_created(
         },
         "M4V3": {"nextKey": None, "messageList": {"M4V3": _row("M4V3", "b", "1062")}},
     }
+    behind = {"Date": "Wed, 31 Dec 2025 23:50:00 GMT"}  # SOLAPI 10 minutes behind our clock
     route = router.get(LIST).mock(
-        side_effect=lambda req: httpx.Response(200, json=pages[req.url.params.get("startKey")])
+        side_effect=lambda req: httpx.Response(
+            200, json=pages[req.url.params.get("startKey")], headers=behind
+        )
     )
-    found = solapi(deps).received([msg(mid="a"), msg(mid="b"), msg(mid="c")], SINCE)
+    p = solapi(deps)
+    found = p.received([msg(mid="a"), msg(mid="b"), msg(mid="c")], SINCE)
     assert set(found) == {"a", "b"}  # "c" was in no page: it never reached SOLAPI
     a, b = found["a"], found["b"]
     assert (a.status, a.provider_message_id, a.group_id) == (Status.SENT, "M4V1", "G4V1")
     assert b.status is Status.FAILED and b.code == "1062" and b.error_class == "invalid"
     first, second = (dict(c.request.url.params) for c in route.calls)
-    assert first == {"dateType": "CREATED", "startDate": iso_utc(SINCE - 60_000), "limit": "500"}
+    # 15 minutes of SOLAPI's signature window plus one of slack, the same on every page even
+    # though the first page's Date taught us the offset
+    start = iso_utc(SINCE - 16 * 60_000)
+    assert first == {"dateType": "CREATED", "startDate": start, "limit": "500"}
     assert second == first | {"startKey": "M4V3"}
+    assert p.clock_offset_ms == -600_000
+
+
+@pytest.mark.parametrize(
+    ("offset", "start"), [(None, -16), (0, -16), (-600_000, -26), (600_000, -16)]
+)
+def test_search_windows_widen_by_a_known_offset_never_narrow(offset, start) -> None:
+    """A clock fixed between the send and the search must not cut the window: the offset measured
+    now only ever adds to the 16 minutes, on the side it points to."""
+    req = _build_received_request(SINCE, base_url=BASE, auth=None, offset_ms=offset)
+    assert req.params and req.params["startDate"] == iso_utc(SINCE + start * 60_000)
+    q = StatusQuery("m1", "", "01012345678", MessageType.SMS, SINCE)
+    req = _build_status_request([q], base_url=BASE, auth=None, offset_ms=offset)
+    assert req.params and req.params["startDate"] == iso_utc(SINCE + start * 60_000)
+    assert "endDate" not in req.params  # open-ended: "now" on SOLAPI's own clock
+
+
+def test_every_response_date_updates_the_clock_offset_even_errors(
+    deps, router: respx.MockRouter
+) -> None:
+    balance = f"{BASE}/cash/v1/balance"
+    p = solapi(deps)
+    assert p.clock_offset_ms is None  # nothing seen yet
+    router.get(balance).respond(200, json={"balance": 1}, headers={"Date": "garbage"})
+    p.balance()
+    assert p.clock_offset_ms is None
+    ahead = {"Date": "Thu, 01 Jan 2026 00:01:30 GMT"}  # NOW_MS + 90 s
+    router.get(balance).respond(403, json={"errorCode": "InvalidAPIKey"}, headers=ahead)
+    with pytest.raises(AuthError):
+        p.balance()
+    assert p.clock_offset_ms == 90_000
+    router.get(balance).respond(200, json={"balance": 1})  # no Date: the last offset stays
+    p.balance()
+    assert p.clock_offset_ms == 90_000
 
 
 def test_received_stops_paging_once_all_are_found(deps, router: respx.MockRouter) -> None:

@@ -103,3 +103,34 @@ def test_gate_holds_the_next_send_then_hangs_up(fake, deps, record) -> None:
     assert all(r.accepted and r.provider_message_id.startswith("M4V") for r in found.values())
     p.send([msg(mid="m4")])  # the gate is spent: the next send is answered
     assert fake.received_ids()["m4"] == 1
+
+
+@pytest.mark.parametrize("offset_min", [-10, 10])
+def test_received_finds_messages_by_solapi_own_clock(deps, clock, offset_min) -> None:
+    """SOLAPI's clock 10 minutes off ours (within its 15-minute signature window): the messages
+    carry SOLAPI's dateCreated and are found all the same; the offset is learnt from Date."""
+    keys = SECRETS["solapi"]
+    offset = offset_min * 60_000
+    with FakeSolapi(
+        keys["api_key"], keys["api_secret"], now_ms=clock.now_ms, clock_offset_ms=offset
+    ) as fake:
+        p = solapi(deps, base_url=fake.base_url)
+        since = clock.now_ms()
+        p.send([msg(mid="a"), msg(mid="b", to="01022223333")])
+        assert p.clock_offset_ms == offset
+        fresh = solapi(deps, base_url=fake.base_url)  # a rerun: no offset known yet
+        found = fresh.received([msg(mid=i) for i in ("a", "b", "never")], since)
+        assert set(found) == {"a", "b"}
+        assert fake.received_ids() == Counter({"a": 1, "b": 1})
+
+
+def test_a_signature_dated_beyond_fifteen_minutes_is_refused(deps, clock) -> None:
+    keys = SECRETS["solapi"]
+    with FakeSolapi(
+        keys["api_key"], keys["api_secret"], now_ms=clock.now_ms, clock_offset_ms=-16 * 60_000
+    ) as fake:
+        p = solapi(deps, base_url=fake.base_url)
+        with pytest.raises(AuthError) as info:
+            p.send([msg()])
+        assert info.value.vendor_code == "RequestTimeTooSkewed" and not fake.received_ids()
+        assert p.clock_offset_ms == -16 * 60_000  # the refusal's Date still says how far off

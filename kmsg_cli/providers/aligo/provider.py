@@ -48,6 +48,11 @@ class AligoProvider:
         )
         self.secrets = Secrets(provider_id, config, self.transport)
 
+    @property
+    def clock_offset_ms(self) -> int | None:
+        """Aligo's clock minus ours (ms) by the latest response's Date; None before any."""
+        return self.transport.clock_offset_ms
+
     def _sms_creds(self, masked: bool = False) -> build.SmsCreds:
         get = self.secrets.get
         return build.SmsCreds(get("api_key", masked=masked), get("user_id", masked=masked))

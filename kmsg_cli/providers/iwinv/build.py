@@ -13,6 +13,7 @@ from kmsg_cli.providers.base import as_str
 from kmsg_cli.providers.http import Req, join_url, scrub
 from kmsg_cli.providers.iwinv import codes
 from kmsg_cli.providers.kst import kst, parse_kst
+from kmsg_cli.providers.skew import IWINV_MARGIN_MS, window
 
 ALIMTALK_URL = "https://alimtalk.bizservice.iwinv.kr"
 SMS_URL = "https://sms.bizservice.iwinv.kr"
@@ -219,18 +220,15 @@ def _parse_sms_response(body: Any, group: Sequence[Message], provider_id: str) -
 
 
 def _build_alimtalk_history_request(
-    q: StatusQuery, *, base_url: str, auth: str, now_ms: int
+    q: StatusQuery, *, base_url: str, auth: str, now_ms: int, offset_ms: int | None = None
 ) -> Req:
     body: dict[str, Any] = {"pageNum": "1", "pageSize": "15"}
     if q.provider_message_id:
         body["seqNo"] = q.provider_message_id
     else:  # TRK-7: no seqNo came back, find the row by recipient and time window
-        body.update(
-            pageSize="100",
-            phone=q.to,
-            startDate=kst(q.requested_at - 60_000),
-            endDate=kst(max(now_ms, q.requested_at + 60_000)),
-        )
+        # IWINV's requestDate is on its clock: widen by any skew (providers.skew), both sides
+        start, end = window(q.requested_at, max(now_ms, q.requested_at), offset_ms, IWINV_MARGIN_MS)
+        body.update(pageSize="100", phone=q.to, startDate=kst(start), endDate=kst(end))
     return Req(
         "POST",
         join_url(base_url, "/api/history/"),
@@ -240,27 +238,34 @@ def _build_alimtalk_history_request(
     )
 
 
-def _pick_alimtalk_item(items: list[dict[str, Any]], q: StatusQuery) -> dict[str, Any] | None:
+def _pick_alimtalk_item(
+    items: list[dict[str, Any]], q: StatusQuery, offset_ms: int | None = None
+) -> dict[str, Any] | None:
     if q.provider_message_id:
         return next(
             (i for i in items if as_str(i.get("seqNo")) == q.provider_message_id),
             items[0] if len(items) == 1 else None,
         )
     mine = [i for i in items if as_str(i.get("phone")) == q.to]
+    expected = q.requested_at + (offset_ms or 0)  # when IWINV's clock said we asked
     return min(
         mine,
-        key=lambda i: abs((parse_kst(i.get("requestDate")) or 0) - q.requested_at),
+        key=lambda i: abs((parse_kst(i.get("requestDate")) or 0) - expected),
         default=None,
     )
 
 
 def _parse_alimtalk_history(
-    body: Any, q: StatusQuery, provider_id: str, pending: frozenset[str] = codes.ALIMTALK_PENDING
+    body: Any,
+    q: StatusQuery,
+    provider_id: str,
+    pending: frozenset[str] = codes.ALIMTALK_PENDING,
+    offset_ms: int | None = None,
 ) -> StatusReport:
     code, text = codes.body_code(body, "code")
     if code is not None and code != codes.ALIMTALK_OK:
         raise codes.alimtalk_error(code, text, send=False, provider_id=provider_id)
-    item = _pick_alimtalk_item(_items(body), q)
+    item = _pick_alimtalk_item(_items(body), q, offset_ms)
     if item is None:
         return StatusReport(q.message_id, None, message="not found at the provider yet")
     name = scrub(item.get("statusCodeName") or "")
@@ -277,14 +282,22 @@ def _parse_alimtalk_history(
 
 
 def _build_sms_history_request(
-    q: StatusQuery, *, base_url: str, secret: str, company_id: str, now_ms: int
+    q: StatusQuery,
+    *,
+    base_url: str,
+    secret: str,
+    company_id: str,
+    now_ms: int,
+    offset_ms: int | None = None,
 ) -> Req:
-    """Dates are KST days; the window may not exceed 90 days."""
-    end = min(max(now_ms, q.requested_at), q.requested_at + 89 * DAY_MS)
+    """Dates are KST days on IWINV's clock (near midnight a skew changes the day: widen by it,
+    ``providers.skew``); the window may not exceed 90 days."""
+    start, end = window(q.requested_at, max(now_ms, q.requested_at), offset_ms, IWINV_MARGIN_MS)
+    end = min(end, start + 89 * DAY_MS)
     body = {
         "version": "1.0",
         "companyid": company_id,
-        "startDate": kst(q.requested_at, "%Y-%m-%d"),
+        "startDate": kst(start, "%Y-%m-%d"),
         "endDate": kst(end, "%Y-%m-%d"),
         "requestNo": q.provider_message_id,
         "phone": q.to,

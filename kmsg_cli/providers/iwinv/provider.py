@@ -62,6 +62,11 @@ class IwinvProvider:
             self.transport.secret(build.sms_secret(sms_key, sms_auth))
         self._templates: dict[str, list[str]] = {}
 
+    @property
+    def clock_offset_ms(self) -> int | None:
+        """IWINV's clock minus ours (ms) by the latest response's Date; None before any."""
+        return self.transport.clock_offset_ms
+
     # ----------------------------------------------------------------- credentials
 
     def _auth(self, masked: bool = False) -> str:
@@ -179,23 +184,28 @@ class IwinvProvider:
     # ----------------------------------------------------------------- status, balance, cancel
 
     def _status_one(self, q: StatusQuery) -> StatusReport:
-        now = self.clock.now_ms()
+        now, offset = self.clock.now_ms(), self.clock_offset_ms
         if q.type is MessageType.ALIMTALK:
             req = build._build_alimtalk_history_request(
-                q, base_url=self.alimtalk_url, auth=self._auth(), now_ms=now
+                q, base_url=self.alimtalk_url, auth=self._auth(), now_ms=now, offset_ms=offset
             )
             return self._call(
                 req,
                 send=False,
                 parse=lambda body: build._parse_alimtalk_history(
-                    body, q, self.id, self.alimtalk_pending
+                    body, q, self.id, self.alimtalk_pending, offset
                 ),
             )
         if not q.provider_message_id:
             return StatusReport(q.message_id, None, message="no requestNo: cannot look it up")
         company = self.secrets.get("sms_company_id")
         req = build._build_sms_history_request(
-            q, base_url=self.sms_url, secret=self._secret(), company_id=company, now_ms=now
+            q,
+            base_url=self.sms_url,
+            secret=self._secret(),
+            company_id=company,
+            now_ms=now,
+            offset_ms=offset,
         )
         return self._call(
             req,

@@ -29,12 +29,12 @@ from kmsg_cli.errors import Unavailable, UnknownOutcome
 from kmsg_cli.providers.base import as_str
 from kmsg_cli.providers.http import Req, join_url, scrub
 from kmsg_cli.providers.kst import iso_kst, iso_utc, parse_iso_utc
+from kmsg_cli.providers.skew import SOLAPI_MARGIN_MS, window_start
 
 BASE_URL = "https://api.solapi.com"
 ID_FIELD = "kmsgId"
 STATUS_CHUNK = 100
 LIST_LIMIT = 500  # rows per /messages/v4/list page when reconciling (no documented maximum)
-SKEW_MS = 60_000  # our clock vs SOLAPI's dateCreated
 WIRE_TYPE = {
     MessageType.SMS: "SMS",
     MessageType.LMS: "LMS",
@@ -241,9 +241,15 @@ def _parse_send_response(
 
 
 def _build_status_request(
-    queries: Sequence[StatusQuery], *, base_url: str, auth: httpx.Auth | None
+    queries: Sequence[StatusQuery],
+    *,
+    base_url: str,
+    auth: httpx.Auth | None,
+    offset_ms: int | None = None,
 ) -> Req:
-    """By message ids when known; else by group; else by recipient + time window (TRK-7)."""
+    """By message ids when known; else by group; else by recipient + time window (TRK-7), which
+    starts early enough for any clock difference SOLAPI accepts (``providers.skew``) and has no
+    endDate: it ends at "now" on SOLAPI's clock."""
     url = join_url(base_url, "/messages/v4/list")
     ids = [q.provider_message_id for q in queries if q.provider_message_id]
     params: dict[str, Any]
@@ -259,7 +265,7 @@ def _build_status_request(
             "to": q.to,
             "dateType": "CREATED",
             "limit": 100,
-            "startDate": iso_utc(q.requested_at - 60_000),
+            "startDate": iso_utc(window_start(q.requested_at, offset_ms, SOLAPI_MARGIN_MS)),
         }
     return Req("GET", url, params=params, auth=auth)
 
@@ -301,13 +307,20 @@ def _parse_status_response(body: Any, queries: Sequence[StatusQuery]) -> list[St
 
 
 def _build_received_request(
-    since_ms: int, *, base_url: str, auth: httpx.Auth | None, start_key: str | None = None
+    since_ms: int,
+    *,
+    base_url: str,
+    auth: httpx.Auth | None,
+    start_key: str | None = None,
+    offset_ms: int | None = None,
 ) -> Req:
-    """One page of every message created since ``since_ms`` (less the clock-skew margin). No
-    endDate: the window ends at "now" on SOLAPI's clock, so a skewed local clock cannot cut it."""
+    """One page of every message created since ``since_ms`` on our clock, i.e. since 16 minutes
+    earlier on SOLAPI's (its 15-minute signature window plus slack; more when ``offset_ms`` says
+    SOLAPI is behind). No endDate: the window ends at "now" on SOLAPI's clock, so a skewed local
+    clock cannot cut it."""
     params: dict[str, Any] = {
         "dateType": "CREATED",
-        "startDate": iso_utc(since_ms - SKEW_MS),
+        "startDate": iso_utc(window_start(since_ms, offset_ms, SOLAPI_MARGIN_MS)),
         "limit": LIST_LIMIT,
     }
     if start_key:

@@ -60,6 +60,11 @@ class SolapiProvider:
         self._auth: SolapiAuth | None = None
         self._uploaded: dict[str, str] = {}
 
+    @property
+    def clock_offset_ms(self) -> int | None:
+        """SOLAPI's clock minus ours (ms) by the latest response's Date; None before any."""
+        return self.transport.clock_offset_ms
+
     def auth(self) -> SolapiAuth:
         if self._auth is None:
             key, secret = self.secrets.get("api_key"), self.secrets.get("api_secret")
@@ -156,7 +161,9 @@ class SolapiProvider:
         batches.extend(by_group.values())
         batches.extend([q] for q in queries if not q.provider_message_id and not q.group_id)
         for batch in batches:
-            req = _build_status_request(batch, base_url=self.base_url, auth=self.auth())
+            req = _build_status_request(
+                batch, base_url=self.base_url, auth=self.auth(), offset_ms=self.clock_offset_ms
+            )
             for report in _parse_status_response(self._call(req, send=False), batch):
                 reports[report.message_id] = report
         return [reports[q.message_id] for q in queries]
@@ -177,9 +184,10 @@ class SolapiProvider:
         wanted = {m.message_id for m in messages}
         key: str | None = None
         seen: set[str] = set()
+        offset = self.clock_offset_ms  # one window for every page, whatever the pages' Dates say
         while len(found) < len(wanted):
             req = _build_received_request(
-                since_ms, base_url=self.base_url, auth=self.auth(), start_key=key
+                since_ms, base_url=self.base_url, auth=self.auth(), start_key=key, offset_ms=offset
             )
             rows, key = _parse_received_page(self._call(req, send=False), wanted, self.id)
             for row in rows:  # the same id twice: an accepted row proves more than a rejected one
