@@ -22,9 +22,19 @@ from kmsg_cli.store.records import RecordQueries
 from kmsg_cli.store.tracking import TrackingQueries
 
 
-def open_store(path: Path, now_ms: int, *, must_exist: bool = False) -> Store:
+def open_store(
+    path: Path, now_ms: int, *, must_exist: bool = False, make_folder: bool = True
+) -> Store:
+    """The migrated store at ``path``. ``must_exist``: the file must be there already (66).
+    ``make_folder``: create missing parent folders (the default location, on a first run);
+    without it a missing folder is 66 too, so a typo in --db never starts a fresh database
+    in a new directory tree."""
     if must_exist and not path.exists():
         raise InputFileError(f"database not found: {path}", hint="check --db / KMSG_DB")
+    if not make_folder and not path.parent.is_dir():
+        raise InputFileError(
+            f"database folder not found: {path.parent}", hint="check --db / KMSG_DB"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():

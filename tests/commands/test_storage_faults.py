@@ -1,6 +1,6 @@
 """Faults of kmsg's own database through the CLI: one line naming the file and what to do, and a
-documented exit code (74 disk full / I/O error / read-only, 78 a newer kmsg's database), never a
-traceback or "internal error".
+documented exit code (74 disk full / I/O error / read-only, 78 a newer kmsg's database, 66 a
+named database that is not there), never a traceback or "internal error".
 
 How each fault is made real (the tests run as root, which ignores file modes):
 - disk full: every connection kmsg opens gets ``PRAGMA max_page_count`` = its current size, so
@@ -223,3 +223,60 @@ def test_a_database_a_newer_kmsg_migrated_is_refused_with_78_and_left_alone(
         ]
     assert db.read_bytes() == before
     assert count(db) == 1
+
+
+# -- a named database that is not there: 66, nothing created --------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status"],
+        ["track", "--once"],
+        ["queue", "run", "--once"],
+        ["queue", "list"],
+        ["send-bulk", "--resume", "rows-1"],
+    ],
+)
+def test_commands_on_recorded_messages_want_a_named_database_to_exist(
+    kmsg: Kmsg, tmp_path: Path, args: list[str]
+) -> None:
+    typo = tmp_path / "no-such-dir" / "kmsg.db"
+    result = kmsg(*args, "--db", str(typo))
+    assert result.exit_code == 66, result.output
+    assert errors(result) == [f"error: database not found: {typo}"]
+    assert not typo.parent.exists()
+
+
+def test_kmsg_db_is_a_named_database_too(
+    kmsg: Kmsg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    typo = tmp_path / "kmsg-typo.db"
+    monkeypatch.setenv("KMSG_DB", str(typo))
+    result = kmsg("track", "--once")
+    assert result.exit_code == 66, result.output
+    assert errors(result) == [f"error: database not found: {typo}"]
+    assert not typo.exists()
+
+
+def test_send_creates_a_named_database_only_in_a_folder_that_exists(
+    kmsg: Kmsg, tmp_path: Path
+) -> None:
+    typo = tmp_path / "no-such-dir" / "kmsg.db"
+    result = kmsg("send", "--to", "01012345678", "--text", "hi", "--db", str(typo))
+    assert result.exit_code == 66, result.output
+    assert errors(result) == [f"error: database folder not found: {typo.parent}"]
+    assert not typo.parent.exists()
+    fresh = tmp_path / "kmsg.db"
+    assert kmsg("send", "--to", "01012345678", "--text", "hi", "--db", str(fresh)).exit_code == 0
+    assert count(fresh) == 1
+
+
+def test_the_default_database_is_created_with_its_folder_on_first_run(
+    kmsg: Kmsg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "new" / "home"
+    monkeypatch.setenv("KMSG_HOME", str(home))
+    assert kmsg("track", "--once").exit_code == 0  # a fresh install's cron: nothing to do
+    assert kmsg("send", "--to", "01012345678", "--text", "hi").exit_code == 0
+    assert count(home / "kmsg.db") == 1

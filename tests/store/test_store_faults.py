@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kmsg_cli.errors import ConfigError, StorageError, TemporaryError
+from kmsg_cli.errors import ConfigError, InputFileError, StorageError, TemporaryError
 from kmsg_cli.store import open_store
 from kmsg_cli.store.migrations import MIGRATIONS, migrate, schema_version
 
@@ -60,6 +60,14 @@ def test_a_folder_that_cannot_be_made_is_a_storage_error(tmp_path: Path) -> None
     (tmp_path / "file").write_text("x")
     with pytest.raises(StorageError, match="cannot create the database"):
         open_store(tmp_path / "file" / "k.db", 0)
+
+
+def test_a_named_database_is_not_made_in_a_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="database folder not found"):
+        open_store(tmp_path / "typo" / "k.db", 0, make_folder=False)
+    with pytest.raises(InputFileError, match="database not found"):
+        open_store(tmp_path / "k.db", 0, must_exist=True)
+    assert not (tmp_path / "typo").exists() and not (tmp_path / "k.db").exists()
 
 
 def test_schema_version_is_the_highest_numeric_prefix() -> None:
