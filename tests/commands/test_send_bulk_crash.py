@@ -15,6 +15,7 @@ import pytest
 
 from bench.fake_solapi import FakeSolapi
 
+ROOT = Path(__file__).resolve().parents[2]
 KEY, SECRET = "CRASHKEY0001", "CRASHSECRET0001"
 ROWS, INVALID_EVERY = 4_000, 100
 
@@ -33,7 +34,13 @@ def setup(home: Path, base_url: str) -> tuple[list[str], dict[str, str], set[str
         lines.append(f"고객{i},{number}")
     data = home / "rows.csv"
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    env = {**os.environ, "KMSG_HOME": str(home), "T_SOLAPI_KEY": KEY, "T_SOLAPI_SECRET": SECRET}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),  # this worktree, not an installed copy
+        "KMSG_HOME": str(home),
+        "T_SOLAPI_KEY": KEY,
+        "T_SOLAPI_SECRET": SECRET,
+    }
     args = [
         sys.executable,
         "-m",
