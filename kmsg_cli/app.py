@@ -32,7 +32,8 @@ from kmsg_cli.commands._common import (
 from kmsg_cli.output import SCHEMA_VERSION
 
 EXIT_CODES = """Exit codes: 0 ok · 1 some messages failed · 2 usage · 65 invalid input · 66 file missing ·
-69 provider unavailable · 75 temporary or unknown outcome (state saved; rerun or `kmsg track`) ·
+69 provider unavailable · 74 database I/O (disk full, read-only) ·
+75 temporary or unknown outcome (state saved; rerun or `kmsg track`) ·
 77 provider refused authentication · 78 configuration · 130 interrupted."""
 
 app = typer.Typer(

@@ -187,6 +187,12 @@ def db_path(settings: Settings, flag: str | None = None) -> Path:
     return Path(platformdirs.user_data_dir("kmsg")) / "kmsg.db"
 
 
+def db_named(settings: Settings, flag: str | None = None) -> bool:
+    """Whether the user named the database (--db, KMSG_DB, [store] path) rather than taking the
+    default under KMSG_HOME or the user data dir, which kmsg creates on its first run."""
+    return bool(flag or os.environ.get("KMSG_DB") or settings.store.path)
+
+
 def explicit_config(flag: str | None) -> bool:
     return bool(flag or os.environ.get("KMSG_CONFIG"))
 

@@ -98,11 +98,22 @@ class AppContext:
     def db_path(self) -> Path:
         return config.db_path(self.settings, self.options.db)
 
-    def store(self, *, must_exist: bool = False) -> Store:
+    def store(self, *, existing: bool = False) -> Store:
+        """The database, opened once per run. A database the user named (--db, KMSG_DB,
+        [store] path) is never created in a folder that does not exist: a typo must not start
+        a fresh, empty database somewhere new (66). ``existing`` is for commands that only read
+        or work on what is recorded (status, track, queue): a named database must already be
+        there (66). The default location is created on first use, folder and all."""
         if self._store is None:
             from kmsg_cli.store import open_store
 
-            self._store = open_store(self.db_path, self.clock.now_ms(), must_exist=must_exist)
+            named = config.db_named(self.settings, self.options.db)
+            self._store = open_store(
+                self.db_path,
+                self.clock.now_ms(),
+                must_exist=existing and named,
+                make_folder=not named,
+            )
         return self._store
 
     # -- providers ----------------------------------------------------------------------------

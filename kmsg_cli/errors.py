@@ -4,7 +4,9 @@
     ├── UsageError                 2   bad flags or arguments
     ├── InputError                65   bad number, missing variable, too long, bad CSV row
     ├── InputFileError            66   file missing or unreadable
-    ├── ConfigError               78   bad TOML, unknown key, missing secret, no route
+    ├── ConfigError               78   bad TOML, unknown key, missing secret, no route,
+    │                                  a database written by a newer kmsg
+    ├── StorageError              74   kmsg's own database: disk full, I/O error, read-only
     ├── TemporaryError            75   lock held, quiet hours: state saved, rerun later
     ├── Interrupted              130   Ctrl-C, state saved
     └── ProviderError                  a whole provider call failed (PROVIDERS.md §2.2)
@@ -76,6 +78,13 @@ class InputFileError(KmsgError):
 class ConfigError(KmsgError):
     exit_code = 78
     code = "config"
+
+
+class StorageError(KmsgError):
+    """kmsg cannot read or write its own database (store.faults maps SQLite's errors to it)."""
+
+    exit_code = 74
+    code = "storage"
 
 
 class TemporaryError(KmsgError):

@@ -48,7 +48,7 @@ def list_(
     app_ctx = app_context(ctx)
     if status and status not in STATUSES:
         raise InputError(f"unknown job status {status!r}: use one of {', '.join(STATUSES)}")
-    store = app_ctx.store()
+    store = app_ctx.store(existing=True)
     jobs = store.list_jobs("failed" if failed else status, limit)
     out = app_ctx.output
     doc = {"counts": store.job_counts(), "jobs": [job_doc(out, j) for j in jobs]}
@@ -101,7 +101,7 @@ def run(
     Example: kmsg queue run --once
     """
     app_ctx = app_context(ctx)
-    summary = queue.run_once(app_ctx.env(), app_ctx.store(), owner(), limit=limit)
+    summary = queue.run_once(app_ctx.env(), app_ctx.store(existing=True), owner(), limit=limit)
     return _report(app_ctx, summary)
 
 
@@ -123,7 +123,7 @@ def work(
     codes: list[int] = []
 
     def run_pass() -> None:
-        summary = queue.run_once(app_ctx.env(), app_ctx.store(), owner(), limit=limit)
+        summary = queue.run_once(app_ctx.env(), app_ctx.store(existing=True), owner(), limit=limit)
         if summary.claimed or summary.config_error:
             codes.append(_report(app_ctx, summary))
         if summary.config_error:
@@ -173,7 +173,7 @@ def retry(
     if bool(job_id) == failed:
         raise InputError("give a job id or --failed (one of them)")
     ids = None if failed else [_get(app_ctx, job_id or "").id]
-    count = app_ctx.store().requeue_jobs(ids, app_ctx.clock.now_ms())
+    count = app_ctx.store(existing=True).requeue_jobs(ids, app_ctx.clock.now_ms())
     if ids and not count:
         raise InputError(f"job {ids[0]} is not dead; only failed jobs can be retried")
     app_ctx.output.emit({"requeued": count}, lambda c: c.print(f"requeued {count} job(s)"))
@@ -191,7 +191,7 @@ def cancel(
     Example: kmsg queue cancel 01a21963
     """
     app_ctx = app_context(ctx)
-    store = app_ctx.store()
+    store = app_ctx.store(existing=True)
     now = app_ctx.clock.now_ms()
     job = store.get_job(job_id)
     if job is not None:
@@ -228,12 +228,14 @@ def purge(
     Example: kmsg queue purge --older-than 7d
     """
     app_ctx = app_context(ctx)
-    count = app_ctx.store().purge_jobs(app_ctx.clock.now_ms() - duration_ms(older_than))
+    count = app_ctx.store(existing=True).purge_jobs(
+        app_ctx.clock.now_ms() - duration_ms(older_than)
+    )
     app_ctx.output.emit({"deleted": count}, lambda c: c.print(f"deleted {count} job(s)"))
 
 
 def _get(app_ctx: AppContext, job_id: str) -> Job:
-    job = app_ctx.store().get_job(job_id)
+    job = app_ctx.store(existing=True).get_job(job_id)
     if job is None:
         raise InputError(f"no job matches {job_id!r}")
     return job

@@ -127,7 +127,7 @@ def send_bulk(
 
 
 def _saved_job(app_ctx: AppContext, job_id: str) -> tuple[str, Spec, str]:
-    saved = app_ctx.store().bulk_job(job_id)
+    saved = app_ctx.store(existing=True).bulk_job(job_id)  # --resume needs the job's database
     if saved is None:
         raise InputFileError(f"no bulk job {job_id!r} in {app_ctx.db_path}")
     return saved.source, Spec(**saved.spec), job_id

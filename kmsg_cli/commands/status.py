@@ -47,7 +47,7 @@ def status(
     """
     app_ctx = app_context(ctx)
     out = app_ctx.output
-    store = app_ctx.store(must_exist=bool(app_ctx.options.db))
+    store = app_ctx.store(existing=True)
     if message_id:
         _one(out, store, message_id)
         return

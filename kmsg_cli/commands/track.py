@@ -107,7 +107,7 @@ def _jitter(wait_ms: int) -> int:
 def _one_pass(app_ctx: AppContext, opts: TrackOptions) -> PassSummary:
     from kmsg_cli.core.track import track_pass
 
-    return track_pass(app_ctx.env(), app_ctx.store(), opts)
+    return track_pass(app_ctx.env(), app_ctx.store(existing=True), opts)
 
 
 def _loop(app_ctx: AppContext, opts: TrackOptions, interval: float) -> int:
@@ -187,7 +187,7 @@ def _purge(app_ctx: AppContext, older_than: str | None) -> int:
     window = duration_ms(age)
     if window <= 0:
         raise InputError("--older-than must be more than 0")
-    store = app_ctx.store(must_exist=bool(app_ctx.options.db))
+    store = app_ctx.store(existing=True)
     counts = store.purge_terminal(app_ctx.clock.now_ms() - window)
     doc = {"older_than": age, "purged": asdict(counts)}
 

@@ -7,6 +7,9 @@ kmsg's own columns and tables beside it (§13.3). Never edit an applied migratio
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
+
+from kmsg_cli.errors import ConfigError
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -177,8 +180,10 @@ def applied(conn: sqlite3.Connection) -> set[str]:
 def migrate(
     conn: sqlite3.Connection, now_ms: int, migrations: list[tuple[str, str]] = MIGRATIONS
 ) -> list[str]:
-    """Apply what is missing, each migration in its own transaction. Returns the names applied."""
+    """Apply what is missing, each migration in its own transaction. Returns the names applied.
+    Refuses (ConfigError) a database a newer kmsg migrated, before applying or writing anything."""
     done = applied(conn)
+    refuse_newer(conn, done, migrations)
     ran = []
     for name, sql in migrations:
         if name in done:
@@ -194,10 +199,41 @@ def migrate(
             conn.execute('INSERT INTO "kmsg_migrations" VALUES (?, ?)', (name, now_ms))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite rolls back by itself on a full disk or I/O error
+                conn.execute("ROLLBACK")
             raise
         ran.append(name)
     return ran
+
+
+def schema_version(names: Iterable[str]) -> int:
+    """The highest numeric prefix among migration names ("004_bulk_jobs" is 4; 0 for none).
+    Names are append-only and numbered, so this grows with every release that adds one and two
+    kmsg versions compare by it, however many migrations either has."""
+    prefixes = (name.split("_", 1)[0] for name in names)
+    return max((int(p) for p in prefixes if p.isdigit()), default=0)
+
+
+def refuse_newer(
+    conn: sqlite3.Connection, done: set[str], migrations: list[tuple[str, str]]
+) -> None:
+    """A database with migrations this kmsg does not know was written by a newer kmsg: reading
+    or migrating it could misread or damage what that version wrote, so stop here."""
+    known = [name for name, _ in migrations]
+    unknown = sorted(done - set(known))
+    if not unknown:
+        return
+    row = conn.execute("PRAGMA database_list").fetchone()
+    where = f"database {row[2]}" if row and row[2] else "the database"
+    ours, theirs = schema_version(known), schema_version(done)
+    if theirs > ours:
+        raise ConfigError(
+            f"{where} has schema {theirs}, newer than this kmsg (schema {ours}): upgrade kmsg"
+        )
+    raise ConfigError(  # same number, different migrations: another branch or fork wrote it
+        f"{where} has migrations this kmsg does not know ({', '.join(unknown)}): "
+        "use the kmsg that wrote it"
+    )
 
 
 def _statements(sql: str) -> list[str]:

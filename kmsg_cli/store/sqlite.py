@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from kmsg_cli.errors import InputFileError, KmsgError
+from kmsg_cli.errors import InputFileError, StorageError
 from kmsg_cli.store.bulk import BulkQueries
+from kmsg_cli.store.faults import FaultConnection, storage_fault
 from kmsg_cli.store.jobs import JobQueries
 from kmsg_cli.store.lists import ListQueries
 from kmsg_cli.store.migrations import migrate
@@ -21,24 +22,54 @@ from kmsg_cli.store.records import RecordQueries
 from kmsg_cli.store.tracking import TrackingQueries
 
 
-def open_store(path: Path, now_ms: int, *, must_exist: bool = False) -> Store:
+def open_store(
+    path: Path, now_ms: int, *, must_exist: bool = False, make_folder: bool = True
+) -> Store:
+    """The migrated store at ``path``. ``must_exist``: the file must be there already (66).
+    ``make_folder``: create missing parent folders (the default location, on a first run);
+    without it a missing folder is 66 too, so a typo in --db never starts a fresh database
+    in a new directory tree."""
     if must_exist and not path.exists():
         raise InputFileError(f"database not found: {path}", hint="check --db / KMSG_DB")
+    if not make_folder and not path.parent.is_dir():
+        raise InputFileError(
+            f"database folder not found: {path.parent}", hint="check --db / KMSG_DB"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
             # create it 0600 before SQLite opens it (PII-20)
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+    except OSError as exc:
+        raise StorageError(f"cannot create the database {path}: {exc.strerror}") from None
+    conn = connect(path)
+    try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("PRAGMA synchronous=NORMAL")
         migrate(conn, now_ms)
-    except sqlite3.DatabaseError as exc:
-        raise KmsgError(f"cannot open database {path}: {exc}") from None
-    except OSError as exc:
-        raise InputFileError(f"cannot open database {path}: {exc.strerror}") from None
+    except BaseException:
+        conn.close()
+        raise
     return Store(conn)
+
+
+def connect(path: Path) -> FaultConnection:
+    """A connection whose storage faults are kmsg errors naming ``path`` (store.faults)."""
+    try:
+        conn = sqlite3.connect(
+            path,
+            isolation_level=None,
+            timeout=30,
+            check_same_thread=False,
+            factory=FaultConnection,
+        )
+    except sqlite3.Error as exc:
+        raise storage_fault(exc, path) or StorageError(
+            f"cannot open the database {path}: {exc}"
+        ) from None
+    conn.path = path
+    return conn
 
 
 class Store(RecordQueries, ListQueries, JobQueries, TrackingQueries, BulkQueries):
@@ -58,7 +89,11 @@ class Store(RecordQueries, ListQueries, JobQueries, TrackingQueries, BulkQueries
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
+            self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # SQLite may have rolled back already (it does on a full disk or an I/O error), and a
+            # ROLLBACK that fails too must not hide the error that matters: the first one
+            if self.conn.in_transaction:
+                with suppress(Exception):
+                    self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
