@@ -6,18 +6,23 @@ import codecs
 import contextlib
 import csv
 import os
+import re
 import shutil
 import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from kmsg_cli.core.campaign import RowResult
 from kmsg_cli.errors import InputError, InputFileError, UsageError
 
+if TYPE_CHECKING:
+    from _csv import Reader
+
 REPORT_HEADER = ("row", "recipient", "status", "provider", "message_id", "error")
+_UNDECODED = re.compile(r"[\ud800-\udfff]")  # what surrogateescape makes of a byte it cannot decode
 
 
 class CsvSource:
@@ -36,7 +41,9 @@ class CsvSource:
 
     def _open(self) -> IO[str]:
         try:
-            return self.path.open(encoding=self.encoding, newline="")
+            # surrogateescape: an undecodable byte reaches _next inside the row that holds it; a
+            # strict read fails a whole buffer ahead, so the error would name the wrong row
+            return self.path.open(encoding=self.encoding, errors="surrogateescape", newline="")
         except FileNotFoundError:
             raise InputFileError(f"{self.path}: no such file") from None
         except OSError as exc:
@@ -47,37 +54,39 @@ class CsvSource:
         handle = self._open()
         reader = csv.reader(handle)
         self.row = 0
-        header = self._next(reader, handle)
+        header = self._next(reader, handle, "the header")
         if header is None:
             handle.close()
             raise InputError(f"{self.path} is empty", hint="the first line must name the columns")
 
         def rows() -> Iterator[tuple[int, list[str]]]:
             with handle:
-                while (values := self._next(reader, handle)) is not None:
+                while (values := self._next(reader, handle, f"row {self.row + 1}")) is not None:
                     self.row += 1
                     yield self.row, values
 
         return header, rows()
 
-    def _next(self, reader: Iterator[list[str]], handle: IO[str]) -> list[str] | None:
+    def _next(self, reader: Reader, handle: IO[str], where: str) -> list[str] | None:
         try:
             for values in reader:
                 if any(v.strip() for v in values):
+                    if any(_UNDECODED.search(v) for v in values):
+                        raise self._not_text(f"{where}, line {reader.line_num}")
                     return values
             return None
-        except UnicodeDecodeError:
+        except InputError:
             handle.close()
-            where = f"row {self.row + 1}" if self.row else "the header"
-            hint = "for a Korean Excel export pass --encoding cp949"
-            if self.encoding.lower().replace("_", "-") in ("cp949", "euc-kr"):
-                hint = "pass --encoding utf-8"
-            raise InputError(
-                f"{self.path} is not {self.encoding} text ({where})", hint=hint
-            ) from None
+            raise
         except csv.Error as exc:
             handle.close()
-            raise InputError(f"{self.path}: malformed CSV at row {self.row + 1}: {exc}") from None
+            raise InputError(f"{self.path}: malformed CSV at {where}: {exc}") from None
+
+    def _not_text(self, where: str) -> InputError:
+        hint = "for a Korean Excel export pass --encoding cp949"
+        if self.encoding.lower().replace("_", "-") in ("cp949", "euc-kr"):
+            hint = "pass --encoding utf-8"
+        return InputError(f"{self.path} is not {self.encoding} text ({where})", hint=hint)
 
 
 def keep_stdin(dest: Path) -> Path:

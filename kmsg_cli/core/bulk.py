@@ -65,6 +65,13 @@ class Columns:
 def columns(header: Sequence[str], spec: Spec) -> Columns:
     """Check the header against the spec once, before any row: a missing column is one error
     (exit 65), not the same error on every row."""
+    for what, value in (
+        ("--text", spec.text),
+        ("--subject", spec.subject),
+        ("--template-id", spec.template_id),
+    ):
+        if value is not None:  # once here, not the same error on every row
+            content.check_utf8(value, what)
     names = tuple(h.strip() for h in header)
     if not any(names):
         raise InputError("the CSV has no header row", hint="the first line must name the columns")

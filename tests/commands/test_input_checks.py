@@ -62,3 +62,85 @@ def test_other_scripts_digits_are_refused_as_recipient_and_sender(
     ]
     assert kmsg("suppress", "add", "٠١٠١٢٣٤٥٦٧٨").exit_code == 65
     assert sent_to(kmsg_home) == []
+
+
+# -- text that is not UTF-8 ------------------------------------------------------------------
+
+
+def queued(home: Path) -> int:
+    if not (home / "kmsg.db").exists():
+        return 0
+    conn = sqlite3.connect(home / "kmsg.db")
+    try:
+        return int(conn.execute('SELECT count(*) FROM "kmsg_jobs"').fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_invalid_utf8_on_stdin_is_refused_before_anything_is_journaled(
+    kmsg: Kmsg, kmsg_home: Path
+) -> None:
+    for extra in ([], ["--at", "+2h"]):
+        result = kmsg("send", "--to", "01012345678", "--text", "-", *extra, input=b"hi \xff there")
+        assert result.exit_code == 65, result.output
+        assert error_lines(result.stderr) == [
+            "error: text is not valid UTF-8 (character 4 is the byte 0xff)"
+        ]
+    assert sent_to(kmsg_home) == [] and queued(kmsg_home) == 0
+
+
+def test_undecodable_argv_text_and_variables_are_refused(kmsg: Kmsg, kmsg_home: Path) -> None:
+    # Python hands invalid argv bytes on as lone surrogates (surrogateescape): b"a\xffb" is this
+    undecoded = "a\udcffb"
+    cases = [
+        (["--text", undecoded], "text is not valid UTF-8 (character 2 is the byte 0xff)"),
+        (
+            ["--text", "hi #{name}", "--var", f"name={undecoded}"],
+            "variable 'name' is not valid UTF-8 (character 2 is the byte 0xff)",
+        ),
+        (
+            ["--text", "hi #{name}", "--vars", '{"name": "\\ud800"}'],
+            "variable 'name' is not valid UTF-8 (character 1 is a lone surrogate U+D800)",
+        ),
+        (["--text", "hi", "--type", "LMS", "--subject", undecoded], "subject is not valid UTF-8"),
+    ]
+    for args, says in cases:
+        result = kmsg("send", "--to", "01012345678", *args)
+        assert result.exit_code == 65, result.output
+        lines = error_lines(result.stderr)
+        assert len(lines) == 1 and lines[0].startswith(f"error: {says}"), lines
+    assert sent_to(kmsg_home) == []
+
+
+def test_a_csv_row_that_is_not_utf8_is_named_and_nothing_is_sent(
+    kmsg: Kmsg, kmsg_home: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "c.csv"
+    data.write_bytes(b'to,name\n01011112222,Kim\n\n01011113333,"L\nee\xff"\n')
+    for dry in ([], ["--dry-run"]):
+        result = kmsg("send-bulk", str(data), "--text", "{name}", "--yes", *dry)
+        assert result.exit_code == 65, result.output
+        assert error_lines(result.stderr) == [
+            f"error: {data} is not utf-8-sig text (row 2, line 5)"
+        ]
+    header = tmp_path / "h.csv"
+    header.write_bytes(b"to,n\xe9me\n01011112222,Kim\n")
+    result = kmsg("send-bulk", str(header), "--text", "hi", "--yes")
+    assert result.exit_code == 65
+    assert error_lines(result.stderr) == [
+        f"error: {header} is not utf-8-sig text (the header, line 1)"
+    ]
+    assert sent_to(kmsg_home) == []
+
+
+def test_bulk_text_that_is_not_utf8_is_one_error_not_one_per_row(
+    kmsg: Kmsg, kmsg_home: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "c.csv"
+    data.write_text("to,name\n01011112222,Kim\n01011113333,Lee\n", encoding="utf-8")
+    result = kmsg("send-bulk", str(data), "--text", "hi \udcff{name}", "--yes")
+    assert result.exit_code == 65
+    assert error_lines(result.stderr) == [
+        "error: --text is not valid UTF-8 (character 4 is the byte 0xff)"
+    ]
+    assert sent_to(kmsg_home) == []
