@@ -144,3 +144,22 @@ def test_bulk_text_that_is_not_utf8_is_one_error_not_one_per_row(
         "error: --text is not valid UTF-8 (character 4 is the byte 0xff)"
     ]
     assert sent_to(kmsg_home) == []
+
+
+# -- --at ------------------------------------------------------------------------------------
+
+
+def test_at_beyond_the_providers_horizon_is_refused_and_nothing_is_queued(
+    kmsg: Kmsg, kmsg_home: Path
+) -> None:
+    for at in ("9999-12-31", "+100000d", "+181d"):
+        result = kmsg("send", "--to", "01012345678", "--text", "hi", "--at", at)
+        assert result.exit_code == 65, result.output
+        lines = error_lines(result.stderr)
+        assert len(lines) == 1 and lines[0].startswith(f"error: --at '{at}' is more than 180 days")
+    assert queued(kmsg_home) == 0 and sent_to(kmsg_home) == []
+    assert kmsg("queue", "list").exit_code == 0
+    # the horizon itself is fine, and the past is refused as before
+    assert kmsg("send", "--to", "01012345678", "--text", "hi", "--at", "+180d").exit_code == 0
+    past = kmsg("send", "--to", "01012345678", "--text", "hi", "--at", "2020-01-01")
+    assert past.exit_code == 65 and "is in the past" in past.stderr
