@@ -4,7 +4,10 @@ read as what it means, before anything is journaled or sent."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import Kmsg
 
@@ -163,3 +166,60 @@ def test_at_beyond_the_providers_horizon_is_refused_and_nothing_is_queued(
     assert kmsg("send", "--to", "01012345678", "--text", "hi", "--at", "+180d").exit_code == 0
     past = kmsg("send", "--to", "01012345678", "--text", "hi", "--at", "2020-01-01")
     assert past.exit_code == 65 and "is in the past" in past.stderr
+
+
+# -- config values ---------------------------------------------------------------------------
+
+MOCK = '[providers.m]\ntype = "mock"\n'
+
+
+@pytest.mark.parametrize(
+    ("toml", "says"),
+    [
+        (MOCK + 'base_url = "ftp://example.com"\n', "providers.m.base_url: must be an http://"),
+        (MOCK + 'base_url = "localhost:8080"\n', "providers.m.base_url: must be an http://"),
+        (
+            MOCK + 'base_url = "http://127.0.0.1:99999"\n',
+            "providers.m.base_url: must be an http://",
+        ),
+        (
+            '[providers.a]\ntype = "aligo"\napi_key = "k"\nuser_id = "u"\nkakao_base_url = "x"\n',
+            "providers.a.kakao_base_url: must be an http://",
+        ),
+        (MOCK + "timeout_seconds = 0\n", "providers.m.timeout_seconds: Input should be greater"),
+        (MOCK + "timeout_seconds = inf\n", "providers.m.timeout_seconds: Input should be a finite"),
+        (MOCK + "timeout_seconds = nan\n", "providers.m.timeout_seconds: Input should be a finite"),
+        (MOCK + "rate_per_second = -2.5\n", "providers.m.rate_per_second: Input should be greater"),
+        (MOCK + "rate_per_second = inf\n", "providers.m.rate_per_second: Input should be a finite"),
+        (MOCK + "max_batch = 0\n", "providers.m.max_batch: Input should be greater"),
+        (MOCK + "max_batch = inf\n", "providers.m.max_batch: Input should be a valid integer"),
+        (MOCK + "balance = nan\n", "providers.m.balance: Input should be a finite"),
+        (MOCK + "[prices]\nSMS = -1\n", "prices.SMS: Input should be greater than or equal to 0"),
+        (MOCK + "[prices]\nLMS = nan\n", "prices.LMS: Input should be a finite"),
+        (MOCK + "[prices]\nMMS = inf\n", "prices.MMS: Input should be a finite"),
+        (MOCK + "[tracking]\nbackoff_seconds = [30, 0]\n", "tracking.backoff_seconds.1:"),
+        (MOCK + "[tracking]\nretention_days = 9223372036854775807\n", "tracking.retention_days:"),
+        (MOCK + "[tracking]\nconcurrency = 0\n", "tracking.concurrency:"),
+        (MOCK + "[defaults.sms]\nauto_lms_bytes = nan\n", "defaults.sms.auto_lms_bytes:"),
+    ],
+)
+def test_config_values_that_make_no_sense_exit_78_naming_the_key(
+    kmsg: Kmsg, write_config: Callable[[str], Path], toml: str, says: str
+) -> None:
+    path = write_config(toml)
+    for command in (["config", "validate"], ["send", "--to", "01012345678", "--text", "hi"]):
+        result = kmsg(*command)
+        assert result.exit_code == 78, result.output
+        lines = error_lines(result.stderr)
+        assert len(lines) == 1 and lines[0].startswith(f"error: {path}: {says}"), lines
+
+
+def test_config_values_at_their_limits_are_fine(
+    kmsg: Kmsg, write_config: Callable[[str], Path]
+) -> None:
+    write_config(
+        MOCK + 'base_url = "http://127.0.0.1:8080/v4"\ntimeout_seconds = 5\nrate_per_second = 0.5\n'
+        "balance = 0\n[prices]\nSMS = 0\nLMS = 30.5\n"
+    )
+    assert kmsg("config", "validate").exit_code == 0
+    assert kmsg("send", "--to", "01012345678", "--text", "hi").exit_code == 0
