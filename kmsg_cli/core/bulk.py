@@ -75,6 +75,7 @@ def columns(header: Sequence[str], spec: Spec) -> Columns:
     names = tuple(h.strip() for h in header)
     if not any(names):
         raise InputError("the CSV has no header row", hint="the first line must name the columns")
+    _no_duplicates(names)
     to = _recipient_column(names, spec.to_column)
     text = None
     if spec.text is not None:
@@ -92,6 +93,19 @@ def columns(header: Sequence[str], spec: Spec) -> Columns:
             hint='kmsg send-bulk FILE --text "{name}님, ..."',
         )
     return Columns(names, to, text)
+
+
+def _no_duplicates(names: Sequence[str]) -> None:
+    """A row becomes a dict by column name: of two columns with one name, the last would silently
+    win (the recipient, or {name} in the text). Unnamed columns (trailing commas) are ignored."""
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, 1):
+        if name and name in seen:
+            raise InputError(
+                f"the header names column {name!r} twice (columns {seen[name]} and {position})",
+                hint="rename or remove one of them",
+            )
+        seen[name] = position
 
 
 def _recipient_column(names: Sequence[str], explicit: str | None) -> str:

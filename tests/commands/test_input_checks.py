@@ -223,3 +223,36 @@ def test_config_values_at_their_limits_are_fine(
     )
     assert kmsg("config", "validate").exit_code == 0
     assert kmsg("send", "--to", "01012345678", "--text", "hi").exit_code == 0
+
+
+# -- send-bulk CSV header --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "says"),
+    [
+        ("to,name,name", "the header names column 'name' twice (columns 2 and 3)"),
+        ("to, name ,amount,name", "the header names column 'name' twice (columns 2 and 4)"),
+        ("phone,name,phone ", "the header names column 'phone' twice (columns 1 and 3)"),
+    ],
+)
+def test_duplicate_header_names_exit_65_naming_the_column(
+    kmsg: Kmsg, kmsg_home: Path, tmp_path: Path, header: str, says: str
+) -> None:
+    data = tmp_path / "c.csv"
+    cells = ",".join(["01011112222"] + ["x"] * (header.count(",")))
+    data.write_text(f"{header}\n{cells}\n", encoding="utf-8")
+    for dry in ([], ["--dry-run"]):
+        result = kmsg("send-bulk", str(data), "--text", "hi {name}", "--yes", *dry)
+        assert result.exit_code == 65, result.output
+        assert error_lines(result.stderr) == [f"error: {says}"]
+    assert sent_to(kmsg_home) == []
+
+
+def test_unnamed_columns_from_trailing_commas_are_not_duplicates(
+    kmsg: Kmsg, kmsg_home: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "c.csv"
+    data.write_text("to,name,,\n01011112222,Kim,,\n", encoding="utf-8")
+    assert kmsg("send-bulk", str(data), "--text", "hi {name}", "--yes").exit_code == 0
+    assert sent_to(kmsg_home) == ["01011112222"]
