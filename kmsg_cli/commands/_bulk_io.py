@@ -121,11 +121,11 @@ class Report:
         self.writer.writerows(
             (
                 r.row,
-                self.phone(r.to),
-                r.state,
-                r.provider_id or "",
-                r.message_id or "",
-                r.error or "",
+                _cell(self.phone(r.to)),
+                _cell(r.state),
+                _cell(r.provider_id or ""),
+                _cell(r.message_id or ""),
+                _cell(r.error or ""),
             )
             for r in results
         )
@@ -133,6 +133,16 @@ class Report:
     def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
+
+
+# a spreadsheet opening the report runs a cell that starts with one of these as a formula, and
+# cells carry what the CSV and the provider said (a recipient as written, an error message)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    """The OWASP advice for CSV injection: a leading single quote makes the cell plain text."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 @contextlib.contextmanager

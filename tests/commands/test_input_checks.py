@@ -3,12 +3,15 @@ read as what it means, before anything is journaled or sent."""
 
 from __future__ import annotations
 
+import csv
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from kmsg_cli.commands._bulk_io import Report
+from kmsg_cli.core.campaign import RowResult
 from tests.conftest import Kmsg
 
 
@@ -256,3 +259,56 @@ def test_unnamed_columns_from_trailing_commas_are_not_duplicates(
     data.write_text("to,name,,\n01011112222,Kim,,\n", encoding="utf-8")
     assert kmsg("send-bulk", str(data), "--text", "hi {name}", "--yes").exit_code == 0
     assert sent_to(kmsg_home) == ["01011112222"]
+
+
+# -- the --report CSV ------------------------------------------------------------------------
+
+
+def report_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return sorted(csv.DictReader(f), key=lambda r: int(r["row"]))
+
+
+def test_report_cells_a_spreadsheet_would_run_as_formulas_are_escaped(
+    kmsg: Kmsg, tmp_path: Path
+) -> None:
+    rows = (
+        'to,name\n01011112222,Kim\n"=HYPERLINK(""http://x"",""y"")",Lee\n@SUM(1+1),Park\n'
+        "-2+3,Choi\n+82 10 1111 333,Jung\n"
+    )
+    report = tmp_path / "report.csv"
+    for name, shown in (("shown.csv", ["--show-recipients"]), ("masked.csv", [])):
+        data = tmp_path / name
+        data.write_text(rows, encoding="utf-8")
+        args = ["send-bulk", str(data), "--text", "hi {name}", "--yes", "--report", str(report)]
+        assert kmsg(*args, *shown).exit_code == 1  # the invalid rows
+        recipients = [r["recipient"] for r in report_rows(report)]
+        if shown:
+            assert recipients == [
+                "01011112222",
+                '\'=HYPERLINK("http://x","y")',
+                "'@SUM(1+1)",
+                "'-2+3",
+                "'+82 10 1111 333",
+            ]
+        else:  # a masked number starts with a digit or '*': written as it is
+            assert recipients[0] == "010-****-2222"
+            assert all(r[0] in "0*" for r in recipients), recipients
+
+
+def test_report_error_cells_are_escaped(tmp_path: Path) -> None:
+    path = tmp_path / "report.csv"
+    report = Report(path, lambda number: number)
+    report.add(
+        [
+            RowResult(row=1, to="01011112222", state="rejected", error="=cmd|' /C calc'!A0"),
+            RowResult(row=2, to="01011113333", state="rejected", error="\tinvalid sender"),
+            RowResult(row=3, to="01011114444", state="rejected", error="no such '=1+1'"),
+        ]
+    )
+    report.close()
+    assert [r["error"] for r in report_rows(path)] == [
+        "'=cmd|' /C calc'!A0",
+        "'\tinvalid sender",
+        "no such '=1+1'",
+    ]
