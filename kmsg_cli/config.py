@@ -12,8 +12,17 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from kmsg_cli.core.models import MessageType
 from kmsg_cli.errors import ConfigError
@@ -36,17 +45,37 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+def _http_url(value: str) -> str:
+    # the value itself is not echoed: a URL can carry credentials (https://user:pass@host)
+    expected = "must be an http:// or https:// URL with a host"
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # a port that is not a number in 0-65535 raises only when read
+    except ValueError as exc:  # also a malformed host such as "http://["
+        raise ValueError(f"{expected} ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(expected)
+    return value
+
+
+# TOML has inf and nan: neither is a timeout, a rate, a price or a balance
+_Finite = Annotated[float, Field(allow_inf_nan=False)]
+_Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+_Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # 0 is fine: a free or bundled type
+_HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
 class _ProviderBase(_Strict):
-    base_url: str | None = None
-    timeout_seconds: float = Field(default=10.0, gt=0)
-    rate_per_second: float | None = Field(default=None, gt=0)
+    base_url: _HttpUrl | None = None
+    timeout_seconds: _Positive = 10.0
+    rate_per_second: _Positive | None = None
     max_batch: int | None = Field(default=None, ge=1)
 
 
 class MockConfig(_ProviderBase):
     type: Literal["mock"]
     default_from: str = "0212345678"
-    balance: float = 100_000.0
+    balance: _Finite = 100_000.0
 
 
 class SolapiConfig(_ProviderBase):
@@ -63,7 +92,7 @@ class IwinvConfig(_ProviderBase):
     sms_api_key: str | None = None
     sms_auth_key: str | None = None
     sender_number: str | None = None
-    sms_base_url: str | None = None
+    sms_base_url: _HttpUrl | None = None
     # the SMS "sending organization" id (발송 조직); needed only for SMS status lookups (§4.2)
     sms_company_id: str | None = None
 
@@ -75,7 +104,7 @@ class AligoConfig(_ProviderBase):
     sender_key: str | None = None
     sender: str | None = None
     test_mode: bool = False
-    kakao_base_url: str | None = None
+    kakao_base_url: _HttpUrl | None = None
     # Kakao API token from /akv10/token/create/ (docs require it, many integrations omit it, §5.1)
     token: str | None = None
 
@@ -114,14 +143,18 @@ class StoreConfig(_Strict):
 class TrackingConfig(_Strict):
     initial_delay_seconds: int = Field(default=30, ge=0)
     scheduled_grace_seconds: int = Field(default=120, ge=0)
-    backoff_seconds: list[int] = Field(default_factory=lambda: [30, 120, 600, 1800, 7200])
+    # 0 or less would check a record again on every pass
+    backoff_seconds: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [30, 120, 600, 1800, 7200]
+    )
     max_duration_seconds: int = Field(default=86_400, ge=1)
     batch_size: int = Field(default=200, ge=1)
     concurrency: int = Field(default=10, ge=1)
-    retention_days: int = Field(default=365, ge=1)
+    # a century at most: keeps the purge cutoff (now - days) inside SQLite's 64-bit integers
+    retention_days: int = Field(default=365, ge=1, le=36_500)
     # an unanswered send is settled with its provider only once no provider can still be working
-    # on it (docs/reliability.md)
-    settle_after_seconds: int = Field(default=60, ge=0)
+    # on it (docs/reliability.md); a day at most
+    settle_after_seconds: int = Field(default=60, ge=0, le=86_400)
     # extra "not a KakaoTalk user" rules per provider type, added to the built-in table (FO-10)
     not_kakao_user_codes: dict[str, list[str]] = Field(default_factory=dict)
 
@@ -130,7 +163,7 @@ class Settings(_Strict):
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     routing: RoutingConfig = RoutingConfig()
     defaults: Defaults = Defaults()
-    prices: dict[str, float] = Field(default_factory=dict)
+    prices: dict[str, _Price] = Field(default_factory=dict)
     store: StoreConfig = StoreConfig()
     tracking: TrackingConfig = TrackingConfig()
 

@@ -58,7 +58,7 @@ class Kmsg:
         self.clock = clock
         self.runner = CliRunner()
 
-    def __call__(self, *args: str, input: str | None = None) -> Any:
+    def __call__(self, *args: str, input: str | bytes | None = None) -> Any:
         ctx = AppContext(clock=self.clock)
         return self.runner.invoke(app, list(args), obj=ctx, input=input)
 

@@ -17,11 +17,11 @@ campaign row accepted exactly once.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 import shutil
 import socket
 import sqlite3
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +136,8 @@ class Ledger(RuleBasedStateMachine):
         return result.exit_code, json.loads(lines[0])
 
     def attempts(self) -> list[tuple[str, str | None, str, str, str | None]]:
+        if not (self.dir / "kmsg.db").exists():
+            return []
         conn = sqlite3.connect(self.dir / "kmsg.db")
         try:
             return conn.execute(
@@ -223,8 +225,6 @@ class Ledger(RuleBasedStateMachine):
 
     @invariant()
     def no_message_accepted_twice(self) -> None:
-        if not (self.dir / "kmsg.db").exists():
-            return
         rows = {mid: (key, to) for mid, key, to, _state, _job in self.attempts()}
         per_message: dict[tuple[str, str], int] = {}
         for kmsg_id, count in self.fake.received_ids().items():

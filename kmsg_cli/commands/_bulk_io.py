@@ -7,17 +7,22 @@ import contextlib
 import csv
 import hashlib
 import os
+import re
 import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from kmsg_cli.core.campaign import RowResult
 from kmsg_cli.errors import InputError, InputFileError, UsageError
 
+if TYPE_CHECKING:
+    from _csv import Reader
+
 REPORT_HEADER = ("row", "recipient", "status", "provider", "message_id", "error")
+_UNDECODED = re.compile(r"[\ud800-\udfff]")  # what surrogateescape makes of a byte it cannot decode
 
 
 class CsvSource:
@@ -42,48 +47,62 @@ class CsvSource:
 
     def _open(self) -> IO[str]:
         try:
-            return self.path.open(encoding=self.encoding, newline="")
+            # surrogateescape: an undecodable byte reaches _next inside the row that holds it; a
+            # strict read fails a whole buffer ahead, so the error would name the wrong row
+            return self.path.open(encoding=self.encoding, errors="surrogateescape", newline="")
         except FileNotFoundError:
             raise InputFileError(f"{self.path}: no such file") from None
         except OSError as exc:
             raise InputFileError(f"{self.path}: {exc.strerror}") from None
+
+    def header(self) -> list[str]:
+        """Only the header line, to check it before anything else happens."""
+        header, rows = self.read()
+        for _ in rows:  # the first row: the generator closes the file as it ends
+            break
+        else:
+            return header
+        rows.close()  # type: ignore[attr-defined]  # a generator: runs its `with`, closing the file
+        return header
 
     def read(self) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
         """(header, rows). Each call reads the file again from the start."""
         handle = self._open()
         reader = csv.reader(handle)
         self.row = 0
-        header = self._next(reader, handle)
+        header = self._next(reader, handle, "the header")
         if header is None:
             handle.close()
             raise InputError(f"{self.path} is empty", hint="the first line must name the columns")
 
         def rows() -> Iterator[tuple[int, list[str]]]:
             with handle:
-                while (values := self._next(reader, handle)) is not None:
+                while (values := self._next(reader, handle, f"row {self.row + 1}")) is not None:
                     self.row += 1
                     yield self.row, values
 
         return header, rows()
 
-    def _next(self, reader: Iterator[list[str]], handle: IO[str]) -> list[str] | None:
+    def _next(self, reader: Reader, handle: IO[str], where: str) -> list[str] | None:
         try:
             for values in reader:
                 if any(v.strip() for v in values):
+                    if any(_UNDECODED.search(v) for v in values):
+                        raise self._not_text(f"{where}, line {reader.line_num}")
                     return values
             return None
-        except UnicodeDecodeError:
+        except InputError:
             handle.close()
-            where = f"row {self.row + 1}" if self.row else "the header"
-            hint = "for a Korean Excel export pass --encoding cp949"
-            if self.encoding.lower().replace("_", "-") in ("cp949", "euc-kr"):
-                hint = "pass --encoding utf-8"
-            raise InputError(
-                f"{self.path} is not {self.encoding} text ({where})", hint=hint
-            ) from None
+            raise
         except csv.Error as exc:
             handle.close()
-            raise InputError(f"{self.path}: malformed CSV at row {self.row + 1}: {exc}") from None
+            raise InputError(f"{self.path}: malformed CSV at {where}: {exc}") from None
+
+    def _not_text(self, where: str) -> InputError:
+        hint = "for a Korean Excel export pass --encoding cp949"
+        if self.encoding.lower().replace("_", "-") in ("cp949", "euc-kr"):
+            hint = "pass --encoding utf-8"
+        return InputError(f"{self.path} is not {self.encoding} text ({where})", hint=hint)
 
 
 def copy_stdin(folder: Path) -> tuple[Path, str]:
@@ -122,11 +141,11 @@ class Report:
         self.writer.writerows(
             (
                 r.row,
-                self.phone(r.to),
-                r.state,
-                r.provider_id or "",
-                r.message_id or "",
-                r.error or "",
+                _cell(self.phone(r.to)),
+                _cell(r.state),
+                _cell(r.provider_id or ""),
+                _cell(r.message_id or ""),
+                _cell(r.error or ""),
             )
             for r in results
         )
@@ -134,6 +153,16 @@ class Report:
     def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
+
+
+# a spreadsheet opening the report runs a cell that starts with one of these as a formula, and
+# cells carry what the CSV and the provider said (a recipient as written, an error message)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    """The OWASP advice for CSV injection: a leading single quote makes the cell plain text."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 @contextlib.contextmanager

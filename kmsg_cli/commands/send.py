@@ -192,7 +192,10 @@ def _schedule(
 
 def _read_text(text: str | None) -> str | None:
     if text == "-":
-        return sys.stdin.read()
+        # decoded as argv is: invalid bytes become lone surrogates, which compose refuses with
+        # one line (a strict read would end in an internal error instead)
+        data = sys.stdin.buffer.read()
+        return data.decode(sys.stdin.encoding or "utf-8", "surrogateescape")
     return text
 
 

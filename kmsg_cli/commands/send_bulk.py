@@ -249,10 +249,13 @@ class Run:
         The job is given back in every case; a kept copy of stdin goes when the job is done or
         refused before sending (the same pipe again makes it anew)."""
         owner, clock = this_process(), self.app_ctx.clock
+        assert self.csv is not None
+        bulk.columns(
+            self.csv.header(), self.spec
+        )  # a bad header or --text is refused before the job is taken
         self.source = str(self.kept or self.source)
         self._claim(owner)
         if self.kept is not None:
-            assert self.csv is not None
             self.csv.keep(self.kept)
         state, counts = "stopped", {}
         try:

@@ -65,9 +65,17 @@ class Columns:
 def columns(header: Sequence[str], spec: Spec) -> Columns:
     """Check the header against the spec once, before any row: a missing column is one error
     (exit 65), not the same error on every row."""
+    for what, value in (
+        ("--text", spec.text),
+        ("--subject", spec.subject),
+        ("--template-id", spec.template_id),
+    ):
+        if value is not None:  # once here, not the same error on every row
+            content.check_utf8(value, what)
     names = tuple(h.strip() for h in header)
     if not any(names):
         raise InputError("the CSV has no header row", hint="the first line must name the columns")
+    _no_duplicates(names)
     to = _recipient_column(names, spec.to_column)
     text = None
     if spec.text is not None:
@@ -85,6 +93,19 @@ def columns(header: Sequence[str], spec: Spec) -> Columns:
             hint='kmsg send-bulk FILE --text "{name}님, ..."',
         )
     return Columns(names, to, text)
+
+
+def _no_duplicates(names: Sequence[str]) -> None:
+    """A row becomes a dict by column name: of two columns with one name, the last would silently
+    win (the recipient, or {name} in the text). Unnamed columns (trailing commas) are ignored."""
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, 1):
+        if name and name in seen:
+            raise InputError(
+                f"the header names column {name!r} twice (columns {seen[name]} and {position})",
+                hint="rename or remove one of them",
+            )
+        seen[name] = position
 
 
 def _recipient_column(names: Sequence[str], explicit: str | None) -> str:

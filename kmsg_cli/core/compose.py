@@ -42,6 +42,7 @@ def compose(draft: Draft, to: str, message_id: str, *, auto_lms_bytes: int = 90)
     """Validate and render one message for one recipient (raw ``to``; normalized here)."""
     recipient = phone.recipient(to)
     sender = phone.sender(draft.sender) if draft.sender else None
+    _check_utf8(draft)
     explicit = MessageType.parse(draft.type) if draft.type else None
     kind = explicit or _implied_type(draft)
     warnings: list[str] = []
@@ -79,6 +80,25 @@ def compose(draft: Draft, to: str, message_id: str, *, auto_lms_bytes: int = 90)
         ad=draft.ad,
     )
     return Composed(message, size, tuple(warnings))
+
+
+def _check_utf8(draft: Draft) -> None:
+    """Every field that reaches the provider or the journal as text, before any is rendered,
+    stored or sent."""
+    fields = {
+        "text": draft.text,
+        "subject": draft.subject,
+        "template id": draft.template_id,
+        "idempotency key": draft.idempotency_key,
+        "fallback text": draft.failover.text if draft.failover else None,
+        "fallback subject": draft.failover.subject if draft.failover else None,
+    }
+    for what, value in fields.items():
+        if value is not None:
+            content.check_utf8(value, what)
+    for name, value in draft.variables.items():
+        content.check_utf8(name, f"variable name {name!r}")
+        content.check_utf8(value, f"variable {name!r}")
 
 
 def _implied_type(draft: Draft) -> MessageType:

@@ -22,6 +22,26 @@ def normalize_text(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def check_utf8(text: str, what: str) -> None:
+    """Refuse text that is not valid UTF-8. Python hands invalid bytes in argv and stdin on as
+    lone surrogates (surrogateescape): sent on, they are mojibake to the recipient or an
+    encoding error deep in the journal, so they stop here with one line naming the field."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(
+            f"{what} is not valid UTF-8 (character {exc.start + 1} is {_undecoded(text[exc.start])})",
+            hint="save or pass the text as UTF-8",
+        ) from None
+
+
+def _undecoded(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape's stand-in for the byte it could not decode
+        return f"the byte {code - 0xDC00:#04x}"
+    return f"a lone surrogate U+{code:04X}"
+
+
 def byte_length(text: str) -> int:
     """CP949 bytes (Hangul 2, ASCII 1). A character CP949 cannot encode (emoji) counts 2 bytes:
     providers either reject it or substitute, and we never want to underestimate an SMS."""

@@ -8,18 +8,28 @@ numbers), and these rules are short and spelled out by the providers.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from kmsg_cli.errors import InputError
 
 _SEPARATORS = re.compile(r"[\s\-.()]")
-_MOBILE = re.compile(r"^(010\d{8}|01[16789]\d{7,8})$")  # 010 is always 11 digits
-_REPRESENTATIVE = re.compile(r"^1[5-9]\d{6}$")  # 1544-xxxx, 1588-xxxx, ...
-_LANDLINE = re.compile(r"^0(2\d{7,8}|[3-6][1-5]\d{7,8}|70\d{8}|50\d{8,9}|80\d{7,8}|30\d{8,9})$")
+# re.ASCII: a bare \d also matches Arabic-Indic and other scripts' digits, which would pass as a
+# number yet go on the wire as they are and never match the opt-out list
+_MOBILE = re.compile(r"^(010\d{8}|01[16789]\d{7,8})$", re.ASCII)  # 010 is always 11 digits
+_REPRESENTATIVE = re.compile(r"^1[5-9]\d{6}$", re.ASCII)  # 1544-xxxx, 1588-xxxx, ...
+_LANDLINE = re.compile(
+    r"^0(2\d{7,8}|[3-6][1-5]\d{7,8}|70\d{8}|50\d{8,9}|80\d{7,8}|30\d{8,9})$", re.ASCII
+)
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
 
 
 def normalize(raw: str) -> str:
-    """Digits only, with a +82 / 82 country prefix turned back into the leading 0."""
-    text = raw.strip()
+    """Digits only, with a +82 / 82 country prefix turned back into the leading 0.
+
+    NFKC first: fullwidth digits and separators (what a Korean IME types) become the ASCII
+    number they look like, so they are the same number for the opt-out list and duplicate checks.
+    """
+    text = unicodedata.normalize("NFKC", raw).strip()
     if text.startswith("+82") or text.startswith("82") and len(_digits(text)) >= 11:
         text = text.removeprefix("+").removeprefix("82").strip()
         text = text.removeprefix("(0)")
@@ -38,7 +48,8 @@ def recipient(raw: str) -> str:
     number = normalize(raw)
     if not _MOBILE.match(number):
         raise InputError(
-            f"invalid recipient {_shown(raw)}: expected a Korean mobile number like 010-1234-5678"
+            f"invalid recipient {_shown(raw)}: "
+            + _problem(number, "expected a Korean mobile number like 010-1234-5678")
         )
     return number
 
@@ -48,10 +59,22 @@ def sender(raw: str) -> str:
     number = normalize(raw)
     if not (_MOBILE.match(number) or _LANDLINE.match(number) or _REPRESENTATIVE.match(number)):
         raise InputError(
-            f"invalid sender number {_shown(raw)}: use a registered mobile, landline "
-            "(with area code, e.g. 02-1234-5678) or representative number (e.g. 1588-1234)"
+            f"invalid sender number {_shown(raw)}: "
+            + _problem(
+                number,
+                "use a registered mobile, landline (with area code, e.g. 02-1234-5678) "
+                "or representative number (e.g. 1588-1234)",
+            )
         )
     return number
+
+
+def _problem(number: str, expected: str) -> str:
+    # digits of another script look right to the user: say what is wrong with them
+    other = _OTHER_DIGIT.search(number)
+    if other:
+        return f"use the digits 0-9 ({other.group()!r} is a digit of another script)"
+    return expected
 
 
 def mask(number: str) -> str:
@@ -62,8 +85,8 @@ def mask(number: str) -> str:
 
 
 def _shown(raw: str) -> str:
-    # enough to find the typo, never a whole valid-looking number
-    raw = raw.strip()
+    # enough to find the typo, never a whole valid-looking number (in any width or script)
+    raw = unicodedata.normalize("NFKC", raw).strip()
     if not raw:
         return "''"
     if len(_digits(raw)) >= 10:

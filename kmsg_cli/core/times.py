@@ -24,16 +24,24 @@ def kst(ms: int | None) -> str:
     """Epoch ms -> ``2026-11-26 21:05:00 KST`` (what users read, whatever the host zone)."""
     if ms is None:
         return "-"
-    return datetime.fromtimestamp(ms / 1000, KST).strftime("%Y-%m-%d %H:%M:%S KST")
+    try:
+        return datetime.fromtimestamp(ms / 1000, KST).strftime("%Y-%m-%d %H:%M:%S KST")
+    except (ValueError, OverflowError, OSError):
+        # outside years 1..9999 (a queue entry from before --at had a horizon): still listable
+        return f"out of range: {ms} ms since 1970"
 
 
 _OFFSET = re.compile(r"^\s*\+\s*(\d+)\s*([smhdw])\s*$")
+# the furthest any provider schedules (PROVIDERS.md §7.5); later is a typo (9999-12-31, +100000d)
+# that would sit in the queue forever, or past year 9999 break every listing of it
+HORIZON_DAYS = 180
+_HORIZON_MS = HORIZON_DAYS * _UNIT_MS["d"]
 
 
 def parse_when(text: str, now_ms: int) -> int:
     """``--at``: ISO 8601 with an offset (``2026-12-01T09:00+09:00``, ``...Z``), a local time read
     as Asia/Seoul (``2026-12-01 09:00``), or an offset from now (``+2h``, ``+30m``). The past is an
-    error, never an immediate send (SEND-15)."""
+    error, never an immediate send (SEND-15); so is more than HORIZON_DAYS ahead."""
     offset = _OFFSET.match(text.lower())
     if offset:
         at = now_ms + int(offset.group(1)) * _UNIT_MS[offset.group(2)]
@@ -50,4 +58,9 @@ def parse_when(text: str, now_ms: int) -> int:
         at = int(parsed.timestamp() * 1000)
     if at <= now_ms:
         raise InputError(f"--at {text!r} is in the past ({kst(at)}); nothing was sent")
+    if at - now_ms > _HORIZON_MS:
+        raise InputError(
+            f"--at {text!r} is more than {HORIZON_DAYS} days ahead (latest "
+            f"{kst(now_ms + _HORIZON_MS)}); nothing was sent"
+        )
     return at

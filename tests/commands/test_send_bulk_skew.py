@@ -36,6 +36,8 @@ def test_killed_run_is_settled_whatever_the_clock_difference(
         (kmsg_home / "config.toml").write_text(
             f'[providers.sol]\ntype = "solapi"\napi_key = "{KEY}"\napi_secret = "{SECRET}"\n'
             f'default_from = "0212345678"\nbase_url = "{fake.base_url}"\n'
+            # the fake answers at once: the rerun may settle at once (kmsg waits a minute by default)
+            "[tracking]\nsettle_after_seconds = 0\n"
         )
         (kmsg_home / "config.toml").chmod(0o600)
         fake.pause_after(0, record=True)  # the first request is stored, then held unanswered

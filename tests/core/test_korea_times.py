@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from kmsg_cli.core import korea
-from kmsg_cli.core.times import KST, parse_when
+from kmsg_cli.core.times import KST, kst, parse_when
 from kmsg_cli.errors import InputError, TemporaryError
 
 
@@ -79,6 +79,23 @@ def test_parse_when_reads_naive_times_as_seoul_and_refuses_the_past() -> None:
         parse_when("2026-11-26 11:59", now)
     with pytest.raises(InputError, match="invalid time"):
         parse_when("tomorrow", now)
+
+
+def test_parse_when_refuses_more_than_180_days_ahead() -> None:
+    now = kst_ms("2026-11-26 12:00")
+    assert parse_when("+180d", now) == now + 180 * 86_400_000
+    assert parse_when("2027-05-25 12:00", now) == kst_ms("2027-05-25 12:00")
+    huge = "+" + "9" * 30 + "d"  # past what SQLite or datetime can hold
+    for text in ("+181d", "2027-05-25 12:01", "9999-12-31", "9999-12-31T23:59-12:00", huge):
+        with pytest.raises(InputError) as err:
+            parse_when(text, now)
+        assert "more than 180 days ahead (latest 2027-05-25 12:00:00 KST)" in err.value.message
+
+
+def test_a_time_past_year_9999_is_shown_not_raised() -> None:
+    # queue entries written before --at had a horizon must not break `kmsg queue list`
+    assert kst(kst_ms("9999-12-31 00:00")) == "9999-12-31 00:00:00 KST"
+    assert kst(8_641_796_176_897_449) == "out of range: 8641796176897449 ms since 1970"
 
 
 def test_provider_schedule_windows() -> None:

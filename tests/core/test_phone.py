@@ -60,3 +60,19 @@ def test_mask_and_error_never_echo_a_whole_number() -> None:
     with pytest.raises(InputError) as err:
         phone.recipient("0212345678")
     assert "0212345678" not in err.value.message
+
+
+@pytest.mark.parametrize(
+    "raw", ["010１２３４５６７８", "０１０－１２３４－５６７８", "＋８２ １０ １２３４ ５６７８"]
+)
+def test_fullwidth_digits_are_the_same_ascii_number(raw: str) -> None:
+    assert phone.recipient(raw) == "01012345678"
+    assert phone.normalize(raw) == "01012345678"
+
+
+@pytest.mark.parametrize("raw", ["٠١٠١٢٣٤٥٦٧٨", "010١٢٣٤٥٦٧٨", "۰۱۰۱۲۳۴۵۶۷۸", "०१०१२३४५६७८"])
+def test_digits_of_other_scripts_are_refused_though_isdigit_says_yes(raw: str) -> None:
+    with pytest.raises(InputError, match="use the digits 0-9"):
+        phone.recipient(raw)
+    with pytest.raises(InputError, match="use the digits 0-9"):
+        phone.sender(raw)
