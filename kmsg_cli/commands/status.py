@@ -233,6 +233,8 @@ def record_doc(out: Output, r: Record) -> dict[str, Any]:
         "next_check_at": None if r.status.terminal else r.next_check_at,
         "last_error": r.last_error,
         "idempotency_key": r.idempotency_key,
+        "attempt": r.attempt,
+        "provider_clock_offset_ms": r.provider_clock_offset_ms,
         "failover_mode": r.failover_mode,
         "fallback_message_id": r.fallback_message_id,
         "fallback_of": r.fallback_of,

@@ -170,6 +170,8 @@ class Record:
     job_id: str | None
     attempt: int = 1
     fingerprint: str | None = None
+    # the provider's clock minus ours when it answered this attempt (its Date header), if known
+    provider_clock_offset_ms: int | None = None
 
 
 @dataclass(frozen=True)

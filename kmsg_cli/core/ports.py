@@ -86,11 +86,22 @@ class JournalStore(Protocol):
     def reroute(self, message_ids: Sequence[str], provider_id: str) -> None: ...
 
     def record_results(
-        self, results: Sequence[SendResult], now: int, next_checks: dict[str, int]
-    ) -> None: ...
+        self,
+        results: Sequence[SendResult],
+        now: int,
+        next_checks: dict[str, int],
+        offset: int | None = None,
+    ) -> None:
+        """``offset``: the provider's clock minus ours when it answered, kept with each attempt."""
+        ...
 
     def record_call_error(
-        self, message_ids: Sequence[str], error: KmsgError, now: int, next_check: int
+        self,
+        message_ids: Sequence[str],
+        error: KmsgError,
+        now: int,
+        next_check: int,
+        offset: int | None = None,
     ) -> None: ...
 
     def advance_cursor(self, key: str, size: int) -> int: ...

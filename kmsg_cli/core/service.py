@@ -265,7 +265,8 @@ def _record_results(
             state = UNKNOWN
         outcomes.append(Outcome(m, provider_id, state, result=r))
     try:
-        store.record_results([o.result for o in outcomes if o.result], now, checks)
+        offset = env.provider(provider_id).clock_offset_ms
+        store.record_results([o.result for o in outcomes if o.result], now, checks, offset)
     except Exception as exc:  # the provider accepted: bookkeeping errors never change that (SEND-7)
         env.warn(f"sent, but recording the result failed ({exc}); `kmsg track` will reconcile")
     return outcomes
@@ -275,9 +276,9 @@ def _record_error(
     store: JournalStore, messages: Sequence[Message], exc: ProviderError, env: Env
 ) -> None:
     now = env.clock.now_ms()
-    store.record_call_error(
-        [m.message_id for m in messages], exc, now, env.schedule.first_check(now, None)
-    )
+    offset = env.provider(exc.provider_id).clock_offset_ms if exc.provider_id else None
+    ids = [m.message_id for m in messages]
+    store.record_call_error(ids, exc, now, env.schedule.first_check(now, None), offset)
 
 
 def exit_code(outcomes: Iterable[Outcome]) -> int:

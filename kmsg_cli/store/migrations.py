@@ -155,6 +155,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         """
         ALTER TABLE "kmsg_delivery_tracking" ADD COLUMN "attempt" INTEGER NOT NULL DEFAULT 1;
         ALTER TABLE "kmsg_delivery_tracking" ADD COLUMN "fingerprint" TEXT;
+        ALTER TABLE "kmsg_delivery_tracking" ADD COLUMN "provider_clock_offset_ms" INTEGER;
         DROP INDEX "idx_kmsg_delivery_idempotency";
         CREATE UNIQUE INDEX "idx_kmsg_delivery_attempt"
           ON "kmsg_delivery_tracking" ("idempotency_key", "to", "attempt");

@@ -30,7 +30,8 @@ RECORD_COLUMNS = (
     '"provider_status_code","provider_status_message","sent_at","delivered_at","failed_at",'
     '"requested_at","scheduled_at","status_updated_at","attempt_count","last_checked_at",'
     '"next_check_at","last_error","metadata","idempotency_key","send_state","group_id",'
-    '"failover_mode","fallback_of","fallback_message_id","job_id","attempt","fingerprint"'
+    '"failover_mode","fallback_of","fallback_message_id","job_id","attempt","fingerprint",'
+    '"provider_clock_offset_ms"'
 )
 
 
@@ -131,7 +132,11 @@ class RecordQueries:
             )
 
     def record_results(
-        self, results: Sequence[SendResult], now: int, next_checks: dict[str, int]
+        self,
+        results: Sequence[SendResult],
+        now: int,
+        next_checks: dict[str, int],
+        offset: int | None = None,
     ) -> None:
         """The provider answered: accepted rows get their ids and first check; failed rows FAILED;
         rows of a call that may have gone out stay unknown. One statement per kind (bulk-sized)."""
@@ -143,7 +148,9 @@ class RecordQueries:
             mid = r.message_id
             if r.error_class == "unknown_outcome":  # part of a call that may have gone out
                 error = {"code": r.code or "unknown_outcome", "message": r.error or ""}
-                unknown.append((next_checks[mid], json.dumps(error, ensure_ascii=False), mid))
+                unknown.append(
+                    (next_checks[mid], json.dumps(error, ensure_ascii=False), offset, mid)
+                )
                 history.append((mid, now, None, r.code, r.error, "send"))
                 continue
             if r.accepted:
@@ -155,32 +162,36 @@ class RecordQueries:
                         now,
                         now,
                         next_checks[mid],
+                        offset,
                         mid,
                     )
                 )
             else:
                 error = {"code": r.code or r.error_class or "rejected", "message": r.error or ""}
                 rejected.append(
-                    (r.code, r.error, now, now, json.dumps(error, ensure_ascii=False), mid)
+                    (r.code, r.error, now, now, json.dumps(error, ensure_ascii=False), offset, mid)
                 )
             history.append((mid, now, r.status.value, r.code, r.error, "send"))
         in_flight = 'WHERE "message_id"=? AND "send_state"=\'in_flight\''
         with self.write() as conn:
             conn.executemany(
                 'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'unknown\','
-                f'"next_check_at"=?,"last_error"=? {in_flight}',
+                '"next_check_at"=?,"last_error"=?,"provider_clock_offset_ms"=? '
+                f"{in_flight}",
                 unknown,
             )
             conn.executemany(
                 'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'accepted\', "status"=?,'
                 '"provider_message_id"=?,"group_id"=?,"sent_at"=?,"status_updated_at"=?,'
-                f'"next_check_at"=? {in_flight}',
+                '"next_check_at"=?,"provider_clock_offset_ms"=? '
+                f"{in_flight}",
                 accepted,
             )
             conn.executemany(
                 'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'rejected\','
                 '"status"=\'FAILED\',"provider_status_code"=?,"provider_status_message"=?,'
-                f'"failed_at"=?,"status_updated_at"=?,"last_error"=? {in_flight}',
+                '"failed_at"=?,"status_updated_at"=?,"last_error"=?,"provider_clock_offset_ms"=? '
+                f"{in_flight}",
                 rejected,
             )
             conn.executemany(
@@ -190,7 +201,12 @@ class RecordQueries:
             )
 
     def record_call_error(
-        self, message_ids: Sequence[str], error: KmsgError, now: int, next_check: int
+        self,
+        message_ids: Sequence[str],
+        error: KmsgError,
+        now: int,
+        next_check: int,
+        offset: int | None = None,
     ) -> None:
         """A whole call failed (or the provider could not even be used): FAILED when it proves
         the message was not accepted, else the outcome is unknown and the row stays pollable."""
@@ -200,17 +216,18 @@ class RecordQueries:
                 if getattr(error, "not_accepted", True):
                     conn.execute(
                         'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'refused\','
-                        '"status"=\'FAILED\',"failed_at"=?,"status_updated_at"=?,"last_error"=? '
+                        '"status"=\'FAILED\',"failed_at"=?,"status_updated_at"=?,"last_error"=?,'
+                        '"provider_clock_offset_ms"=? '
                         'WHERE "message_id"=? AND "send_state"=\'in_flight\'',
-                        (now, now, last_error, mid),
+                        (now, now, last_error, offset, mid),
                     )
                     self._history(conn, mid, now, "FAILED", error.code, error.message, "send")
                 else:
                     conn.execute(
                         'UPDATE "kmsg_delivery_tracking" SET "send_state"=\'unknown\','
-                        '"next_check_at"=?,"last_error"=? '
+                        '"next_check_at"=?,"last_error"=?,"provider_clock_offset_ms"=? '
                         'WHERE "message_id"=? AND "send_state"=\'in_flight\'',
-                        (next_check, last_error, mid),
+                        (next_check, last_error, offset, mid),
                     )
                     self._history(conn, mid, now, None, error.code, error.message, "send")
 
@@ -415,6 +432,7 @@ def record_from_row(row: Sequence[Any]) -> Record:
         job,
         attempt,
         fingerprint,
+        offset,
     ) = row
     return Record(
         mid,
@@ -446,4 +464,5 @@ def record_from_row(row: Sequence[Any]) -> Record:
         job,
         attempt,
         fingerprint,
+        offset,
     )

@@ -252,3 +252,15 @@ def test_two_piped_campaigns_with_the_same_options_are_two_jobs(
     assert not list((kmsg_home / "bulk").glob("*.csv"))  # kept copies go when the job is done
     code, doc = kmsg.json(*command, input=first)  # the same pipe again: the same job, nothing new
     assert code == 0 and doc["job"] == doc_a["job"] and doc["sent_before"] == 5
+
+
+def test_each_attempt_keeps_the_providers_clock_offset(
+    kmsg: Kmsg, clock: FakeClock, kmsg_home: Path
+) -> None:
+    with FakeSolapi(KEY, SECRET, now_ms=clock.now_ms, clock_offset_ms=-300_000) as skewed:
+        configure(kmsg_home, skewed.base_url)
+        code, doc = kmsg.json("send", "--to", A, "--text", "hi")
+        assert code == 0
+        _, shown = kmsg.json("status", doc["messages"][0]["message_id"])
+    # the Date header has whole seconds: five minutes behind, give or take one
+    assert -301_000 <= shown["message"]["provider_clock_offset_ms"] <= -299_000
