@@ -127,9 +127,9 @@ def send_bulk(
 
 
 def _saved_job(app_ctx: AppContext, job_id: str) -> tuple[str, Spec, str]:
-    saved = app_ctx.store(existing=True).bulk_job(job_id)  # --resume needs the job's database
+    saved = app_ctx.store(existing=True).campaign(job_id)  # --resume needs the job's database
     if saved is None:
-        raise InputFileError(f"no bulk job {job_id!r} in {app_ctx.db_path}")
+        raise InputFileError(f"no campaign {job_id!r} in {app_ctx.db_path}")
     return saved.source, Spec(**saved.spec), job_id
 
 
@@ -270,7 +270,7 @@ class Run:
             state = "done" if tally.done else "stopped"
             return code
         finally:
-            self.app_ctx.store().finish_bulk_job(self.job_id, owner, state, counts, clock.now_ms())
+            self.app_ctx.store().finish_campaign(self.job_id, owner, state, counts, clock.now_ms())
             if state in ("done", "refused") and self.kept is not None:
                 self.kept.unlink(missing_ok=True)
 
@@ -312,7 +312,7 @@ class Run:
                     tally.add(results, out)
                     advance(len(results), tally.line())
                     if tally.due_heartbeat(clock.now_ms()):
-                        env.store().heartbeat_bulk_job(self.job_id, owner, clock.now_ms())  # type: ignore[attr-defined]
+                        env.store().heartbeat_campaign(self.job_id, owner, clock.now_ms())  # type: ignore[attr-defined]
 
                 stopped = campaign.send_rows(
                     self.items(env, preview=False),
@@ -330,7 +330,7 @@ class Run:
     def _claim(self, owner: str) -> None:
         store, now = self.app_ctx.store(), self.app_ctx.clock.now_ms()
         spec = asdict(self.spec)
-        holder = store.claim_bulk_job(self.job_id, self.source, spec, owner, now, owner_alive(now))
+        holder = store.claim_campaign(self.job_id, self.source, spec, owner, now, owner_alive(now))
         if holder is not None:
             raise TemporaryError(
                 f"job {self.job_id} is being sent by {holder.owner}; nothing sent",

@@ -37,7 +37,9 @@ def status(
     provider: Annotated[
         str | None, typer.Option("--provider", help="Only this provider id.")
     ] = None,
-    job: Annotated[str | None, typer.Option("--job", help="Only this bulk job.")] = None,
+    job: Annotated[
+        str | None, typer.Option("--job", help="Only this campaign (send-bulk job).")
+    ] = None,
     to: Annotated[str | None, typer.Option("--to", help="Only this recipient.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Messages to list.")] = 20,
 ) -> None:

@@ -9,72 +9,91 @@ its deterministic idempotency key, then sent, so even a race past both checks me
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from kmsg_cli.core import content, tracking
+from kmsg_cli.core import content, track_rules
 from kmsg_cli.core.ledger import RETRYABLE
 from kmsg_cli.core.models import Message, Record, SendState
+from kmsg_cli.core.ports import Env
 from kmsg_cli.core.routing import route
 from kmsg_cli.core.service import (
     ACCEPTED,
     DUPLICATE,
     SUPPRESSED,
     UNKNOWN,
-    Env,
     Outcome,
     Planned,
     execute,
     for_provider,
 )
-from kmsg_cli.core.tracking import FAILED, SENT, SKIPPED, FailoverSkipped
+from kmsg_cli.core.track_rules import FAILED, SENT, SKIPPED, FailoverSkipped
 from kmsg_cli.errors import KmsgError
-
-if TYPE_CHECKING:
-    from kmsg_cli.core.track import PassSummary, TrackOptions, TrackStore
 
 UNKNOWN_NOTE = "fallback outcome unknown: tracking reconciles it, it is never sent twice"
 
 
-def run_failovers(env: Env, store: TrackStore, opts: TrackOptions, summary: PassSummary) -> None:
-    """Claim up to ``opts.limit`` intents and finish each: sent, failed or skipped."""
+class FailoverStore(Protocol):
+    """What the failover step needs from the store (kmsg_cli.store.Store satisfies it)."""
+
+    def claim_intents(self, owner: str, now: int, lease_until: int, limit: int) -> list[Any]: ...
+
+    def return_intent(self, owner: str, original_id: str, error: str, now: int) -> None: ...
+
+    def finish_intent(
+        self, owner: str, intent: Any, state: str, error: str | None, now: int
+    ) -> bool: ...
+
+    def get(self, message_id: str) -> Record | None: ...
+
+
+@dataclass
+class FailoverPass:
+    owner: str
+    failed_over: int = 0
+    errors: list[tuple[str, KmsgError]] = field(default_factory=list)  # (provider id, why)
+
+
+def run_failovers(
+    env: Env, store: FailoverStore, owner: str, *, lease_s: int, limit: int
+) -> FailoverPass:
+    """Claim up to ``limit`` intents for ``owner`` and finish each: sent, failed or skipped."""
+    done = FailoverPass(owner)
     now = env.clock.now_ms()
-    intents = store.claim_intents(opts.owner, now, now + opts.lease_s * 1000, opts.limit)
+    intents = store.claim_intents(owner, now, now + lease_s * 1000, limit)
     ready: list[tuple[Any, Planned]] = []
     for intent in intents:
-        item = _prepare(intent, env, store, opts, summary)
+        item = _prepare(intent, env, store, done)
         if item is not None:
             ready.append((intent, item))
     if not ready:
-        return
+        return done
     outcomes = {o.message.message_id: o for o in execute([p for _, p in ready], env)}
     for intent, planned in ready:
         outcome = outcomes[planned.message.message_id]
         state, error = _from_outcome(outcome)
-        if _finish(store, opts, intent, state, error, env) and outcome.state == ACCEPTED:
-            summary.failed_over += 1
+        if _finish(store, owner, intent, state, error, env) and outcome.state == ACCEPTED:
+            done.failed_over += 1
+    return done
 
 
-def _prepare(
-    intent: Any, env: Env, store: TrackStore, opts: TrackOptions, summary: PassSummary
-) -> Planned | None:
+def _prepare(intent: Any, env: Env, store: FailoverStore, done: FailoverPass) -> Planned | None:
     """The fallback to send for this intent, or None when the intent was settled here."""
     existing = store.get(intent.fallback_id)
     if existing is not None:  # written by an attempt that crashed: never send it again
         state, error = _from_record(existing)
-        _finish(store, opts, intent, state, error, env)
+        _finish(store, done.owner, intent, state, error, env)
         return None
     original = store.get(intent.original_id)
     try:
         if original is None:
             raise FailoverSkipped("ORIGINAL_MISSING", "the original message is gone")
-        return _plan(tracking.fallback_message(original), env)
+        return _plan(track_rules.fallback_message(original), env)
     except FailoverSkipped as skip:
-        _finish(store, opts, intent, SKIPPED, f"{skip.code}: {skip.message}", env)
+        _finish(store, done.owner, intent, SKIPPED, f"{skip.code}: {skip.message}", env)
     except KmsgError as exc:  # no route, or the provider cannot be built: try again next pass
-        from kmsg_cli.core.track import PassError
-
-        store.return_intent(opts.owner, intent.original_id, exc.message, env.clock.now_ms())
-        summary.errors.append(PassError(original.provider_id if original else "-", exc, 1))
+        store.return_intent(done.owner, intent.original_id, exc.message, env.clock.now_ms())
+        done.errors.append((original.provider_id if original else "-", exc))
     return None
 
 
@@ -98,14 +117,9 @@ def _plan(message: Message, env: Env) -> Planned:
 
 
 def _finish(
-    store: TrackStore,
-    opts: TrackOptions,
-    intent: Any,
-    state: str,
-    error: str | None,
-    env: Env,
+    store: FailoverStore, owner: str, intent: Any, state: str, error: str | None, env: Env
 ) -> bool:
-    return store.finish_intent(opts.owner, intent, state, error, env.clock.now_ms())
+    return store.finish_intent(owner, intent, state, error, env.clock.now_ms())
 
 
 def _from_outcome(o: Outcome) -> tuple[str, str | None]:

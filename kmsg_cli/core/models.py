@@ -86,7 +86,7 @@ class Message:
     idempotency_key: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     ad: bool = False
-    job_id: str | None = None  # the bulk job or queue job it belongs to
+    job_id: str | None = None  # the campaign (send-bulk) or queue job it belongs to
     fallback_of: str | None = None  # for an API-failover SMS: the original ALIMTALK's id
     fingerprint: str | None = None  # what the idempotency key stands for (core/ledger.py)
 
@@ -206,8 +206,9 @@ class Job:
 
 
 @dataclass(frozen=True)
-class BulkJob:
-    """A row of kmsg_bulk_jobs. ``state``: running, stopped (state saved, resumable), done."""
+class Campaign:
+    """A send-bulk campaign, a row of kmsg_campaigns. ``state``: running, stopped (state saved,
+    resumable), refused (nothing sent this time), done."""
 
     id: str
     source: str  # the CSV path (a copy of stdin is kept beside the database)

@@ -14,12 +14,13 @@ import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from kmsg_cli.core import tracking
+from kmsg_cli.core import track_rules
+from kmsg_cli.core.failover import FailoverStore, run_failovers
 from kmsg_cli.core.models import Record, Status, StatusQuery, StatusReport
 from kmsg_cli.core.ports import Env, Provider
-from kmsg_cli.core.tracking import Check, Jitter, Rules
+from kmsg_cli.core.track_rules import Check, Jitter, Rules
 from kmsg_cli.errors import AuthError, ConfigError, KmsgError, ProviderError, RateLimited
 
 DEFAULT_LEASE_S = 300  # far longer than a pass holds its records; a killed pass's claims come back
@@ -27,7 +28,7 @@ DEFAULT_RETRY_AFTER_S = 60
 STATUS_BATCH = 100  # queries per status() call unless the adapter says otherwise
 
 
-class TrackStore(Protocol):
+class TrackStore(FailoverStore, Protocol):
     """What the pass needs from the store (kmsg_cli.store.Store satisfies it)."""
 
     def claim_due(
@@ -45,16 +46,6 @@ class TrackStore(Protocol):
 
     def apply_checks(self, owner: str, checks: Sequence[Check], now: int) -> list[Check]: ...
 
-    def claim_intents(self, owner: str, now: int, lease_until: int, limit: int) -> list[Any]: ...
-
-    def return_intent(self, owner: str, original_id: str, error: str, now: int) -> None: ...
-
-    def finish_intent(
-        self, owner: str, intent: Any, state: str, error: str | None, now: int
-    ) -> bool: ...
-
-    def get(self, message_id: str) -> Record | None: ...
-
 
 @dataclass(frozen=True)
 class TrackOptions:
@@ -65,7 +56,7 @@ class TrackOptions:
     provider: str | None = None
     everything: bool = False  # --now: every non-terminal record, whatever its schedule
     not_kakao_user: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    jitter: Jitter = tracking.no_jitter
+    jitter: Jitter = track_rules.no_jitter
 
 
 @dataclass(frozen=True)
@@ -99,10 +90,8 @@ class PassSummary:
 
 def track_pass(env: Env, store: TrackStore, opts: TrackOptions) -> PassSummary:
     """One pass. Provider errors are per provider (TRK-1, TRK-10, TRK-11), never the pass's."""
-    from kmsg_cli.core.failover import run_failovers
-
     summary = PassSummary()
-    run_failovers(env, store, opts, summary)  # what a crashed pass left, first (FO-1)
+    _failovers(env, store, opts, summary)  # what a crashed pass left, first (FO-1)
     now = env.clock.now_ms()
     records = store.claim_due(
         opts.owner,
@@ -119,8 +108,14 @@ def track_pass(env: Env, store: TrackStore, opts: TrackOptions) -> PassSummary:
     finally:
         # records not checked (auth/config errors, a crash) go back still due
         store.release(opts.owner, [r.message_id for r in records])
-    run_failovers(env, store, opts, summary)
+    _failovers(env, store, opts, summary)
     return summary
+
+
+def _failovers(env: Env, store: TrackStore, opts: TrackOptions, summary: PassSummary) -> None:
+    done = run_failovers(env, store, opts.owner, lease_s=opts.lease_s, limit=opts.limit)
+    summary.failed_over += done.failed_over
+    summary.errors.extend(PassError(pid, exc, 1) for pid, exc in done.errors)
 
 
 @dataclass
@@ -141,7 +136,7 @@ def check_records(
     batches: list[_Batch] = []
     by_provider: dict[str, list[Record]] = {}
     for r in records:
-        early = tracking.not_yet_due(r, now, env.schedule)
+        early = track_rules.not_yet_due(r, now, env.schedule)
         if early is not None:
             checks.append(early)
         else:
@@ -224,7 +219,7 @@ def _to_checks(
                 rep = by_id.get(r.message_id) or StatusReport(
                     r.message_id, None, "missing", "no status returned for this message", now
                 )
-                checks.append(tracking.apply_report(r, rep, now, rules))
+                checks.append(track_rules.apply_report(r, rep, now, rules))
             continue
         error = _as_kmsg_error(b.error, b.provider_id)
         first, count = failed.get(b.provider_id, (error, 0))
@@ -234,10 +229,10 @@ def _to_checks(
         if isinstance(error, RateLimited):
             wait = error.retry_after or DEFAULT_RETRY_AFTER_S
             until = now + int(wait * 1000)
-            checks.extend(tracking.deferred(r, until) for r in b.records)
+            checks.extend(track_rules.deferred(r, until) for r in b.records)
             continue
         checks.extend(
-            tracking.apply_error(r, error.code, error.message, now, rules) for r in b.records
+            track_rules.apply_error(r, error.code, error.message, now, rules) for r in b.records
         )
     summary.errors.extend(PassError(pid, e, n) for pid, (e, n) in failed.items())
     return checks

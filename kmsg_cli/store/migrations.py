@@ -151,6 +151,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         # sending it is an attempt row, numbered under (key, recipient); a retry after a refusal
         # is a new row, never a collision with the old one. "journaled" is renamed "in_flight",
         # and the old trick of freeing a rejected row's key by renaming it is no longer needed.
+        # A send-bulk job is a campaign, so "job" means only a kmsg_jobs row.
         "005_delivery_ledger",
         """
         ALTER TABLE "kmsg_delivery_tracking" ADD COLUMN "attempt" INTEGER NOT NULL DEFAULT 1;
@@ -161,6 +162,7 @@ MIGRATIONS: list[tuple[str, str]] = [
           ON "kmsg_delivery_tracking" ("idempotency_key", "to", "attempt");
         UPDATE "kmsg_delivery_tracking" SET "send_state" = 'in_flight'
           WHERE "send_state" = 'journaled';
+        ALTER TABLE "kmsg_bulk_jobs" RENAME TO "kmsg_campaigns";
         UPDATE "kmsg_delivery_tracking" SET "send_state" = 'refused'
           WHERE "send_state" = 'rejected' AND "provider_message_id" = ''
           AND json_valid("last_error")

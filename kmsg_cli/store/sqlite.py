@@ -13,13 +13,13 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from kmsg_cli.errors import InputFileError, StorageError
-from kmsg_cli.store.bulk import BulkQueries
+from kmsg_cli.store.campaigns import CampaignQueries
 from kmsg_cli.store.faults import FaultConnection, storage_fault
 from kmsg_cli.store.jobs import JobQueries
 from kmsg_cli.store.lists import ListQueries
 from kmsg_cli.store.migrations import migrate
 from kmsg_cli.store.records import RecordQueries
-from kmsg_cli.store.tracking import TrackingQueries
+from kmsg_cli.store.track import TrackQueries
 
 
 def open_store(
@@ -72,7 +72,7 @@ def connect(path: Path) -> FaultConnection:
     return conn
 
 
-class Store(RecordQueries, ListQueries, JobQueries, TrackingQueries, BulkQueries):
+class Store(RecordQueries, ListQueries, JobQueries, TrackQueries, CampaignQueries):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 

@@ -172,7 +172,7 @@ def test_a_job_held_by_a_live_run_is_refused(kmsg: Kmsg, kmsg_home: Path, tmp_pa
     assert kmsg("send-bulk", str(data), "--text", TEXT, "--job", "spring").exit_code == 0
     conn = sqlite3.connect(kmsg_home / "kmsg.db")
     live = f"{socket.gethostname()}:{os.getppid()}"  # another process that is certainly alive
-    conn.execute("UPDATE kmsg_bulk_jobs SET owner = ?, state = 'running'", (live,))
+    conn.execute("UPDATE kmsg_campaigns SET owner = ?, state = 'running'", (live,))
     conn.commit()
     conn.close()
     with data.open("a", encoding="utf-8") as f:
@@ -189,7 +189,7 @@ def test_resume_uses_the_saved_file_and_options(
     code, doc = kmsg.json("send-bulk", "--resume", "j1")
     assert code == 0 and doc["ok"] is True and doc["sent_before"] == 5
     result = kmsg("send-bulk", "--resume", "nope")
-    assert result.exit_code == 66 and "no bulk job 'nope'" in result.stderr
+    assert result.exit_code == 66 and "no campaign 'nope'" in result.stderr
     assert kmsg("send-bulk", str(data), "--resume", "j1").exit_code == 2
 
 

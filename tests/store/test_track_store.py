@@ -13,7 +13,7 @@ import pytest
 
 from kmsg_cli.core.models import Status
 from kmsg_cli.core.track import PassSummary
-from kmsg_cli.core.tracking import Check
+from kmsg_cli.core.track_rules import Check
 from kmsg_cli.store import Store
 from kmsg_cli.store.migrations import MIGRATIONS
 from tests.conftest import FakeClock

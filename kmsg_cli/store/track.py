@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from kmsg_cli.core.models import Record
-from kmsg_cli.core.tracking import FAILED, PENDING, SENDING, SENT, SKIPPED, Check, fallback_id
+from kmsg_cli.core.track_rules import FAILED, PENDING, SENDING, SENT, SKIPPED, Check, fallback_id
 from kmsg_cli.store.records import RECORD_COLUMNS, TERMINAL_SQL, record_from_row
 
 POLLABLE_SQL = "('PENDING','SENT')"
@@ -48,7 +48,7 @@ class PurgeCounts:
     intents: int = 0
 
 
-class TrackingQueries:
+class TrackQueries:
     conn: sqlite3.Connection
 
     def write(self) -> AbstractContextManager[sqlite3.Connection]:

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 
-from kmsg_cli.core.models import BulkJob, Record, SendResult
+from kmsg_cli.core.models import Campaign, Record, SendResult
 from kmsg_cli.store.records import RECORD_COLUMNS, RecordQueries, record_from_row
 
 _JOB_COLUMNS = (
@@ -23,19 +23,19 @@ _JOB_COLUMNS = (
 _UNSETTLED = "\"send_state\" IN ('in_flight', 'unknown')"
 
 
-class BulkQueries:
+class CampaignQueries:
     conn: sqlite3.Connection
 
     def write(self) -> AbstractContextManager[sqlite3.Connection]:  # provided by Store
         raise NotImplementedError
 
-    def bulk_job(self, job_id: str) -> BulkJob | None:
+    def campaign(self, job_id: str) -> Campaign | None:
         row = self.conn.execute(
-            f'SELECT {_JOB_COLUMNS} FROM "kmsg_bulk_jobs" WHERE "id" = ?', (job_id,)
+            f'SELECT {_JOB_COLUMNS} FROM "kmsg_campaigns" WHERE "id" = ?', (job_id,)
         ).fetchone()
         return _job(row) if row else None
 
-    def claim_bulk_job(
+    def claim_campaign(
         self,
         job_id: str,
         source: str,
@@ -43,18 +43,18 @@ class BulkQueries:
         owner: str,
         now: int,
         alive: Callable[[str, int], bool],
-    ) -> BulkJob | None:
+    ) -> Campaign | None:
         """Take the job (creating it) unless another live run holds it: then return that job."""
         with self.write() as conn:
             row = conn.execute(
-                f'SELECT {_JOB_COLUMNS} FROM "kmsg_bulk_jobs" WHERE "id" = ?', (job_id,)
+                f'SELECT {_JOB_COLUMNS} FROM "kmsg_campaigns" WHERE "id" = ?', (job_id,)
             ).fetchone()
             current = _job(row) if row else None
             if current and current.owner and current.owner != owner:
                 if alive(current.owner, current.heartbeat_at or 0):
                     return current
             conn.execute(
-                f'INSERT INTO "kmsg_bulk_jobs" ({_JOB_COLUMNS}) '
+                f'INSERT INTO "kmsg_campaigns" ({_JOB_COLUMNS}) '
                 "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, NULL) "
                 'ON CONFLICT("id") DO UPDATE SET "source" = excluded."source", '
                 '"spec" = excluded."spec", "state" = \'running\', "owner" = excluded."owner", '
@@ -63,19 +63,19 @@ class BulkQueries:
             )
         return None
 
-    def heartbeat_bulk_job(self, job_id: str, owner: str, now: int) -> None:
+    def heartbeat_campaign(self, job_id: str, owner: str, now: int) -> None:
         with self.write() as conn:
             conn.execute(
-                'UPDATE "kmsg_bulk_jobs" SET "heartbeat_at" = ? WHERE "id" = ? AND "owner" = ?',
+                'UPDATE "kmsg_campaigns" SET "heartbeat_at" = ? WHERE "id" = ? AND "owner" = ?',
                 (now, job_id, owner),
             )
 
-    def finish_bulk_job(
+    def finish_campaign(
         self, job_id: str, owner: str, state: str, counts: dict[str, int], now: int
     ) -> None:
         with self.write() as conn:
             conn.execute(
-                'UPDATE "kmsg_bulk_jobs" SET "state" = ?, "owner" = NULL, "counts" = ?, '
+                'UPDATE "kmsg_campaigns" SET "state" = ?, "owner" = NULL, "counts" = ?, '
                 '"updated_at" = ? WHERE "id" = ? AND "owner" = ?',
                 (state, json.dumps(counts), now, job_id, owner),
             )
@@ -147,9 +147,9 @@ def _fail(
     RecordQueries._history(conn, message_id, now, "FAILED", code, message, "reconcile")
 
 
-def _job(row: Sequence[object]) -> BulkJob:
+def _job(row: Sequence[object]) -> Campaign:
     id_, source, spec, state, owner, heartbeat, created, updated, counts = row
-    return BulkJob(
+    return Campaign(
         str(id_),
         str(source),
         json.loads(str(spec)),

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from kmsg_cli.core import tracking
+from kmsg_cli.core import track_rules
 from kmsg_cli.core.models import MessageType, Record, Status, StatusReport
 from kmsg_cli.core.schedule import Schedule
-from kmsg_cli.core.tracking import Rules
+from kmsg_cli.core.track_rules import Rules
 from kmsg_cli.errors import AuthError, RateLimited, Unavailable
 from kmsg_cli.store import Store
 from tests.conftest import START_MS, FakeClock
@@ -112,19 +112,19 @@ def test_scheduled_send_is_first_checked_at_its_time_plus_grace_and_early_is_no_
 ) -> None:
     at = START_MS + 3600 * S
     r = record(scheduled_at=at, next_check_at=START_MS)
-    early = tracking.not_yet_due(r, START_MS + 60 * S, Schedule())
+    early = track_rules.not_yet_due(r, START_MS + 60 * S, Schedule())
     assert early is not None and early.attempts == 0 and early.checked_at is None
     assert early.next_check_at == at + 120 * S and not early.history  # TRK-13
-    assert tracking.not_yet_due(r, at + 120 * S, Schedule()) is None
+    assert track_rules.not_yet_due(r, at + 120 * S, Schedule()) is None
 
 
 def test_jitter_is_added_but_never_past_the_deadline() -> None:
     r = record(attempt_count=5)
     rules = dataclasses.replace(RULES, jitter=lambda wait: wait // 10)
-    c = tracking.apply_report(r, StatusReport("m1", Status.SENT), START_MS + 3600 * S, rules)
+    c = track_rules.apply_report(r, StatusReport("m1", Status.SENT), START_MS + 3600 * S, rules)
     assert c.next_check_at == START_MS + 3600 * S + 7200 * S + 720 * S
     late = START_MS + 86_000 * S
-    c = tracking.apply_report(r, StatusReport("m1", Status.SENT), late, rules)
+    c = track_rules.apply_report(r, StatusReport("m1", Status.SENT), late, rules)
     assert c.next_check_at == START_MS + 86_400 * S + 1
 
 
@@ -146,11 +146,11 @@ def test_jitter_is_added_but_never_past_the_deadline() -> None:
     ],
 )
 def test_status_never_moves_backward(current: Status, reported: Status, result: Status) -> None:
-    assert tracking.merge(current, reported) is result
+    assert track_rules.merge(current, reported) is result
 
 
 def test_unrecognized_code_keeps_the_record_pollable_with_the_raw_code() -> None:
-    c = tracking.apply_report(
+    c = track_rules.apply_report(
         record(), StatusReport("m1", None, "TEST1000", "sandbox"), START_MS + 30 * S, RULES
     )
     assert c.status is Status.SENT and not c.finished  # TRK-15: not finalized
@@ -159,7 +159,7 @@ def test_unrecognized_code_keeps_the_record_pollable_with_the_raw_code() -> None
 
 
 def test_a_lookup_error_never_finalizes_even_after_24h() -> None:
-    c = tracking.apply_error(record(), "unavailable", "503", START_MS + 90_000 * S, RULES)
+    c = track_rules.apply_error(record(), "unavailable", "503", START_MS + 90_000 * S, RULES)
     assert c.status is Status.SENT and c.attempts == 1
     assert c.last_error == {"code": "unavailable", "message": "503"}
 
@@ -168,7 +168,7 @@ def test_a_lookup_error_never_finalizes_even_after_24h() -> None:
 
 
 def test_failover_fires_for_a_failed_alimtalk_classified_not_a_kakao_user() -> None:
-    c = tracking.apply_report(record(), failed(), START_MS + 30 * S, RULES)
+    c = track_rules.apply_report(record(), failed(), START_MS + 30 * S, RULES)
     assert c.status is Status.FAILED and c.failover
 
 
@@ -186,7 +186,7 @@ def test_failover_fires_for_a_failed_alimtalk_classified_not_a_kakao_user() -> N
     ],
 )
 def test_each_condition_blocks_failover(over: dict[str, Any], report: StatusReport) -> None:
-    c = tracking.apply_report(record(**over), report, START_MS + 30 * S, RULES)
+    c = track_rules.apply_report(record(**over), report, START_MS + 30 * S, RULES)
     assert not c.failover
 
 
@@ -205,36 +205,36 @@ def test_each_condition_blocks_failover(over: dict[str, Any], report: StatusRepo
     ],
 )
 def test_builtin_classifier_per_provider(kind: str, code: str, text: str, expected: bool) -> None:
-    assert tracking.not_kakao_user(kind, code, text) is expected
+    assert track_rules.not_kakao_user(kind, code, text) is expected
 
 
 def test_config_codes_extend_the_builtin_table_never_replace_it() -> None:
     extra = {"aligo": ["K103"], "solapi": ["9999"], "mock-eu": ["X1"]}
-    assert tracking.not_kakao_user("aligo", "K103", "", extra)
-    assert tracking.not_kakao_user("solapi", "3104", "", extra)  # built-in still there (FO-10)
-    assert tracking.not_kakao_user("solapi", "9999", "", extra)
-    assert tracking.not_kakao_user("mock", "X1", "", extra, provider_id="mock-eu")  # by id too
+    assert track_rules.not_kakao_user("aligo", "K103", "", extra)
+    assert track_rules.not_kakao_user("solapi", "3104", "", extra)  # built-in still there (FO-10)
+    assert track_rules.not_kakao_user("solapi", "9999", "", extra)
+    assert track_rules.not_kakao_user("mock", "X1", "", extra, provider_id="mock-eu")  # by id too
     rules = Rules(Schedule(), "aligo", extra)
     r = record(provider_id="aligo")
-    assert tracking.apply_report(r, failed("K103"), START_MS + 30 * S, rules).failover
+    assert track_rules.apply_report(r, failed("K103"), START_MS + 30 * S, rules).failover
 
 
 def test_fallback_message_type_sender_id_and_links() -> None:
-    m = tracking.fallback_message(record(metadata={"failover": {"text": "가" * 45}}))
+    m = track_rules.fallback_message(record(metadata={"failover": {"text": "가" * 45}}))
     assert (m.type, m.message_id, m.idempotency_key) == (
         MessageType.SMS,
         "m1:api-fallback",
         "m1:api-fallback",
     )
     assert (m.to, m.sender, m.fallback_of) == ("01011110000", "0212345678", "m1")
-    assert tracking.fallback_message(record(metadata={"failover": {"text": "가" * 46}})).type is (
-        MessageType.LMS
-    )
+    assert track_rules.fallback_message(
+        record(metadata={"failover": {"text": "가" * 46}})
+    ).type is (MessageType.LMS)
     lms = {"text": "short", "channel": "lms", "subject": "제목"}
-    m = tracking.fallback_message(record(metadata={"failover": lms}))
+    m = track_rules.fallback_message(record(metadata={"failover": lms}))
     assert (m.type, m.subject) == (MessageType.LMS, "제목")
-    with pytest.raises(tracking.FailoverSkipped, match="sender"):
-        tracking.fallback_message(record(sender=None))
+    with pytest.raises(track_rules.FailoverSkipped, match="sender"):
+        track_rules.fallback_message(record(sender=None))
 
 
 # ---- the pass: isolation and reconciliation ------------------------------------------------
