@@ -28,7 +28,6 @@ class Tally:
         self.counts: Counter[str] = Counter()
         self.rows = 0
         self.shown = 0
-        self.last_beat = 0
         self.fatal: int | None = None  # 77/78: the provider cannot be used; stop sending
         self.done = False  # every row reached a final state (nothing left to settle or send)
 
@@ -49,12 +48,6 @@ class Tally:
         return ", ".join(
             f"{self.counts[s]:,} {s.replace('_', ' ')}" for s in campaign.STATES if self.counts[s]
         )
-
-    def due_heartbeat(self, now: int) -> bool:
-        if now - self.last_beat < 30_000:
-            return False
-        self.last_beat = now
-        return True
 
 
 def show_summary(console: Console, job_id: str, s: Summary) -> None:

@@ -8,9 +8,8 @@ left to send, price it; nothing sent), --max-cost and the confirmation, and the 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,16 +18,16 @@ import typer
 from kmsg_cli.commands._bulk_io import CsvSource, Report, open_source, owner_alive, this_process
 from kmsg_cli.commands._bulk_view import DryRunWriter, Tally, show_summary
 from kmsg_cli.commands._common import app_context, command, stop_on_signals
-from kmsg_cli.core import bulk, campaign, korea, ledger, service
+from kmsg_cli.core import bulk, campaign, campaign_run
 from kmsg_cli.core.bulk import Spec, Summary
+from kmsg_cli.core.campaign_run import CampaignRun
+from kmsg_cli.core.settle import Settled
 from kmsg_cli.errors import ExitCode, InputFileError, KmsgError, TemporaryError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from kmsg_cli.context import AppContext
-    from kmsg_cli.core.ports import Env
-    from kmsg_cli.core.service import Planned
     from kmsg_cli.output import Output
 
 
@@ -135,6 +134,9 @@ def _saved_job(app_ctx: AppContext, job_id: str) -> tuple[str, Spec, str]:
 
 @dataclass
 class Run:
+    """The command's side of a campaign: its input file, the prompt and the rendering. The
+    decisions are core.campaign_run's."""
+
     app_ctx: AppContext
     spec: Spec
     job_id: str
@@ -145,6 +147,10 @@ class Run:
     @property
     def out(self) -> Output:
         return self.app_ctx.output
+
+    def core(self) -> CampaignRun:
+        assert self.csv is not None
+        return CampaignRun(self.app_ctx.env(), self.spec, self.job_id, self.csv.read, self.run_id)
 
     # -- input ------------------------------------------------------------------------------
     def input(self, dry_run: bool) -> AbstractContextManager[CsvSource]:
@@ -162,76 +168,24 @@ class Run:
         """Where stdin is kept for --resume while the job is not done."""
         return self.bulk_dir / f"{self.job_id}.csv" if self.source == "-" else None
 
-    def items(self, env: Env, *, preview: bool) -> Iterator[campaign.Item]:
-        """(row, recipient as written, plan or the reason it is invalid), one row at a time."""
-        assert self.csv is not None
-        header, rows = self.csv.read()
-        cols = bulk.columns(header, self.spec)
-        for number, values in rows:
-            to = values[cols.header.index(cols.to)] if len(values) == len(header) else ""
-            try:
-                to, draft = bulk.draft(values, cols, self.spec)
-                planned = service.plan_one(draft, to, env, preview=preview)
-                if planned.message.ad:
-                    korea.check_ad(planned.message)
-                yield number, to, campaign.prepare(planned, self.job_id, number, self.run_id)
-            except KmsgError as exc:
-                if exc.exit_code != 65:  # a config problem (no route): not the row's fault
-                    raise
-                yield number, to, exc
-
-    # -- preview ----------------------------------------------------------------------------
-    def preview(self) -> Summary:
-        """Check every row and count what would be sent; rows this job already sent are counted
-        apart (a rerun skips them). Nothing is written."""
-        env = self.app_ctx.env()
-        summary, batch = Summary(), []
-        for _row, _to, plan in self.items(env, preview=True):
-            summary.rows += 1
-            if isinstance(plan, KmsgError):
-                summary.invalid += 1
-                continue
-            summary.valid += 1
-            batch.append(plan)
-            if len(batch) >= 500:
-                self._count(summary, batch, env.prices)
-                batch = []
-        self._count(summary, batch, env.prices)
-        return summary
-
-    def _count(self, summary: Summary, batch: list[Planned], prices: Mapping[str, float]) -> None:
-        """What the ledger says of each row: sent before, unsettled (not sent again), or to send."""
-        store = self.app_ctx.store()
-        latest = store.latest_attempts(p.message.idempotency_key or "" for p in batch)
-        for p in batch:
-            earlier = latest.get((p.message.idempotency_key or "", p.message.to))
-            verdict = ledger.decide(p.message, earlier).verdict
-            if verdict is ledger.Verdict.ACCEPTED:
-                summary.sent_before += 1
-            elif verdict is ledger.Verdict.SETTLE:
-                summary.unsettled += 1
-            else:
-                summary.add(p.message, p.route[0], p.bytes, prices)
-
     def dry_run(self) -> int:
-        env = self.app_ctx.env()
-        out = self.out
+        run = self.core()
         summary = Summary()
-        writer = DryRunWriter(out, self.job_id)
+        writer = DryRunWriter(self.out, self.job_id)
         try:
-            for row, to, plan in self.items(env, preview=True):
+            for row, to, plan in run.items(run.env, preview=True):
                 summary.rows += 1
                 if isinstance(plan, KmsgError):
                     summary.invalid += 1
                     writer.invalid(row, to, plan)
                     continue
                 summary.valid += 1
-                summary.add(plan.message, plan.route[0], plan.bytes, env.prices)
+                summary.add(plan.message, plan.route[0], plan.bytes, run.env.prices)
                 writer.valid(row, plan)
         except KmsgError as exc:
             writer.close(summary, exc)
             raise typer.Exit(exc.exit_code) from None
-        code = 65 if summary.invalid else 0
+        code = ExitCode.DATAERR if summary.invalid else ExitCode.OK
         writer.close(summary, None, code)
         return code
 
@@ -245,56 +199,49 @@ class Run:
         rate: float | None,
         report: Path | None,
     ) -> int:
-        """Take the job, settle what an earlier run left unanswered, preview, confirm, send.
-        The job is given back in every case; a kept copy of stdin goes when the job is done or
+        """Take the campaign, settle what an earlier run left unanswered, preview, confirm, send.
+        The campaign is given back in every case; a kept copy of stdin goes when it is done or
         refused before sending (the same pipe again makes it anew)."""
-        owner, clock = this_process(), self.app_ctx.clock
         assert self.csv is not None
-        bulk.columns(
-            self.csv.header(), self.spec
-        )  # a bad header or --text is refused before the job is taken
+        run, owner = self.core(), this_process()
+        run.check_header(self.csv.header())
         self.source = str(self.kept or self.source)
-        self._claim(owner)
+        run.take(owner, self.source, owner_alive(self.app_ctx.clock.now_ms()))
         if self.kept is not None:
             self.csv.keep(self.kept)
         state, counts = "stopped", {}
         try:
-            self._reconcile()
-            summary = self.preview()
-            code = self._refuse(summary, yes=yes, max_cost=max_cost)
+            self._settled(run.settle())
+            summary = run.preview()
+            run.check(summary, max_cost)
+            code = self._refuse(summary, yes=yes)
             if code is not None:
                 state = "done" if summary.to_send == 0 and not summary.unsettled else "refused"
                 return code
-            tally, code = self._send(summary, owner, concurrency, rate, report)
+            tally, code = self._send(run, summary, owner, concurrency, rate, report)
             counts = dict(tally.counts)
             state = "done" if tally.done else "stopped"
             return code
         finally:
-            self.app_ctx.store().finish_campaign(self.job_id, owner, state, counts, clock.now_ms())
+            run.finish(owner, state, counts)
             if state in ("done", "refused") and self.kept is not None:
                 self.kept.unlink(missing_ok=True)
 
-    def _refuse(self, summary: Summary, *, yes: bool, max_cost: float | None) -> int | None:
-        """The exit code when this run sends nothing (night ban, cost, nothing left, declined)."""
-        out, clock = self.out, self.app_ctx.clock
-        if summary.ads:
-            try:
-                korea.ad_send_time(clock.now_ms(), None, defer=False)  # refuses at night (75)
-            except TemporaryError as exc:
-                exc.hint = "rerun from 08:00 KST: the same command sends what is left"
-                raise
-        summary.check_cost(max_cost)
+    def _refuse(self, summary: Summary, *, yes: bool) -> int | None:
+        """The exit code when this run sends nothing (nothing left, declined)."""
+        out = self.out
         if not out.json_mode and not out.quiet:
             show_summary(out.err_console(), self.job_id, summary)
         if summary.to_send == 0:
             return self._nothing_to_send(summary)
         if not yes and not out.confirm(f"Send {summary.to_send:,} messages?"):
             out.error("cancelled; nothing sent")
-            return 1
+            return ExitCode.FAILED
         return None
 
     def _send(
         self,
+        run: CampaignRun,
         summary: Summary,
         owner: str,
         concurrency: int,
@@ -305,40 +252,29 @@ class Run:
         tally = Tally(Report(report, out.phone))
         stopped = False
         try:
-            env = campaign.locked(self.app_ctx.env())
             with stop_on_signals() as stop, out.progress(summary.rows, clock.now_ms) as advance:
 
                 def emit(results: list[campaign.RowResult]) -> None:
                     tally.add(results, out)
                     advance(len(results), tally.line())
-                    if tally.due_heartbeat(clock.now_ms()):
-                        env.store().heartbeat_campaign(self.job_id, owner, clock.now_ms())  # type: ignore[attr-defined]
 
-                stopped = campaign.send_rows(
-                    self.items(env, preview=False),
-                    env,
-                    emit=emit,
-                    stop=lambda: stop() or tally.fatal is not None,
+                stopped = run.send(
+                    owner,
+                    emit,
+                    lambda: stop() or tally.fatal is not None,
                     concurrency=concurrency,
                     rate=rate,
                 )
         finally:
             tally.report.close()
         tally.done = not stopped and tally.rows >= summary.rows and not tally.counts["unknown"]
-        return tally, self._finish(tally, stopped, stop.interrupted, report)
+        code = campaign_run.exit_code(
+            tally.counts, fatal=tally.fatal, stopped=stopped, interrupted=stop.interrupted
+        )
+        self._show_result(tally, stopped, code, report)
+        return tally, code
 
-    def _claim(self, owner: str) -> None:
-        store, now = self.app_ctx.store(), self.app_ctx.clock.now_ms()
-        spec = asdict(self.spec)
-        holder = store.claim_campaign(self.job_id, self.source, spec, owner, now, owner_alive(now))
-        if holder is not None:
-            raise TemporaryError(
-                f"job {self.job_id} is being sent by {holder.owner}; nothing sent",
-                hint="wait for it to finish (rerunning then sends only what is left)",
-            )
-
-    def _reconcile(self) -> None:
-        settled = campaign.reconcile(self.job_id, self.app_ctx.env())
+    def _settled(self, settled: Settled) -> None:
         found, lost, unknown = settled.found, settled.lost, settled.unknown
         if found or lost:
             self.out.info(
@@ -352,6 +288,7 @@ class Run:
             )
 
     def _nothing_to_send(self, summary: Summary) -> int:
+        code = campaign_run.nothing_to_send(summary)
         doc = {
             "job": self.job_id,
             "rows": summary.rows,
@@ -366,30 +303,19 @@ class Run:
                 hint="rerun in a minute (it asks the provider first), or `kmsg track --once`",
             )
             self.out.fail(error, doc)
-            return int(ExitCode.TEMPFAIL)
+            return code
         message = f"nothing to send: every valid row of job {self.job_id} was sent before"
         if summary.invalid and self.out.json_mode:
             self.out.fail(KmsgError(f"{message}; {summary.invalid:,} rows are invalid"), doc)
-            return 1
+            return code
         self.out.emit(doc, lambda console: console.print(message))
-        return 1 if summary.invalid else 0
+        return code
 
-    def _finish(self, tally: Tally, stopped: bool, interrupted: bool, report: Path | None) -> int:
-        counts = tally.counts
-        if tally.fatal:
-            code = tally.fatal
-        elif stopped:
-            code = 130 if interrupted else 75
-        elif counts["unknown"]:
-            code = 75
-        elif counts["failed"] or counts["invalid"] or counts["suppressed"]:
-            code = 1
-        else:
-            code = 0
+    def _show_result(self, tally: Tally, stopped: bool, code: int, report: Path | None) -> None:
         doc = {
             "job": self.job_id,
             "rows": tally.rows,
-            "counts": {state: counts[state] for state in campaign.STATES},
+            "counts": {state: tally.counts[state] for state in campaign.STATES},
             "stopped": stopped,
             "report": str(report) if report else None,
         }
@@ -399,7 +325,7 @@ class Run:
             if stopped:
                 message = f"stopped; state saved: rerun the same command or --resume {self.job_id}"
             out.fail(KmsgError(message), doc, exit_code=code)
-            return code
+            return
 
         def human(console: Console) -> None:
             console.print(f"job {self.job_id}: {tally.rows:,} rows, {tally.line()}")
@@ -409,4 +335,3 @@ class Run:
             out.error(
                 f"stopped; state saved: rerun the same command or `kmsg send-bulk --resume {self.job_id}`"
             )
-        return code
