@@ -159,6 +159,11 @@ class AppContext:
                 pid: bool(registry.adapter_class(cfg.type).native_failover)
                 for pid, cfg in s.providers.items()
             },
+            kinds={pid: cfg.type for pid, cfg in s.providers.items()},
+            native_schedule={
+                pid: bool(registry.adapter_class(cfg.type).native_schedule)
+                for pid, cfg in s.providers.items()
+            },
             routing_default=s.routing.default,
             routing_strategy=s.routing.strategy,
             routing_by_type=s.routing.by_type,

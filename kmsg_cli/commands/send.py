@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -155,39 +154,10 @@ def send(
     if scheduled_at is None:
         outcomes = service.execute(planned, env)
     else:
-        outcomes = _schedule(app_ctx, planned, draft, scheduled_at, deferred)
+        outcomes = queue.send_at(planned, draft, scheduled_at, env, deferred=deferred)
     code = service.exit_code(outcomes)
     _report(app_ctx.output, outcomes, code)
     return code
-
-
-def _schedule(
-    app_ctx: AppContext, planned: list[Planned], draft: Draft, at: int, deferred: bool
-) -> list[Outcome]:
-    """Provider-side scheduling where the provider can within its window; else the local queue.
-    A deferred ad always waits in the local queue, so the night ban and the opt-out list are
-    checked again when it goes out."""
-    from kmsg_cli.providers import registry
-
-    env = app_ctx.env()
-    now = app_ctx.clock.now_ms()
-    native: list[Planned] = []
-    held: list[Planned] = []
-    for item in planned:
-        kind = app_ctx.settings.providers[item.route[0]].type
-        can = registry.adapter_class(kind).native_schedule
-        ok = not deferred and korea.provider_can_schedule(kind, can, now, at)
-        (native if ok else held).append(
-            replace(item, message=replace(item.message, scheduled_at=at))
-        )
-    outcomes = service.execute(native, env) if native else []
-    reason = "advertising deferred to 08:00 KST" if deferred else "scheduled"
-    if held:
-        store = app_ctx.store()
-        outcomes += queue.hold(
-            held, replace(draft, scheduled_at=None), at, env, store, reason=reason
-        )
-    return outcomes
 
 
 def _read_text(text: str | None) -> str | None:

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any
 
 from kmsg_cli.core import service
@@ -23,14 +24,28 @@ from kmsg_cli.core.settle import Settled, ready, settle
 from kmsg_cli.errors import KmsgError
 
 CHUNK = 1000  # rows per provider call at most: bounds what a crash can leave in flight
-STATES = ("accepted", "already_sent", "duplicate", "failed", "invalid", "suppressed", "unknown")
+
+
+class RowState(StrEnum):
+    """Where each campaign row ends (the report's ``status``): exactly one per row."""
+
+    ACCEPTED = "accepted"
+    ALREADY_SENT = "already_sent"  # accepted by an earlier run
+    DUPLICATE = "duplicate"  # the same message as another row of this run
+    FAILED = "failed"  # rejected or refused: a rerun retries it
+    INVALID = "invalid"
+    SUPPRESSED = "suppressed"
+    UNKNOWN = "unknown"  # may have been sent: settled before anything is sent again
+
+
+STATES = tuple(RowState)
 
 
 @dataclass(frozen=True)
 class RowResult:
     row: int
     to: str
-    state: str  # one of STATES
+    state: RowState
     provider_id: str | None = None
     message_id: str | None = None
     error: str | None = None
@@ -128,14 +143,14 @@ def _chunks(
     buffers: dict[tuple[str, ...], dict[str | None, tuple[int, Planned]]] = {}
     for row, to, plan in items:
         if isinstance(plan, KmsgError):
-            emit([RowResult(row, to, "invalid", error=plan.message)])
+            emit([RowResult(row, to, RowState.INVALID, error=plan.message)])
             continue
         buffer = buffers.setdefault(plan.route, {})
         twin = buffer.get(plan.message.idempotency_key)
         if twin is not None:
             m = twin[1].message
             note = f"same message as row {twin[0]}"
-            emit([RowResult(row, m.to, "duplicate", plan.route[0], m.message_id, note)])
+            emit([RowResult(row, m.to, RowState.DUPLICATE, plan.route[0], m.message_id, note)])
             continue
         buffer[plan.message.idempotency_key] = (row, plan)
         if len(buffer) >= _size(plan.route, env, rate):
@@ -157,7 +172,13 @@ def _send(chunk: list[tuple[int, Planned]], env: Env) -> list[RowResult]:
         fatal = exc.exit_code if exc.exit_code in (77, 78) else None
         return [
             RowResult(
-                row, p.message.to, "failed", p.route[0], p.message.message_id, exc.message, fatal
+                row,
+                p.message.to,
+                RowState.FAILED,
+                p.route[0],
+                p.message.message_id,
+                exc.message,
+                fatal,
             )
             for row, p in chunk
         ]
@@ -169,20 +190,24 @@ def _result(row: int, o: Outcome) -> RowResult:
     earlier = o.existing
     if o.state == service.DUPLICATE and earlier is not None:
         if earlier.metadata.get("run") == m.metadata.get("run"):  # a repeated row of this file
-            state, note = "duplicate", "same message as another row of this run"
+            state, note = RowState.DUPLICATE, "same message as another row of this run"
         else:
-            state, note = "already_sent", "sent by an earlier run"
+            state, note = RowState.ALREADY_SENT, "sent by an earlier run"
         return RowResult(row, m.to, state, earlier.provider_id, earlier.message_id, note)
     if o.state == service.UNKNOWN and earlier is not None:
         note = "an earlier run's attempt is not settled yet; not sent again"
-        return RowResult(row, m.to, "unknown", earlier.provider_id, earlier.message_id, note)
-    state = {service.ACCEPTED: "accepted", service.REJECTED: "failed"}.get(o.state, o.state)
+        return RowResult(row, m.to, RowState.UNKNOWN, earlier.provider_id, earlier.message_id, note)
+    state = {
+        service.ACCEPTED: RowState.ACCEPTED,
+        service.REJECTED: RowState.FAILED,
+        service.SUPPRESSED: RowState.SUPPRESSED,
+    }.get(o.state, RowState.UNKNOWN)
     error = None
     if o.error is not None:
         error = o.error.message
     elif o.result is not None and not o.result.accepted:
         error = f"{o.result.code or ''} {o.result.error or ''}".strip()
-    if state == "unknown" and not error:
+    if state is RowState.UNKNOWN and not error:
         error = "no answer: `kmsg track` reconciles"
     fatal = o.error.exit_code if o.error is not None and o.error.exit_code in (77, 78) else None
     return RowResult(row, m.to, state, o.provider_id, m.message_id, error, fatal)

@@ -119,6 +119,8 @@ class Env:
     capabilities: Mapping[str, frozenset[MessageType]]
     default_senders: Mapping[str, str | None]
     native_failover: Mapping[str, bool]
+    kinds: Mapping[str, str] = field(default_factory=dict)  # provider id -> type ("solapi", ...)
+    native_schedule: Mapping[str, bool] = field(default_factory=dict)  # holds scheduled sends
     routing_default: str | None = None
     routing_strategy: str = "first"
     routing_by_type: Mapping[str, str | list[str]] = field(default_factory=dict)

@@ -117,6 +117,31 @@ def hold(
     return outcomes
 
 
+def send_at(
+    planned: list[Planned], draft: Draft, at: int, env: Env, *, deferred: bool
+) -> list[Outcome]:
+    """Provider-side scheduling where the provider can within its window; else the local queue.
+    A deferred ad always waits in the local queue, so the night ban and the opt-out list are
+    checked again when it goes out."""
+    now = env.clock.now_ms()
+    native: list[Planned] = []
+    held: list[Planned] = []
+    for item in planned:
+        pid = item.route[0]
+        can = env.native_schedule.get(pid, False)
+        ok = not deferred and korea.provider_can_schedule(env.kinds.get(pid, ""), can, now, at)
+        (native if ok else held).append(
+            replace(item, message=replace(item.message, scheduled_at=at))
+        )
+    outcomes = execute(native, env) if native else []
+    if held:
+        reason = "advertising deferred to 08:00 KST" if deferred else "scheduled"
+        outcomes += hold(
+            held, replace(draft, scheduled_at=None), at, env, env.store(), reason=reason
+        )
+    return outcomes
+
+
 def backoff_ms(attempt: int, retry_after: float | None, rng: Callable[[], float]) -> int:
     """Full jitter, 1 s doubling to a 30 s cap; a provider's Retry-After is a floor (NET-6)."""
     ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(attempt - 1, 0))
