@@ -21,7 +21,7 @@ from kmsg_cli.core.bulk import row_key
 from kmsg_cli.core.ports import Env
 from kmsg_cli.core.service import Outcome, Planned
 from kmsg_cli.core.settle import Settled, ready, settle
-from kmsg_cli.errors import KmsgError
+from kmsg_cli.errors import ExitCode, KmsgError
 
 CHUNK = 1000  # rows per provider call at most: bounds what a crash can leave in flight
 
@@ -39,6 +39,9 @@ class RowState(StrEnum):
 
 
 STATES = tuple(RowState)
+# a chunk failed for these reasons (auth, configuration, the database itself) fails every later
+# chunk the same way: the campaign stops
+STOPPING = frozenset({ExitCode.NOPERM, ExitCode.CONFIG, ExitCode.IOERR})
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,7 @@ def _send(chunk: list[tuple[int, Planned]], env: Env) -> list[RowResult]:
     try:
         outcomes = service.execute([p for _, p in chunk], env)
     except KmsgError as exc:  # this provider cannot be used at all (a missing secret, ...)
-        fatal = exc.exit_code if exc.exit_code in (77, 78) else None
+        fatal = exc.exit_code if exc.exit_code in STOPPING else None
         return [
             RowResult(
                 row,
@@ -209,7 +212,7 @@ def _result(row: int, o: Outcome) -> RowResult:
         error = f"{o.result.code or ''} {o.result.error or ''}".strip()
     if state is RowState.UNKNOWN and not error:
         error = "no answer: `kmsg track` reconciles"
-    fatal = o.error.exit_code if o.error is not None and o.error.exit_code in (77, 78) else None
+    fatal = o.error.exit_code if o.error is not None and o.error.exit_code in STOPPING else None
     return RowResult(row, m.to, state, o.provider_id, m.message_id, error, fatal)
 
 

@@ -22,7 +22,7 @@ from kmsg_cli.core.ledger import Verdict
 from kmsg_cli.core.models import Message, Record, SendResult, Status
 from kmsg_cli.core.ports import Env, JournalStore
 from kmsg_cli.core.routing import route
-from kmsg_cli.errors import ConfigError, InputError, KmsgError, ProviderError
+from kmsg_cli.errors import ConfigError, ExitCode, InputError, KmsgError, ProviderError
 
 
 class Fate(StrEnum):
@@ -282,14 +282,15 @@ def _record_error(
 
 
 def exit_code(outcomes: Iterable[Outcome]) -> int:
-    """0 all accepted; 75 if any outcome is unknown; one shared error's own code; else 1."""
+    """0 all accepted (now, before, or held for later); 75 if any outcome is unknown; one shared
+    error's own code; else 1."""
     outcomes = list(outcomes)
     failed = [o for o in outcomes if o.state in (REJECTED, UNKNOWN, SUPPRESSED)]
     if not failed:
-        return 0
+        return ExitCode.OK
     if any(o.state == UNKNOWN for o in failed):
-        return 75
-    codes = {o.error.exit_code if o.error else 1 for o in failed}
+        return ExitCode.TEMPFAIL
+    codes = {o.error.exit_code if o.error else ExitCode.FAILED for o in failed}
     if len(failed) == len(outcomes) and len(codes) == 1:
         return codes.pop()
-    return 1
+    return ExitCode.FAILED
