@@ -87,7 +87,7 @@ class CsvSource:
         try:
             for values in reader:
                 if any(v.strip() for v in values):
-                    if any(_UNDECODED.search(v) for v in values):
+                    if _UNDECODED.search("".join(values)):
                         raise self._not_text(f"{where}, line {reader.line_num}")
                     return values
             return None

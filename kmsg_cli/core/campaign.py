@@ -18,6 +18,7 @@ from typing import Any
 
 from kmsg_cli.core import service
 from kmsg_cli.core.bulk import row_key
+from kmsg_cli.core.models import evolve
 from kmsg_cli.core.ports import Env
 from kmsg_cli.core.service import Outcome, Planned
 from kmsg_cli.core.settle import Settled, ready, settle
@@ -85,9 +86,9 @@ class _Locked:
 def prepare(planned: Planned, job_id: str, row: int, run_id: str) -> Planned:
     """Key the row for its job; note its row and run (to tell a repeated row from an earlier run)."""
     m = planned.message
-    return replace(
+    return evolve(
         planned,
-        message=replace(
+        message=evolve(
             m,
             idempotency_key=row_key(job_id, m),
             job_id=job_id,

@@ -22,17 +22,19 @@ def normalize_text(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 def check_utf8(text: str, what: str) -> None:
     """Refuse text that is not valid UTF-8. Python hands invalid bytes in argv and stdin on as
     lone surrogates (surrogateescape): sent on, they are mojibake to the recipient or an
     encoding error deep in the journal, so they stop here with one line naming the field."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
+    bad = _SURROGATE.search(text)  # the only characters UTF-8 cannot encode
+    if bad is not None:
         raise InputError(
-            f"{what} is not valid UTF-8 (character {exc.start + 1} is {_undecoded(text[exc.start])})",
+            f"{what} is not valid UTF-8 (character {bad.start() + 1} is {_undecoded(bad.group())})",
             hint="save or pass the text as UTF-8",
-        ) from None
+        )
 
 
 def _undecoded(char: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 from kmsg_cli.core import ledger, phone
 from kmsg_cli.core.compose import Composed, Draft, compose
 from kmsg_cli.core.ledger import Verdict
-from kmsg_cli.core.models import Message, Record, SendResult, Status
+from kmsg_cli.core.models import Message, Record, SendResult, Status, evolve
 from kmsg_cli.core.ports import Env, JournalStore
 from kmsg_cli.core.routing import route
 from kmsg_cli.errors import ConfigError, ExitCode, InputError, KmsgError, ProviderError
@@ -130,7 +130,7 @@ def for_provider(message: Message, provider_id: str, env: Env) -> Message:
             )
     if sender == message.sender and mode == message.failover_mode:
         return message
-    return replace(message, sender=sender, failover_mode=mode)
+    return evolve(message, sender=sender, failover_mode=mode)
 
 
 def execute(planned: Sequence[Planned], env: Env, *, abandoned: bool = False) -> list[Outcome]:
