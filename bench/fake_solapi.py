@@ -1,4 +1,5 @@
-"""A fake SOLAPI server on 127.0.0.1, shared by the tests and the benchmarks (PROVIDERS.md §3).
+"""A fake SOLAPI server on 127.0.0.1, shared by the tests and the benchmarks
+(docs/providers.md#solapi).
 
     python bench/fake_solapi.py --api-key K --api-secret S [--port 0] [--fail-suffix 9999]
 
@@ -56,9 +57,10 @@ from kmsg_cli.providers.solapi import sign  # noqa: E402
 
 AUTH = re.compile(r"^HMAC-SHA256 apiKey=(\S+), date=(\S+), salt=(\S+), signature=([0-9a-f]{64})$")
 ID_FIELD = "kmsgId"
-# A per-row rejection at registration: 1011 is SOLAPI's "format error" (§3.6). 1062 would be the
+# A per-row rejection at registration: 1011 is SOLAPI's "format error". 1062 would be the
 # *sender* not being registered and 3010 ("bad recipient number") is a carrier-stage code that only
-# shows up later in /messages/v4/list, never in failedMessageList.
+# shows up later in /messages/v4/list, never in failedMessageList
+# (docs/providers.md#solapi-status-codes).
 FAIL_CODE = "1011"
 FAIL_MESSAGE = "수신번호 형식 오류"
 SKEW_LIMIT_MS = 15 * 60_000  # SOLAPI refuses a signature dated further than this from its clock

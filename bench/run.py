@@ -5,7 +5,7 @@
 1. send-bulk, end to end: `kmsg send-bulk` of ROWS rows to a fake SOLAPI server (bench/fake_solapi.py,
    its own process) on 127.0.0.1: CSV parse, render, preview, journal, HTTP batches, results.
 2. baseline: the same rows parsed, rendered and journaled with no HTTP and no preview: the fastest
-   this machine allows for the same bookkeeping (PRODUCT.md, Performance).
+   this machine allows for the same bookkeeping.
 3. memory: `kmsg send-bulk --dry-run` over ROWS and over BIG rows: peak RSS must not grow with rows.
 4. tracking: `kmsg track --once --now` over the ROWS records step 1 sent (batch status queries).
 

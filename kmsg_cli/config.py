@@ -93,7 +93,8 @@ class IwinvConfig(_ProviderBase):
     sms_auth_key: str | None = None
     sender_number: str | None = None
     sms_base_url: _HttpUrl | None = None
-    # the SMS "sending organization" id (발송 조직); needed only for SMS status lookups (§4.2)
+    # the SMS "sending organization" id (발송 조직); needed only for SMS status lookups
+    # (docs/providers.md#iwinv-delivery-status)
     sms_company_id: str | None = None
 
 
@@ -105,7 +106,8 @@ class AligoConfig(_ProviderBase):
     sender: str | None = None
     test_mode: bool = False
     kakao_base_url: _HttpUrl | None = None
-    # Kakao API token from /akv10/token/create/ (docs require it, many integrations omit it, §5.1)
+    # Kakao API token from /akv10/token/create/: Aligo's docs require it, many integrations omit it
+    # (docs/providers.md#aligo-credentials-and-test-mode)
     token: str | None = None
 
 

@@ -1,4 +1,4 @@
-"""The one exception tree. Every error knows its exit code (PRODUCT.md, "Exit codes").
+"""The one exception tree. Every error knows its exit code (README.md#exit-codes).
 
     KmsgError                      1   finished, something failed
     ├── UsageError                 2   bad flags or arguments
@@ -9,7 +9,7 @@
     ├── StorageError              74   kmsg's own database: disk full, I/O error, read-only
     ├── TemporaryError            75   lock held, quiet hours: state saved, rerun later
     ├── Interrupted              130   Ctrl-C, state saved
-    └── ProviderError                  a whole provider call failed (PROVIDERS.md §2.2)
+    └── ProviderError                  a whole provider call failed (docs/providers.md)
         ├── AuthError             77   keys, signature, IP allow-list
         ├── InvalidRequest        65   the provider refused the content
         ├── TemplateNotFound      65
@@ -98,7 +98,8 @@ class Interrupted(KmsgError):
 
 
 class ProviderError(KmsgError):
-    """A whole provider call failed. ``error_class`` is the normalized class of PROVIDERS.md §2.2."""
+    """A whole provider call failed. ``error_class`` is its normalized class
+    (docs/providers.md#error-classes)."""
 
     error_class = "provider"
     not_accepted = True

@@ -1,4 +1,5 @@
-"""Import direction (ARCHITECTURE.md): core is pure; adapters never reach commands or output."""
+"""Import direction (docs/architecture.md#layers-and-import-rules): core is pure; adapters never
+reach commands or output."""
 
 from __future__ import annotations
 

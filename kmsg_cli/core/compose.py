@@ -1,4 +1,5 @@
-"""Turn what the user typed (a Draft) into validated, rendered Messages (SEND-1..5, BYTE-*, FO-6..8).
+"""Turn what the user typed (a Draft) into validated, rendered Messages (SEND-1..5, BYTE-2..6,
+FO-6..8).
 
 Type inference changes ``type`` and nothing else: every field the user gave reaches the Message.
 """

@@ -1,4 +1,6 @@
-"""Text rules: CP949 byte counting, #{var} rendering, EUC-KR encodability (PROVIDERS.md §8.1, §8.6).
+"""Text rules: CP949 byte counting, #{var} rendering, EUC-KR encodability.
+
+The rules: docs/providers.md#byte-counting and docs/providers.md#alimtalk-templates.
 
 One byte-count function for send, bulk, dry-run and failover (BYTE-8).
 """

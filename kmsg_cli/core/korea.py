@@ -1,4 +1,5 @@
-"""Korean sending rules (PROVIDERS.md §8.3): advertising format and the 21:00–08:00 night ban.
+"""Korean sending rules: advertising format and the 21:00–08:00 night ban
+(docs/providers.md#advertising).
 
 Clock times are always evaluated in Asia/Seoul, whatever the host's zone.
 """
@@ -54,8 +55,8 @@ def quiet_hours_end(at_ms: int) -> int:
     return int(end.timestamp() * 1000)
 
 
-# Provider-side scheduling windows (min lead, max lead) in seconds (PROVIDERS.md §7.5): outside
-# them, kmsg holds the message in its own queue instead.
+# Provider-side scheduling windows (min lead, max lead) in seconds: outside them, kmsg holds the
+# message in its own queue instead (docs/providers.md#scheduling-windows).
 SCHEDULE_WINDOWS: dict[str, tuple[int, int]] = {
     "solapi": (60, 180 * 86_400),
     "aligo": (10 * 60 + 60, 180 * 86_400),

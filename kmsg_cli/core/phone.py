@@ -1,4 +1,6 @@
-"""Korean phone numbers (PROVIDERS.md §8.4, §8.5): one normalizer for storing, querying and display.
+"""Korean phone numbers: one normalizer for storing, querying and display.
+
+The rules: docs/providers.md#phone-numbers and docs/providers.md#sender-numbers.
 
 Hand-written rather than the ``phonenumbers`` package on purpose: kmsg needs a narrower rule than
 "valid number" (SMS recipients must be mobiles; senders may be landlines or 15xx representative

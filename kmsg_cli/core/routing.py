@@ -1,4 +1,4 @@
-"""Routing (PRODUCT.md "Routing", ROUTE-1..5): which providers, in which order, may send a type.
+"""Routing (README.md#configuration, ROUTE-1..5): which providers, in which order, may send a type.
 
 explicit --provider -> routing.by_type[type] -> routing.default -> first capable provider -> error.
 The first id of the returned route is tried first; the rest only after an error that proves the

@@ -1,4 +1,5 @@
-"""Tracking schedule (PITFALLS.md §12.1): when a record is checked, and when it is given up."""
+"""Tracking schedule: when a record is checked, and when it is given up
+(docs/tracking.md#polling-schedule)."""
 
 from __future__ import annotations
 

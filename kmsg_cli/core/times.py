@@ -32,8 +32,9 @@ def kst(ms: int | None) -> str:
 
 
 _OFFSET = re.compile(r"^\s*\+\s*(\d+)\s*([smhdw])\s*$")
-# the furthest any provider schedules (PROVIDERS.md §7.5); later is a typo (9999-12-31, +100000d)
-# that would sit in the queue forever, or past year 9999 break every listing of it
+# the furthest any provider schedules (docs/providers.md#scheduling-windows); later is a typo
+# (9999-12-31, +100000d) that would sit in the queue forever, or past year 9999 break every
+# listing of it
 HORIZON_DAYS = 180
 _HORIZON_MS = HORIZON_DAYS * _UNIT_MS["d"]
 

@@ -1,5 +1,5 @@
 """The tracking pass: claim due records, ask their providers, record what they say, then run the
-ALIMTALK -> SMS/LMS failovers that came out of it (PRODUCT.md "Delivery tracking", "Failover").
+ALIMTALK -> SMS/LMS failovers that came out of it (docs/tracking.md#a-tracking-pass).
 
 Order matters for crash safety: status updates and failover intents are committed together first,
 claims are released, and only then are fallbacks sent, as their own bounded step (FO-11), through

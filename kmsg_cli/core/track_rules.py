@@ -1,6 +1,6 @@
 """Delivery-tracking rules, pure: what one status check does to a record, when tracking gives up,
-and when an ALIMTALK fails over to SMS/LMS through the API (PITFALLS.md §4, §5; PROVIDERS.md §2.1,
-§7.3). No I/O here: the pass (core/track.py) feeds these functions and the store applies the result.
+and when an ALIMTALK fails over to SMS/LMS through the API (docs/tracking.md). No I/O here: the
+pass (core/track.py) feeds these functions and the store applies the result.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ _PROGRESS = {Status.PENDING: 0, Status.SENT: 1}
 
 @dataclass(frozen=True)
 class NotKakaoRule:
-    """One provider type's "recipient is not a KakaoTalk user" rule (PROVIDERS.md §7.3)."""
+    """One provider type's "recipient is not a KakaoTalk user" rule
+    (docs/providers.md#not-a-kakaotalk-user)."""
 
     codes: frozenset[str] = frozenset()
     any_text: tuple[str, ...] = ()  # the status message contains one of these
@@ -51,7 +52,7 @@ class NotKakaoRule:
 BUILTIN_NOT_KAKAO: dict[str, NotKakaoRule] = {
     "solapi": NotKakaoRule(frozenset({"3104", "3107"}), any_text=("미사용자",)),
     "iwinv": NotKakaoRule(all_text=("카카오", "미사용")),
-    "aligo": NotKakaoRule(),  # no verified code yet (PROVIDERS.md §5.4): config adds them
+    "aligo": NotKakaoRule(),  # no verified code yet: config adds them
     "mock": NotKakaoRule(frozenset({"MOCK_3104"})),
 }
 

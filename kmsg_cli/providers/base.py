@@ -52,7 +52,7 @@ class Secrets:
 
 
 def error_for(cls_name: str, message: str, **kw: Any) -> ProviderError:
-    """Build the ProviderError subclass named by a §2.2 class."""
+    """The ProviderError subclass named by an error class (docs/providers.md#error-classes)."""
     cls = ERROR_CLASSES[cls_name]
     return cls(message, **kw)
 

@@ -1,4 +1,4 @@
-"""One transport policy for every HTTP provider (PROVIDERS.md §2.2, §10; PITFALLS.md §8).
+"""One transport policy for every HTTP provider (docs/providers.md#transport-rules).
 
 - ``make_client`` builds the process's one pooled ``httpx.Client`` with explicit timeouts (NET-1);
   each provider passes its own ``timeout_seconds`` per request.
@@ -287,7 +287,8 @@ def classify_status(
     describe: ErrorDescriber = describe_json_error,
     secrets: frozenset[str] = frozenset(),
 ) -> ProviderError | None:
-    """The §2.2 table for a received response. None for 2xx."""
+    """The transport table (docs/providers.md#transport-rules) for a received response. None for
+    2xx."""
     status = response.status_code
     if 200 <= status < 300:
         return None

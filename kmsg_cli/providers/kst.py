@@ -1,4 +1,5 @@
-"""Asia/Seoul date formatting for provider wire fields (PROVIDERS.md §7.6).
+"""Asia/Seoul date formatting for provider wire fields
+(docs/providers.md#time-zones-and-wire-dates).
 
 Korea has no DST, but the zone comes from ``zoneinfo`` anyway, never from the host's TZ."""
 
@@ -46,7 +47,7 @@ def parse_kst(
 
 
 def parse_iso_utc(text: object) -> int | None:
-    """An ISO date from SOLAPI; naive values are taken as UTC [unverified, PROVIDERS.md §11]."""
+    """An ISO date from SOLAPI; naive values are taken as UTC [unverified]."""
     if not isinstance(text, str) or not text.strip():
         return None
     try:

@@ -6,11 +6,12 @@ cut by our clock alone misses the message as soon as the clocks differ by more t
 a miss reads as "never received" -> the message is sent twice.
 
 - Margins cover every difference the provider itself lets through: SOLAPI refuses a signature dated
-  more than 15 minutes from its clock (``RequestTimeTooSkewed``, PROVIDERS.md §3.1), so a message it
-  created is at most 15 minutes off our clock at send time. IWINV signs nothing with a date, so no
-  skew is ever refused; it gets the same 15 minutes as a generous default, which covers a host
-  without NTP drifting for months (a measured offset widens it further, below). Aligo looks up by
-  its own ``mid`` only: no window to widen, but its offset is recorded all the same.
+  more than 15 minutes from its clock (``RequestTimeTooSkewed``,
+  docs/providers.md#solapi-authentication), so a message it created is at most 15 minutes off our
+  clock at send time. IWINV signs nothing with a date, so no skew is ever refused; it gets the same
+  15 minutes as a generous default, which covers a host without NTP drifting for months (a
+  measured offset widens it further, below). Aligo looks up by its own ``mid`` only: no window to
+  widen, but its offset is recorded all the same.
 - ``clock_offset_ms`` (provider time - our time, from the ``Date`` header of the latest response)
   widens a window towards where the provider's clock is, never narrows it: the offset measured now
   need not be the one at send time (someone may have fixed the clock in between), so the window

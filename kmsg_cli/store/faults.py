@@ -1,4 +1,5 @@
-"""SQLite's storage faults as kmsg errors: the one place they are mapped (PRODUCT.md exit 74).
+"""SQLite's storage faults as kmsg errors: the one place they are mapped (exit 74,
+README.md#exit-codes).
 
 A full disk, an I/O error or a read-only file is not a bug in kmsg: the operator gets one line
 that names the database and what to do, never "internal error" and a traceback. Errors that are
@@ -13,8 +14,8 @@ from typing import Any
 
 from kmsg_cli.errors import KmsgError, StorageError, TemporaryError
 
-# SQLite primary result codes (https://sqlite.org/rescode.html); extended codes keep them in the
-# low byte, so SQLITE_IOERR_WRITE and SQLITE_READONLY_DIRECTORY map with their family
+# SQLite's primary result codes; extended codes keep them in the low byte, so SQLITE_IOERR_WRITE
+# and SQLITE_READONLY_DIRECTORY map with their family
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
 
 

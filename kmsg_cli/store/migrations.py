@@ -1,7 +1,8 @@
 """Named, ordered migrations, each applied in one transaction and recorded in kmsg_migrations.
 
-001 is the seed's schema exactly as k-msg's DDL builders emit it (PITFALLS.md §13); later ones add
-kmsg's own columns and tables beside it (§13.3). Never edit an applied migration: append one.
+001 is the seed's schema exactly as k-msg's DDL builders emit it; later ones add kmsg's own columns
+and tables beside it (docs/architecture.md#database-schema). Never edit an applied migration:
+append one.
 """
 
 from __future__ import annotations

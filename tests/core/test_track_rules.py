@@ -1,6 +1,7 @@
-"""Tracking rules and the pass: the schedule table (PITFALLS.md §12.1), monotonic transitions
-(TRK-3, TRK-15), the failover rules and classifiers (FO-*, PROVIDERS.md §7.3), per-provider error
-isolation (TRK-1, TRK-10, TRK-11), and exactly-once failover under simulated crashes (FO-1)."""
+"""Tracking rules and the pass: the schedule table (docs/tracking.md#polling-schedule), monotonic
+transitions (TRK-3, TRK-15), the failover rules and classifiers (FO-5, FO-10,
+docs/providers.md#not-a-kakaotalk-user), per-provider error isolation (TRK-1, TRK-10, TRK-11),
+and exactly-once failover under simulated crashes (FO-1)."""
 
 from __future__ import annotations
 

@@ -136,7 +136,7 @@ def test_alimtalk_native_failover_fields_fo13() -> None:
     ],
 )
 def test_kakao_codes(body, cls) -> None:
-    """§5.6 #1: a Kakao success is code 0 — a result_code body is not success."""
+    """A Kakao success is code 0 — a result_code body is not success."""
     doc = fixture(body) if isinstance(body, str) else body
     with pytest.raises(cls):
         build._parse_alimtalk_response(doc, [alimtalk()], "aligo")
@@ -171,7 +171,8 @@ def test_mms_multipart_with_file_part(deps, router: respx.MockRouter, tmp_path) 
 
 
 def test_status_keeps_raw_code_unrecognized(deps, router: respx.MockRouter) -> None:
-    """§5.4: no verified vocabulary -> status None (keep polling), raw rslt kept."""
+    """No verified vocabulary -> status None (keep polling), raw rslt kept
+    (docs/providers.md#aligo-delivery-status)."""
     route = router.post(f"{KAKAO}/akv10/history/detail/").respond(
         200, json=fixture("aligo_kakao_history.json")
     )

@@ -1,4 +1,5 @@
-"""ONE failure table run against every provider's send and status (PROVIDERS.md §2.2, §9).
+"""ONE failure table run against every provider's send and status
+(docs/providers.md#transport-rules).
 
 NET-3/NET-4: a read timeout, 500 or unreadable 2xx on a send is UnknownOutcome after exactly ONE
 request; NET-6: Retry-After in seconds and as an HTTP-date; NET-7: HTTP status and vendor code stay

@@ -34,7 +34,7 @@ def _mock_template(router: respx.MockRouter) -> respx.Route:
 
 
 def test_alimtalk_auth_header_and_template_order(deps, router: respx.MockRouter) -> None:
-    """§4.3 / §4.8 #3: templateParam follows the template's order, not the caller's dict."""
+    """templateParam follows the template's order, not the caller's dict."""
     tpl = _mock_template(router)
     send = router.post(f"{AT}/api/v2/send/").respond(200, json=fixture("iwinv_alimtalk_ok.json"))
     m = alimtalk(variables={"idx": "77", "name": "홍길동", "code": "1234"})
@@ -93,7 +93,7 @@ def foreign_tz(request, monkeypatch):
 
 @pytest.mark.parametrize("foreign_tz", ["UTC", "America/Los_Angeles"], indirect=True)
 def test_dates_in_seoul_whatever_the_host_tz(foreign_tz) -> None:
-    """§4.8 #4 / §7.6: KST wire dates with a fixed clock under a non-KST host TZ."""
+    """KST wire dates with a fixed clock under a non-KST host TZ."""
     at = 1_767_225_600_000  # 2026-01-01T00:00:00Z
     req = build._build_alimtalk_request(
         alimtalk(scheduled_at=at), base_url=AT, auth="x", params=[], sender=None
@@ -180,7 +180,7 @@ def test_banned_word_not_echoed_pii19() -> None:
 
 
 def test_sms_try_later_retried_but_not_in_service_not(deps, clock, router) -> None:
-    """§10 rule 1: IWINV SMS 12 is an explicit "try later"; 11 is unavailable without retry."""
+    """IWINV SMS 12 is an explicit "try later"; 11 is unavailable without retry."""
     route = router.post(f"{SMS}/api/v2/send/")
     route.side_effect = [
         httpx.Response(200, json={"resultCode": 12}),

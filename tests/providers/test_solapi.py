@@ -52,7 +52,7 @@ def test_signature_recomputed_from_date_and_salt(deps, router: respx.MockRouter)
 
 
 def test_retry_after_503_uses_a_fresh_salt(deps, clock, router: respx.MockRouter) -> None:
-    """§3.1 / NET-14: a signature may not be reused; 503 then 200 -> two attempts, two salts."""
+    """NET-14: a signature may not be reused; 503 then 200 -> two attempts, two salts."""
     route = router.post(SEND)
     route.side_effect = [
         httpx.Response(503),

@@ -1,4 +1,5 @@
-"""The seed's tables keep k-msg's exact columns and index names (PITFALLS.md §13)."""
+"""The seed's tables keep k-msg's exact columns and index names
+(docs/architecture.md#database-schema)."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ def test_seed_columns_come_first_in_order_and_index_names_match(tmp_path: Path) 
         "idx_kmsg_delivery_requested_at",
     } <= indexes(store.conn, "kmsg_delivery_tracking")
     assert {"idx_kmsg_jobs_dequeue", "idx_kmsg_jobs_id"} <= indexes(store.conn, "kmsg_jobs")
-    # kmsg's additions (§13.3): leases, idempotency, links
+    # kmsg's additions: leases, idempotency, links
     assert {
         "idempotency_key",
         "claimed_by",

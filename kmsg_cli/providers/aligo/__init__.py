@@ -1,4 +1,6 @@
-"""Aligo adapter (PROVIDERS.md §5): form-encoded SMS on apis.aligo.in, AlimTalk on kakaoapi."""
+"""Aligo adapter: form-encoded SMS on apis.aligo.in, AlimTalk on kakaoapi.
+
+Wire facts: docs/providers.md#aligo."""
 
 from kmsg_cli.providers.aligo.provider import AligoProvider
 

@@ -1,4 +1,6 @@
-"""Aligo requests and responses as pure functions (PROVIDERS.md §5), tested on JSON fixtures.
+"""Aligo requests and responses as pure functions, tested on JSON fixtures.
+
+Wire facts: docs/providers.md#aligo.
 
 Credentials are form fields, so every builder takes them as arguments; ``preview`` passes ``****``.
 """
@@ -19,7 +21,8 @@ SMS_URL = "https://apis.aligo.in"
 KAKAO_URL = "https://kakaoapi.aligo.in"
 SMS_OK = 1
 KAKAO_OK = 0
-# §5.2: SMS result_code -> class; other negatives are "invalid" [unverified]
+# SMS result_code -> class; other negatives are "invalid" [unverified]
+# (docs/providers.md#aligo-result-codes)
 _SMS_CODES = {
     -100: "auth",
     -101: "auth",
@@ -30,9 +33,10 @@ _SMS_CODES = {
     -501: "template_not_found",
 }
 _KAKAO_CODES = {-101: "auth", 509: "invalid"}
-# §5.3: -99 is generic; its text decides (auth / balance / parameters)
+# Kakao -99 is generic; its text decides (auth / balance / parameters)
 _KAKAO_99_TEXT = (("인증오류", "auth"), ("포인트가 부족", "insufficient_balance"))
-# §5.4: no verified status vocabulary — nothing maps to a status until an entry is added here
+# no verified status vocabulary (docs/providers.md#aligo-delivery-status): nothing maps to a
+# status until an entry is added here
 STATUS_TABLE: dict[str, Status] = {}
 
 
@@ -164,7 +168,8 @@ def _build_alimtalk_request(
     sender: str | None,
     test_mode: bool,
 ) -> Req:
-    """≤ 500 messages of one template; ``message_N`` is the fully rendered text (§5.3)."""
+    """≤ 500 messages of one template; ``message_N`` is the fully rendered text (Aligo substitutes
+    nothing)."""
     first = group[0]
     data = creds.fields() | {"tpl_code": as_str(first.template_id)}
     if sender:
@@ -188,7 +193,7 @@ def _build_alimtalk_request(
 def _parse_alimtalk_response(
     body: Any, group: Sequence[Message], provider_id: str
 ) -> list[SendResult]:
-    """Success is ``code == 0`` with ``info.mid`` — not ``result_code`` (k-msg's bug, §5.6 #1)."""
+    """Success is ``code == 0`` with ``info.mid`` — not ``result_code`` (k-msg's bug)."""
     doc = body if isinstance(body, dict) else {}
     code = int_code(doc.get("code"))
     if code != KAKAO_OK:
@@ -226,7 +231,8 @@ def _build_status_request(
 
 
 def _parse_status_response(body: Any, q: StatusQuery, provider_id: str) -> StatusReport:
-    """Raw codes are kept; the status is None (keep polling) unless STATUS_TABLE knows it (§5.4)."""
+    """Raw codes are kept; the status is None (keep polling) unless STATUS_TABLE knows it
+    (docs/providers.md#aligo-delivery-status)."""
     doc = body if isinstance(body, dict) else {}
     if q.type is MessageType.ALIMTALK:
         code = int_code(doc.get("code"))

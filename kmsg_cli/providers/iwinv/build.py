@@ -1,4 +1,6 @@
-"""IWINV requests and responses as pure functions (PROVIDERS.md §4), tested on JSON fixtures."""
+"""IWINV requests and responses as pure functions, tested on JSON fixtures.
+
+Wire facts: docs/providers.md#iwinv."""
 
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ def sms_headers(secret: str) -> dict[str, str]:
     return {"secret": secret, "Content-Type": JSON}
 
 
-# --------------------------------------------------------------------------- templates (§4.3)
+# --------------------------------------------------------------------------- templates
 
 
 def _build_template_request(base_url: str, auth: str, template_code: str) -> Req:
@@ -70,7 +72,8 @@ def _items(body: Any) -> list[dict[str, Any]]:
 
 
 def template_variables(template: dict[str, Any]) -> list[str]:
-    """Distinct ``#{name}`` in order of first appearance: body, then button links (§4.3)."""
+    """Distinct ``#{name}`` in order of first appearance: body, then button links
+    (docs/providers.md#iwinv-alimtalk)."""
     texts = [as_str(template.get("templateContent"))]
     buttons = template.get("buttons")
     for button in buttons if isinstance(buttons, list) else []:
@@ -131,9 +134,9 @@ def _build_alimtalk_request(
 
 
 def _resend_fields(m: Message, sender: str | None) -> dict[str, str]:
-    """``reSend`` is always explicit and "Y" only for native failover (FO-13, §4.8 #2).
-    ``resendType`` says WHAT to resend: "Y" the AlimTalk text, "N" our ``resendContent`` (§4.8 #1);
-    IWINV picks SMS vs LMS by length."""
+    """``reSend`` is always explicit and "Y" only for native failover (FO-13).
+    ``resendType`` says WHAT to resend: "Y" the AlimTalk text, "N" our ``resendContent``;
+    IWINV picks SMS vs LMS by length (docs/providers.md#iwinv-alimtalk)."""
     if m.failover_mode != "native":
         return {"reSend": "N"}
     fields = {"reSend": "Y"}
@@ -216,7 +219,7 @@ def _parse_sms_response(body: Any, group: Sequence[Message], provider_id: str) -
     return [SendResult(m.message_id, Status.PENDING, provider_message_id=request_no) for m in group]
 
 
-# --------------------------------------------------------------------------- status (§4.4-4.6)
+# --------------------------------------------------------------------------- status
 
 
 def _build_alimtalk_history_request(

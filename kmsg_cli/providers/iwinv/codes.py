@@ -1,4 +1,4 @@
-"""IWINV vendor code tables (PROVIDERS.md §4.5, §4.6, §7.2). Map codes only through these tables.
+"""IWINV vendor code tables (docs/providers.md#iwinv-result-codes). Map codes only through them.
 
 HTTP 200 answers carry the vendor code in the body (AlimTalk ``code``, SMS ``resultCode``); the
 HTTP status is never read as a vendor code (NET-7)."""
@@ -53,7 +53,8 @@ _SMS = {
 SMS_RETRY_LATER = frozenset({12})  # "plan recharge in progress, retry later": the only auto-retry
 SENSITIVE = frozenset({540})  # the message echoes the banned word (PII-19)
 
-# §4.6 delivery status; the pending lists are class-level so an operator can extend them
+# delivery status (docs/providers.md#iwinv-delivery-status); the pending lists are class-level
+# so an operator can extend them
 SMS_DELIVERED = frozenset({"06", "1000"})
 SMS_PENDING = frozenset({"00", "01"})
 ALIMTALK_PENDING: frozenset[str] = frozenset()
@@ -123,15 +124,16 @@ def sms_error(code: int | None, text: object, *, send: bool, provider_id: str) -
 
 
 def body_code(body: Any, key: str) -> tuple[int | None, object]:
-    """(code, message) from a JSON object, or from a bare-number body such as ``501`` (§4.4)."""
+    """(code, message) from a JSON object, or from a bare-number body such as ``501``."""
     if isinstance(body, dict):
         return int_code(body.get(key)), body.get("message")
     return int_code(body), None
 
 
 def alimtalk_item_status(item: dict[str, Any], pending: frozenset[str]) -> Status | None:
-    """§4.6 AlimTalk history: OK / 성공 -> DELIVERED; a pending code or no result yet -> PENDING;
-    another code once a result exists -> FAILED [unverified heuristic]; else unrecognized."""
+    """AlimTalk history (docs/providers.md#iwinv-delivery-status): OK / 성공 -> DELIVERED;
+    a pending code or no result yet -> PENDING; another code once a result exists -> FAILED
+    [unverified heuristic]; else unrecognized."""
     code = as_str(item.get("statusCode")).strip()
     name = as_str(item.get("statusCodeName"))
     if code.upper() == "OK" or "성공" in name:
@@ -144,9 +146,9 @@ def alimtalk_item_status(item: dict[str, Any], pending: frozenset[str]) -> Statu
 
 
 def sms_item_status(item: dict[str, Any], pending: frozenset[str]) -> Status:
-    """§4.6 SMS history: 06 / 1000 / 전송 성공 -> DELIVERED; 00 / 01 / 대기 / 처리중 or no
-    status yet -> PENDING (keep polling, not UNKNOWN); any other code -> FAILED [unverified
-    heuristic]."""
+    """SMS history (docs/providers.md#iwinv-delivery-status): 06 / 1000 / 전송 성공 -> DELIVERED;
+    00 / 01 / 대기 / 처리중 or no status yet -> PENDING (keep polling, not UNKNOWN); any other
+    code -> FAILED [unverified heuristic]."""
     code = as_str(item.get("sendStatusCode")).strip()
     text = as_str(item.get("sendStatusMsg") or item.get("sendStatus"))
     if code in SMS_DELIVERED or "전송 성공" in text:

@@ -30,7 +30,8 @@ class IwinvProvider:
     kind = "iwinv"
     native_failover = True
     native_schedule = True
-    # codes that mean "still in progress"; extend after observing live answers (§4.6)
+    # codes that mean "still in progress"; extend after observing live answers
+    # (docs/providers.md#iwinv-delivery-status)
     alimtalk_pending = codes.ALIMTALK_PENDING
     sms_pending = codes.SMS_PENDING
 

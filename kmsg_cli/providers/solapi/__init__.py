@@ -1,4 +1,5 @@
-"""SOLAPI adapter (PROVIDERS.md §3): HMAC-SHA256 per attempt, send-many/detail, list, cancel."""
+"""SOLAPI adapter: HMAC-SHA256 per attempt, send-many/detail, list, cancel
+(docs/providers.md#solapi)."""
 
 from kmsg_cli.providers.solapi.build import (
     SolapiAuth,

@@ -1,4 +1,4 @@
-"""SOLAPI wire format as pure functions (PROVIDERS.md §3).
+"""SOLAPI wire format as pure functions (docs/providers.md#solapi).
 
 Our message id travels in ``customFields.kmsgId`` so every row of a batch maps back to its input and
 an unknown outcome can be reconciled by group or recipient (NET-9)."""
@@ -42,7 +42,8 @@ WIRE_TYPE = {
     MessageType.ALIMTALK: "ATA",
 }
 
-# §3.6 / §7.2: the class of a per-row rejection code; any other 1xxx/2xxx code is "invalid"
+# the class of a per-row rejection code; any other 1xxx/2xxx code is "invalid"
+# (docs/providers.md#solapi-status-codes)
 ROW_CLASS = {
     "1020": "auth",
     "2063": "auth",
@@ -57,8 +58,9 @@ _FAILURE_CODE = re.compile(r"^[123]\d{3}$")
 
 
 def normalize_status(code: object) -> Status | None:
-    """§3.6: 2000 PENDING, 3000 SENT, 4000 DELIVERED, other 1xxx/2xxx/3xxx FAILED (3104 and 3107
-    included, TRK-21), anything else unrecognized -> None (keep polling, TRK-15)."""
+    """2000 PENDING, 3000 SENT, 4000 DELIVERED, other 1xxx/2xxx/3xxx FAILED (3104 and 3107
+    included, TRK-21), anything else unrecognized -> None (keep polling, TRK-15;
+    docs/providers.md#solapi-status-codes)."""
     text = as_str(code).strip()
     fixed = {"2000": Status.PENDING, "3000": Status.SENT, "4000": Status.DELIVERED}
     if text in fixed:
@@ -72,7 +74,7 @@ def row_error_class(code: str) -> str:
 
 class SolapiAuth(httpx.Auth):
     """``Authorization: HMAC-SHA256 apiKey=…, date=…, salt=…, signature=…`` with a fresh date and
-    salt on every attempt: a signature may not be reused (DuplicatedSignature, §3.1)."""
+    salt on every attempt: a signature may not be reused (DuplicatedSignature)."""
 
     def __init__(self, api_key: str, api_secret: str, clock: Clock) -> None:
         self.api_key = api_key
@@ -108,7 +110,7 @@ def describe_error(response: httpx.Response) -> tuple[str | None, str | None]:
 
 
 def _variables(values: dict[str, str]) -> dict[str, str]:
-    """Wire keys are ``#{name}`` (§3.4)."""
+    """Wire keys are ``#{name}``."""
     return {(k if k.startswith("#{") else f"#{{{k}}}"): str(v) for k, v in values.items()}
 
 
@@ -122,7 +124,8 @@ def _message_payload(
     doc["customFields"] = {ID_FIELD: m.message_id}
     if m.type is MessageType.ALIMTALK:
         # the ATA body comes from the template + variables; fallback text never goes in `text`
-        # (§3.9 #7). disableSms is ALWAYS explicit: SOLAPI's default is to fail over itself (FO-5).
+        # (docs/providers.md#solapi-sending). disableSms is ALWAYS explicit: SOLAPI's default is
+        # to fail over itself (FO-5).
         doc["kakaoOptions"] = {
             "pfId": pf_id,
             "templateId": m.template_id,
