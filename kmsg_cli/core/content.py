@@ -7,6 +7,7 @@ One byte-count function for send, bulk, dry-run and failover (BYTE-8).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -85,8 +86,9 @@ def unencodable(text: str) -> list[str]:
     return bad
 
 
-def placeholders(template: str) -> list[str]:
-    return [name.strip() for name in _PLACEHOLDER.findall(template)]
+@functools.lru_cache(maxsize=256)  # a campaign renders one template for every row
+def placeholders(template: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in _PLACEHOLDER.findall(template))
 
 
 def render(template: str, variables: Mapping[str, str], *, what: str = "text") -> str:

@@ -9,6 +9,7 @@ numbers), and these rules are short and spelled out by the providers.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -56,6 +57,7 @@ def recipient(raw: str) -> str:
     return number
 
 
+@functools.lru_cache(maxsize=64)  # a provider's default sender is checked for every message
 def sender(raw: str) -> str:
     """A normalized sender (calling) number: mobile, landline with area code, or 15xx-xxxx."""
     number = normalize(raw)

@@ -104,12 +104,12 @@ class RecordQueries:
                 'WHERE "message_id"=? AND "send_state"=\'planned\'',
                 promoted,
             )
-            conn.executemany(
-                'INSERT INTO "kmsg_status_history" ("message_id","at","status","source") '
-                "VALUES (?,?,'PENDING',?)",
-                [(r[0], now, "journal" if state == "in_flight" else "queue") for r in new_rows]
-                + [(r[-1], now, "journal") for r in promoted],
-            )
+            if state == "planned":  # the provider's answer writes the first history row of a send
+                conn.executemany(
+                    'INSERT INTO "kmsg_status_history" ("message_id","at","status","source") '
+                    "VALUES (?,?,'PENDING','queue')",
+                    [(r[0], now) for r in new_rows],
+                )
         return decisions
 
     def hold(self, message: Message, provider_id: str, job: Job, now: int) -> ledger.Decision:

@@ -37,7 +37,7 @@ def test_first_run_sends_on_the_mock_and_status_shows_it(kmsg: Kmsg, kmsg_home: 
     code, one = kmsg.json("status", message_id)
     assert code == 0 and one["ok"] is True
     assert one["message"]["message_id"] == message_id
-    assert [h["source"] for h in one["history"]] == ["journal", "send"]
+    assert [h["source"] for h in one["history"]] == ["send"]
 
 
 def test_status_accepts_an_id_prefix(kmsg: Kmsg) -> None:

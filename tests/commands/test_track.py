@@ -83,7 +83,7 @@ def test_status_of_either_message_shows_the_link_and_history(kmsg: Kmsg) -> None
     _, one = kmsg.json("status", original)
     assert one["failover"]["intent"]["state"] == "sent"
     assert one["failover"]["fallback"]["message_id"] == f"{original}:api-fallback"
-    assert [h["source"] for h in one["history"]] == ["journal", "send", "check"]
+    assert [h["source"] for h in one["history"]] == ["send", "check"]
     assert one["history"][-1]["code"] == "MOCK_3104"
     _, fb = kmsg.json("status", f"{original}:api-fallback")
     assert fb["failover"]["original"] == {
@@ -141,7 +141,7 @@ def test_purge_really_deletes_and_says_how_many(kmsg: Kmsg, kmsg_home: Path) -> 
     kmsg("send", "--to", "01012345679", "--text", "new")
     result = kmsg("track", "--purge", "--older-than", "30d")
     assert result.exit_code == 0
-    assert result.stdout.strip().startswith("purged 1 record(s), 3 history row(s)")
+    assert result.stdout.strip().startswith("purged 1 record(s), 2 history row(s)")
     # the ...8888 message is still SENT (not terminal) and the new one is recent: both kept
     assert len(query(kmsg_home, "SELECT 1 FROM kmsg_delivery_tracking")) == 2
     code, doc = kmsg.json("track", "--purge")  # default: [tracking] retention_days (365)
