@@ -55,8 +55,12 @@ if __package__ in (None, ""):  # run as a script: import this checkout, not an i
 
 from kmsg_cli.providers.solapi import sign  # noqa: E402
 
-AUTH = re.compile(r"^HMAC-SHA256 apiKey=(\S+), date=(\S+), salt=(\S+), signature=([0-9a-f]{64})$")
+# parameter names in any case: the official SDK writes "ApiKey=" and "Date=", kmsg "apiKey=", "date="
+AUTH = re.compile(
+    r"^HMAC-SHA256 apiKey=(\S+), date=(\S+), salt=(\S+), signature=([0-9a-f]{64})$", re.IGNORECASE
+)
 ID_FIELD = "kmsgId"
+ACCOUNT = "99999999999999"
 # A per-row rejection at registration: 1011 is SOLAPI's "format error". 1062 would be the
 # *sender* not being registered and 3010 ("bad recipient number") is a carrier-stage code that only
 # shows up later in /messages/v4/list, never in failedMessageList
@@ -298,6 +302,7 @@ class FakeSolapi:
                         "statusCode": code,
                         "statusMessage": text,
                         "customFields": fields,
+                        "accountId": ACCOUNT,
                     }
                 )
                 continue
@@ -311,10 +316,11 @@ class FakeSolapi:
                     "customFields": fields,
                 }
             )
-        count = {"total": len(messages), "registeredSuccess": len(accepted)}
-        count["registeredFailed"] = len(failed)
-        info = {"groupId": group_id, "status": "SENDING", "count": count}
-        return {"groupInfo": info, "failedMessageList": failed, "messageList": accepted}
+        return {
+            "groupInfo": _group_info(group_id, len(messages), len(accepted), now),
+            "failedMessageList": failed,
+            "messageList": accepted,
+        }
 
     def _list(self, query: dict[str, list[str]]) -> Answer:
         def one(name: str) -> str | None:
@@ -362,6 +368,21 @@ class FakeSolapi:
             return ids[ids.index(start_key) :]
         except ValueError:  # not a key this query handed out
             return []
+
+
+def _group_info(group_id: str, total: int, accepted: int, now: str) -> dict[str, Any]:
+    """groupInfo with every field SOLAPI sends, so a strict client (the official SDK) reads it."""
+    count = {"total": total, "sentTotal": 0, "sentSuccess": 0, "sentPending": 0}
+    count |= {"sentReplacement": 0, "refund": 0}
+    count |= {"registeredSuccess": accepted, "registeredFailed": total - accepted}
+    cash = {"requested": 0, "replacement": 0, "refund": 0, "sum": 0}
+    return {
+        "groupId": group_id, "status": "SENDING", "count": count, "countForCharge": {},
+        "balance": cash, "point": cash, "app": {"profit": {}, "appId": None}, "log": [],
+        "allowDuplicates": False, "isRefunded": False, "accountId": ACCOUNT,
+        "masterAccountId": None, "apiVersion": "4", "price": {},
+        "dateCreated": now, "dateUpdated": now,
+    }  # fmt: skip
 
 
 class _Server(ThreadingHTTPServer):

@@ -1,0 +1,83 @@
+"""kmsg beside the official SOLAPI SDK and kmsg's own no-HTTP baseline, on the same fake server.
+
+    python bench/compare.py [--rows 20000 100000] [--repeat 3]
+
+For each size: alternating runs of `kmsg send-bulk` (every row journaled before it is sent and
+recorded after), the SDK (bench/sdk_reference.py, journals nothing) and the baseline (parse,
+render, journal; no HTTP), each a child process against a fresh fake SOLAPI; the best of
+``--repeat`` runs is shown, with kmsg's ratio to the SDK. Needs the ``bench`` extra for the SDK.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, not an install
+
+from bench.run import KEY, ROOT, SECRET, TEXT, measure, start_fake, stats, write_csv  # noqa: E402
+
+
+def one_round(work: Path, rows: Path, n: int, env: dict[str, str]) -> dict[str, float]:
+    times: dict[str, float] = {}
+    for name in ("kmsg", "sdk", "baseline"):
+        home = Path(tempfile.mkdtemp(dir=work))
+        run_env = {**env, "KMSG_HOME": str(home)}
+        server, base_url = start_fake(run_env)
+        try:
+            (home / "config.toml").write_text(
+                f'[providers.sol]\ntype = "solapi"\napi_key = "env:BENCH_SOLAPI_KEY"\n'
+                f'api_secret = "env:BENCH_SOLAPI_SECRET"\ndefault_from = "0212345678"\n'
+                f'base_url = "{base_url}"\n'
+            )
+            if name == "kmsg":
+                args = [sys.executable, "-m", "kmsg_cli", "send-bulk", str(rows), "--text", TEXT]
+                args += ["--yes", "-q"]
+            elif name == "sdk":
+                args = [sys.executable, str(ROOT / "bench" / "sdk_reference.py"), str(rows)]
+                args.append(base_url)
+            else:
+                args = [sys.executable, str(ROOT / "bench" / "run.py"), "--baseline", str(rows)]
+                args.append(str(home / "base.db"))
+            seconds, _rss, code = measure(args, run_env)
+            if code != 0:
+                raise SystemExit(f"{name} exited {code}")
+            if name != "baseline":  # every row accepted once (the SDK sends no kmsg id to count)
+                got = stats(base_url)
+                assert got["messages"] == n, (name, got)
+                assert name == "sdk" or got["unique"] == n, (name, got)
+            times[name] = seconds
+        finally:
+            server.terminate()
+            server.wait()
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[20_000, 100_000])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env |= {"BENCH_SOLAPI_KEY": KEY, "BENCH_SOLAPI_SECRET": SECRET}
+    out = sys.stdout
+    out.write(f"{'rows':>8}{'kmsg s':>9}{'SDK s':>9}{'baseline s':>12}{'kmsg/SDK':>10}")
+    out.write(f"{'kmsg µs/row':>13}\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for n in args.rows:
+            rows = write_csv(work / f"rows-{n}.csv", n)
+            best: dict[str, float] = {}
+            for _ in range(args.repeat):
+                for name, seconds in one_round(work, rows, n, env).items():
+                    best[name] = min(best.get(name, seconds), seconds)
+            k, s, b = best["kmsg"], best["sdk"], best["baseline"]
+            out.write(f"{n:>8,}{k:>9.2f}{s:>9.2f}{b:>12.2f}{k / s:>10.2f}{k / n * 1e6:>13.0f}\n")
+            out.flush()
+
+
+if __name__ == "__main__":
+    main()
