@@ -85,7 +85,20 @@ def compose(draft: Draft, to: str, message_id: str, *, auto_lms_bytes: int = 90)
 
 def _check_utf8(draft: Draft) -> None:
     """Every field that reaches the provider or the journal as text, before any is rendered,
-    stored or sent."""
+    stored or sent. One search over all of them first: the field is looked for only if needed."""
+    failover = draft.failover
+    every = (
+        draft.text or "",
+        draft.subject or "",
+        draft.template_id or "",
+        draft.idempotency_key or "",
+        failover.text or "" if failover else "",
+        failover.subject or "" if failover else "",
+        *draft.variables,
+        *draft.variables.values(),
+    )
+    if content.valid_utf8("".join(every)):
+        return
     fields = {
         "text": draft.text,
         "subject": draft.subject,

@@ -28,6 +28,10 @@ def normalize_text(text: str) -> str:
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
+def valid_utf8(text: str) -> bool:
+    return _SURROGATE.search(text) is None
+
+
 def check_utf8(text: str, what: str) -> None:
     """Refuse text that is not valid UTF-8. Python hands invalid bytes in argv and stdin on as
     lone surrogates (surrogateescape): sent on, they are mojibake to the recipient or an
