@@ -23,6 +23,7 @@ from kmsg_cli.core.ledger import Verdict
 from kmsg_cli.core.models import Message, Record, SendResult, Status, evolve
 from kmsg_cli.core.ports import Env, JournalStore
 from kmsg_cli.core.routing import route
+from kmsg_cli.core.settle import ready, settle
 from kmsg_cli.errors import ConfigError, ExitCode, InputError, KmsgError, ProviderError
 
 
@@ -172,10 +173,10 @@ def _send_chunk(
     messages = [m for m in messages if m.to not in blocked]
     if not messages:
         return suppressed
-    return suppressed + _journal_and_send(messages, route_ids, env, abandoned)
+    return suppressed + _attempt_and_send(messages, route_ids, env, abandoned)
 
 
-def _journal_and_send(
+def _attempt_and_send(
     messages: list[Message], route_ids: Sequence[str], env: Env, abandoned: bool
 ) -> list[Outcome]:
     store = env.store()
@@ -194,8 +195,6 @@ def _journal_and_send(
 
 def _settle_ready(records: list[Record], env: Env, abandoned: bool) -> set[str]:
     """Settle the attempts old enough to ask about; returns their message ids."""
-    from kmsg_cli.core.settle import ready, settle
-
     now = env.clock.now_ms()
     due = [r for r in records if ready(r, now, env, owner_gone=abandoned)]
     if due:
