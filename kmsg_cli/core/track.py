@@ -26,6 +26,7 @@ from kmsg_cli.errors import AuthError, ConfigError, KmsgError, ProviderError, Ra
 DEFAULT_LEASE_S = 300  # far longer than a pass holds its records; a killed pass's claims come back
 DEFAULT_RETRY_AFTER_S = 60
 STATUS_BATCH = 100  # queries per status() call unless the adapter says otherwise
+CLAIM_BATCH = 1000  # records claimed, checked and written at a time within one pass
 
 
 class TrackStore(FailoverStore, Protocol):
@@ -40,6 +41,7 @@ class TrackStore(FailoverStore, Protocol):
         *,
         provider: str | None = None,
         everything: bool = False,
+        checked_before: int | None = None,
     ) -> list[Record]: ...
 
     def release(self, owner: str, message_ids: Sequence[str]) -> None: ...
@@ -92,22 +94,29 @@ def track_pass(env: Env, store: TrackStore, opts: TrackOptions) -> PassSummary:
     """One pass. Provider errors are per provider (TRK-1, TRK-10, TRK-11), never the pass's."""
     summary = PassSummary()
     _failovers(env, store, opts, summary)  # what a crashed pass left, first (FO-1)
-    now = env.clock.now_ms()
-    records = store.claim_due(
-        opts.owner,
-        now,
-        now + opts.lease_s * 1000,
-        opts.limit,
-        provider=opts.provider,
-        everything=opts.everything,
-    )
-    summary.claimed = len(records)
-    try:
-        checks = check_records(records, env, opts, summary)
-        summary.count(store.apply_checks(opts.owner, checks, env.clock.now_ms()))
-    finally:
-        # records not checked (auth/config errors, a crash) go back still due
-        store.release(opts.owner, [r.message_id for r in records])
+    started, errors = env.clock.now_ms(), len(summary.errors)
+    while summary.claimed < opts.limit and len(summary.errors) == errors:
+        # claimed a batch at a time, so memory stays flat in --limit; an error stops the pass (the
+        # records it left due would only be claimed again)
+        now = env.clock.now_ms()
+        records = store.claim_due(
+            opts.owner,
+            now,
+            now + opts.lease_s * 1000,
+            min(CLAIM_BATCH, opts.limit - summary.claimed),
+            provider=opts.provider,
+            everything=opts.everything,
+            checked_before=started,
+        )
+        if not records:
+            break
+        summary.claimed += len(records)
+        try:
+            checks = check_records(records, env, opts, summary)
+            summary.count(store.apply_checks(opts.owner, checks, env.clock.now_ms()))
+        finally:
+            # records not checked (auth/config errors, a crash) go back still due
+            store.release(opts.owner, [r.message_id for r in records])
     _failovers(env, store, opts, summary)
     return summary
 

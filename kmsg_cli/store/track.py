@@ -65,6 +65,7 @@ class TrackQueries:
         *,
         provider: str | None = None,
         everything: bool = False,
+        checked_before: int | None = None,
     ) -> list[Record]:
         """Take up to ``limit`` due, unleased (or lease-expired) records for ``owner``.
 
@@ -75,6 +76,8 @@ class TrackQueries:
         due = '"next_check_at" <= :now'
         if everything:
             due = f"({due} OR \"send_state\" <> 'in_flight')"
+        if checked_before is not None:  # a pass taken in batches: not what it checked already
+            due += ' AND ("last_checked_at" IS NULL OR "last_checked_at" < :checked_before)'
         only = 'AND "provider_id" = :provider' if provider else ""
         sql = (
             'UPDATE "kmsg_delivery_tracking" SET "claimed_by" = :owner, "lease_until" = :lease '
@@ -86,6 +89,7 @@ class TrackQueries:
         )
         args = {"owner": owner, "lease": lease_until, "now": now, "limit": limit}
         args["provider"] = provider
+        args["checked_before"] = checked_before
         with self.write() as conn:
             rows = conn.execute(sql, args).fetchall()
         records = [record_from_row(r) for r in rows]
@@ -104,41 +108,60 @@ class TrackQueries:
 
     def apply_checks(self, owner: str, checks: Sequence[Check], now: int) -> list[Check]:
         """Write every check in one transaction and release those claims; returns the checks that
-        landed (a row another owner took over after our lease expired is left alone)."""
-        applied: list[Check] = []
+        landed (a row another owner took over after our lease expired is left alone). One
+        statement per kind of write, whatever the number of checks."""
         with self.write() as conn:
-            for c in checks:
-                if self._apply_one(conn, owner, c, now):
-                    applied.append(c)
-        return applied
-
-    def _apply_one(self, conn: sqlite3.Connection, owner: str, c: Check, now: int) -> bool:
-        if not _update_checked(conn, owner, c, now):
-            return False
-        conn.executemany(
-            'INSERT INTO "kmsg_status_history" ("message_id","at","status","code","message",'
-            '"source") VALUES (?,?,?,?,?,?)',
-            [
-                (
-                    c.message_id,
-                    h.at,
-                    h.status.value if h.status else None,
-                    h.code,
-                    h.message,
-                    h.source,
-                )
-                for h in c.history
-            ],
-        )
-        if c.failover:
-            conn.execute(
+            held = self._still_held(conn, owner, [c.message_id for c in checks])
+            applied = [c for c in checks if c.message_id in held]
+            conn.executemany(_UPDATE_CHECKED, [_checked_row(owner, c, now) for c in applied])
+            conn.executemany(
+                'INSERT INTO "kmsg_status_history" ("message_id","at","status","code","message",'
+                '"source") VALUES (?,?,?,?,?,?)',
+                [
+                    (
+                        c.message_id,
+                        h.at,
+                        h.status.value if h.status else None,
+                        h.code,
+                        h.message,
+                        h.source,
+                    )
+                    for c in applied
+                    for h in c.history
+                ],
+            )
+            conn.executemany(
                 'INSERT OR IGNORE INTO "kmsg_failover_intents" ("original_id","fallback_id",'
                 '"state","created_at","updated_at") VALUES (?,?,?,?,?)',
-                (c.message_id, fallback_id(c.message_id), PENDING, now, now),
+                [
+                    (c.message_id, fallback_id(c.message_id), PENDING, now, now)
+                    for c in applied
+                    if c.failover
+                ],
             )
-        elif c.finished:
-            conn.execute(_CLEAR_FAILOVER_TEXT, (c.message_id,))
-        return True
+            conn.executemany(
+                _CLEAR_FAILOVER_TEXT,
+                [(c.message_id,) for c in applied if c.finished and not c.failover],
+            )
+        return applied
+
+    @staticmethod
+    def _still_held(conn: sqlite3.Connection, owner: str, ids: Sequence[str]) -> set[str]:
+        """The rows this owner still holds and that may still change (TRK-3), in the write
+        transaction, so the updates that follow cannot race another owner."""
+        held: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            held.update(
+                row[0]
+                for row in conn.execute(
+                    'SELECT "message_id" FROM "kmsg_delivery_tracking" WHERE "claimed_by" = ? '
+                    f'AND "status" IN {POLLABLE_SQL} '
+                    f'AND "message_id" IN ({",".join("?" * len(chunk))})',
+                    (owner, *chunk),
+                )
+            )
+        return held
 
     # ---- the failover outbox --------------------------------------------------------------
 
@@ -239,36 +262,34 @@ class TrackQueries:
             yield ids
 
 
-def _update_checked(conn: sqlite3.Connection, owner: str, c: Check, now: int) -> bool:
-    """The guarded row update: only a row this owner holds and that is not terminal (TRK-3)."""
+_UPDATE_CHECKED = (
+    'UPDATE "kmsg_delivery_tracking" SET "status"=?, "provider_status_code"=?, '
+    '"provider_status_message"=?, "delivered_at"=?, "failed_at"=?, '
+    '"status_updated_at" = CASE WHEN "status" <> ? THEN ? ELSE "status_updated_at" END, '
+    '"attempt_count" = "attempt_count" + ?, '
+    '"last_checked_at" = COALESCE(?, "last_checked_at"), "next_check_at"=?, '
+    '"last_error"=?, "claimed_by"=NULL, "lease_until"=NULL, '
+    # an in-flight row is only claimed after the in-flight grace: its sender is gone
+    '"send_state" = CASE WHEN "send_state" = \'in_flight\' AND ? IS NOT NULL '
+    "THEN 'unknown' ELSE \"send_state\" END "
+    f'WHERE "message_id"=? AND "claimed_by"=? AND "status" IN {POLLABLE_SQL}'
+)
+
+
+def _checked_row(owner: str, c: Check, now: int) -> tuple[object, ...]:
     return (
-        conn.execute(
-            'UPDATE "kmsg_delivery_tracking" SET "status"=?, "provider_status_code"=?, '
-            '"provider_status_message"=?, "delivered_at"=?, "failed_at"=?, '
-            '"status_updated_at" = CASE WHEN "status" <> ? THEN ? ELSE "status_updated_at" END, '
-            '"attempt_count" = "attempt_count" + ?, '
-            '"last_checked_at" = COALESCE(?, "last_checked_at"), "next_check_at"=?, '
-            '"last_error"=?, "claimed_by"=NULL, "lease_until"=NULL, '
-            # an in-flight row is only claimed after the in-flight grace: its sender is gone
-            '"send_state" = CASE WHEN "send_state" = \'in_flight\' AND ? IS NOT NULL '
-            "THEN 'unknown' ELSE \"send_state\" END "
-            f'WHERE "message_id"=? AND "claimed_by"=? AND "status" IN {POLLABLE_SQL}',
-            (
-                c.status.value,
-                c.code,
-                c.message,
-                c.delivered_at,
-                c.failed_at,
-                c.status.value,
-                now,
-                c.attempts,
-                c.checked_at,
-                c.next_check_at,
-                json.dumps(c.last_error, ensure_ascii=False) if c.last_error else None,
-                c.checked_at,
-                c.message_id,
-                owner,
-            ),
-        ).rowcount
-        == 1
+        c.status.value,
+        c.code,
+        c.message,
+        c.delivered_at,
+        c.failed_at,
+        c.status.value,
+        now,
+        c.attempts,
+        c.checked_at,
+        c.next_check_at,
+        json.dumps(c.last_error, ensure_ascii=False) if c.last_error else None,
+        c.checked_at,
+        c.message_id,
+        owner,
     )

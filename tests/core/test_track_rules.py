@@ -413,3 +413,23 @@ def test_crash_after_the_fallback_is_sent_before_the_intent_is_marked(
     run(env, db)
     _assert_one_fallback(db, provider, mid)
     assert db.intent(mid).error is None  # finished from the fallback's own journal record
+
+
+def test_a_pass_claims_in_batches_and_checks_each_record_once(clock: FakeClock, db: Store) -> None:
+    from kmsg_cli.core import track
+
+    provider = FakeProvider()
+    env = make_env(clock, db, provider)
+    for i in range(5):
+        db.begin_attempts([(message(clock, i), "mock")], clock.now_ms())
+    db.conn.execute(
+        "UPDATE kmsg_delivery_tracking SET send_state = 'accepted', provider_message_id = 'p'"
+    )
+    clock.advance(10 * 60 + 1)
+    batch, track.CLAIM_BATCH = track.CLAIM_BATCH, 2
+    try:
+        summary = run(env, db, everything=True)
+    finally:
+        track.CLAIM_BATCH = batch
+    assert summary.claimed == 5 and summary.checked == 5  # three batches, none checked twice
+    assert len(provider.queries) == 5
