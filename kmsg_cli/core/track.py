@@ -26,7 +26,7 @@ from kmsg_cli.errors import AuthError, ConfigError, KmsgError, ProviderError, Ra
 DEFAULT_LEASE_S = 300  # far longer than a pass holds its records; a killed pass's claims come back
 DEFAULT_RETRY_AFTER_S = 60
 STATUS_BATCH = 100  # queries per status() call unless the adapter says otherwise
-CLAIM_BATCH = 1000  # records claimed, checked and written at a time within one pass
+CLAIM_BATCH = 5000  # records claimed, checked and written at a time within one pass
 
 
 class TrackStore(FailoverStore, Protocol):
@@ -41,7 +41,7 @@ class TrackStore(FailoverStore, Protocol):
         *,
         provider: str | None = None,
         everything: bool = False,
-        checked_before: int | None = None,
+        after: str = "",
     ) -> list[Record]: ...
 
     def release(self, owner: str, message_ids: Sequence[str]) -> None: ...
@@ -94,7 +94,7 @@ def track_pass(env: Env, store: TrackStore, opts: TrackOptions) -> PassSummary:
     """One pass. Provider errors are per provider (TRK-1, TRK-10, TRK-11), never the pass's."""
     summary = PassSummary()
     _failovers(env, store, opts, summary)  # what a crashed pass left, first (FO-1)
-    started, errors = env.clock.now_ms(), len(summary.errors)
+    after, errors = "", len(summary.errors)
     while summary.claimed < opts.limit and len(summary.errors) == errors:
         # claimed a batch at a time, so memory stays flat in --limit; an error stops the pass (the
         # records it left due would only be claimed again)
@@ -106,10 +106,11 @@ def track_pass(env: Env, store: TrackStore, opts: TrackOptions) -> PassSummary:
             min(CLAIM_BATCH, opts.limit - summary.claimed),
             provider=opts.provider,
             everything=opts.everything,
-            checked_before=started,
+            after=after,
         )
         if not records:
             break
+        after = max(r.message_id for r in records)
         summary.claimed += len(records)
         try:
             checks = check_records(records, env, opts, summary)

@@ -153,8 +153,6 @@ MIGRATIONS: list[tuple[str, str]] = [
         # is a new row, never a collision with the old one. "journaled" is renamed "in_flight",
         # and the old trick of freeing a rejected row's key by renaming it is no longer needed.
         # A send-bulk job is a campaign, so "job" means only a kmsg_jobs row.
-        # The seed's (status, next_check_at) index serves the due-record claim, so the partial
-        # index on next_check_at from 003 only cost every write a second B-tree.
         "005_delivery_ledger",
         """
         ALTER TABLE "kmsg_delivery_tracking" ADD COLUMN "attempt" INTEGER NOT NULL DEFAULT 1;
@@ -166,7 +164,6 @@ MIGRATIONS: list[tuple[str, str]] = [
         UPDATE "kmsg_delivery_tracking" SET "send_state" = 'in_flight'
           WHERE "send_state" = 'journaled';
         ALTER TABLE "kmsg_bulk_jobs" RENAME TO "kmsg_campaigns";
-        DROP INDEX IF EXISTS "idx_kmsg_delivery_pollable";
         UPDATE "kmsg_delivery_tracking" SET "send_state" = 'refused'
           WHERE "send_state" = 'rejected' AND "provider_message_id" = ''
           AND json_valid("last_error")

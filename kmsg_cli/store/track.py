@@ -65,31 +65,35 @@ class TrackQueries:
         *,
         provider: str | None = None,
         everything: bool = False,
-        checked_before: int | None = None,
+        after: str = "",
     ) -> list[Record]:
         """Take up to ``limit`` due, unleased (or lease-expired) records for ``owner``.
 
         ``everything`` (--now) ignores the schedule, except for rows still in their send call
         (in flight, not yet past the in-flight grace): asking about those could race the send.
-        Planned rows (held in the local queue) were never sent: they are not tracked yet."""
+        Planned rows (held in the local queue) were never sent: they are not tracked yet.
+        ``everything`` walks the rows in id order from ``after`` (a pass takes them in batches,
+        and a checked row is due again at once in that mode); otherwise the most overdue first."""
 
         due = '"next_check_at" <= :now'
         if everything:
             due = f"({due} OR \"send_state\" <> 'in_flight')"
-        if checked_before is not None:  # a pass taken in batches: not what it checked already
-            due += ' AND ("last_checked_at" IS NULL OR "last_checked_at" < :checked_before)'
         only = 'AND "provider_id" = :provider' if provider else ""
+        order = 'ORDER BY "next_check_at"'
+        if everything:
+            only += ' AND "message_id" > :after'
+            order = 'ORDER BY "message_id"'
         sql = (
             'UPDATE "kmsg_delivery_tracking" SET "claimed_by" = :owner, "lease_until" = :lease '
             'WHERE "message_id" IN (SELECT "message_id" FROM "kmsg_delivery_tracking" '
             f'WHERE "status" IN {POLLABLE_SQL} AND {due} AND "send_state" <> \'planned\' '
             f'AND ("lease_until" IS NULL OR "lease_until" < :now) {only} '
-            'ORDER BY "next_check_at" LIMIT :limit) '
+            f"{order} LIMIT :limit) "
             f"RETURNING {RECORD_COLUMNS}"
         )
         args = {"owner": owner, "lease": lease_until, "now": now, "limit": limit}
         args["provider"] = provider
-        args["checked_before"] = checked_before
+        args["after"] = after
         with self.write() as conn:
             rows = conn.execute(sql, args).fetchall()
         records = [record_from_row(r) for r in rows]
