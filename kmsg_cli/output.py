@@ -2,6 +2,10 @@
 
 ``--json``: exactly one document on stdout, ``{"schema_version": 1, "ok": ...}``, errors included.
 Human mode: rich, colour off when stdout is not a terminal, with ``--no-color`` or ``NO_COLOR``.
+
+A reader that goes away (``kmsg status | head -1``) ends the output, never the command: every
+write goes through ``_Guarded``, so the command still finishes and exits with its own code (a send
+whose output pipe closed still says whether its messages were accepted).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from kmsg_cli.core import phone
 from kmsg_cli.errors import KmsgError
@@ -20,6 +24,57 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 SCHEMA_VERSION = 1
+
+
+class _Guarded:
+    """A text stream where a closed pipe (EPIPE) discards the output instead of raising: the
+    descriptor is pointed at /dev/null, so later writes and the interpreter's flush at exit
+    succeed quietly too. Made per use around the stream of the moment (tests swap them, and a
+    rich progress bar swaps in its own stderr while it is live)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            self._discard()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self._discard()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def __getattr__(self, name: str) -> Any:  # encoding, errors, ... for rich
+        return getattr(self.stream, name)
+
+    def _discard(self) -> None:
+        try:
+            fd = self.stream.fileno()
+        except (OSError, ValueError):  # not a real file (a test's buffer): nothing to redirect
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, fd)
+        finally:
+            os.close(devnull)
+
+
+def _out() -> TextIO:
+    return cast("TextIO", _Guarded(sys.stdout))  # what rich and print need of a stream
+
+
+def _err() -> TextIO:
+    return cast("TextIO", _Guarded(sys.stderr))
 
 
 class Output:
@@ -47,13 +102,13 @@ class Output:
         # piped output is read by people and scripts alike: never cut ids to fit 80 columns
         width = None if sys.stdout.isatty() else 200
         return Console(
-            file=sys.stdout, no_color=self.no_color, highlight=False, soft_wrap=True, width=width
+            file=_out(), no_color=self.no_color, highlight=False, soft_wrap=True, width=width
         )
 
     def err_console(self) -> Console:
         from rich.console import Console
 
-        return Console(file=sys.stderr, no_color=self.no_color, highlight=False, soft_wrap=True)
+        return Console(file=_err(), no_color=self.no_color, highlight=False, soft_wrap=True)
 
     def phone(self, number: str | None) -> str:
         if not number:
@@ -105,7 +160,13 @@ class Output:
     def write(self, text: str) -> None:
         """Raw text on stdout, for results streamed row by row (bulk dry-run)."""
         self.emitted = True
-        sys.stdout.write(text)
+        _out().write(text)
+
+    def flush(self) -> None:
+        """At the end of a command: what is still buffered goes now, while a closed pipe can
+        still be ignored (at interpreter exit it would print a traceback and exit 120)."""
+        _out().flush()
+        _err().flush()
 
     def confirm(self, question: str) -> bool:
         """Ask on the terminal; True without asking when there is no terminal to ask on."""
@@ -154,8 +215,9 @@ class Output:
         yield advance
 
     def _json(self, doc: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
-        sys.stdout.flush()
+        out = _out()
+        out.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
+        out.flush()
 
     # -- diagnostics on stderr ----------------------------------------------------------------
     def warn(self, message: str) -> None:
@@ -172,5 +234,6 @@ class Output:
             self._stderr(message)
 
     def _stderr(self, line: str) -> None:
-        sys.stderr.write(line + "\n")
-        sys.stderr.flush()
+        err = _err()
+        err.write(line + "\n")
+        err.flush()

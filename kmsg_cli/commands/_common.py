@@ -121,6 +121,7 @@ def run(app_ctx: AppContext, body: Callable[[], Any]) -> Any:
         raise typer.Exit(1) from None
     finally:
         app_ctx.close()
+        out.flush()  # a reader gone by now must not turn the exit into a traceback
     if code:
         raise typer.Exit(int(code))
     return None
