@@ -1,6 +1,7 @@
 """The only module that prints. Data on stdout, diagnostics on stderr.
 
-``--json``: exactly one document on stdout, ``{"schema_version": 1, "ok": ...}``, errors included.
+``--json``: exactly one document on stdout, ``{"schema_version": 1, "ok": ...}``, errors included;
+stderr stays silent unless something is fatal (warnings go into the document's ``warnings``).
 Human mode: rich, colour off when stdout is not a terminal, with ``--no-color`` or ``NO_COLOR``.
 
 A reader that goes away (``kmsg status | head -1``) ends the output, never the command: every
@@ -94,6 +95,7 @@ class Output:
         self.show_recipients = show_recipients
         self._said: set[str] = set()
         self.emitted = False
+        self.warnings: list[str] = []  # --json: warnings for the next document, not stderr
 
     # -- consoles are made on use, so they bind to the streams of the moment (tests swap them)
     def console(self) -> Console:
@@ -127,7 +129,7 @@ class Output:
         human rendering of actions (send, track), not the answer of a query (``data=True``)."""
         self.emitted = True
         if self.json_mode:
-            self._json({"schema_version": SCHEMA_VERSION, "ok": True, **doc})
+            self._document(True, doc)
         elif human is not None and (data or not self.quiet):
             human(self.console())
 
@@ -139,14 +141,13 @@ class Output:
             if self.emitted:
                 return
             self.emitted = True
-            self._json(
+            self._document(
+                False,
                 {
-                    "schema_version": SCHEMA_VERSION,
-                    "ok": False,
                     **(doc or {}),
                     "error": error.to_dict(),
                     "exit_code": exit_code or error.exit_code,
-                }
+                },
             )
             return
         self.error(error.message)
@@ -214,6 +215,13 @@ class Output:
 
         yield advance
 
+    def _document(self, ok: bool, doc: dict[str, Any]) -> None:
+        full = {"schema_version": SCHEMA_VERSION, "ok": ok, **doc}
+        if self.warnings or "warnings" in doc:
+            full["warnings"] = [*doc.get("warnings", []), *self.warnings]
+            self.warnings = []
+        self._json(full)
+
     def _json(self, doc: dict[str, Any]) -> None:
         out = _out()
         out.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
@@ -221,10 +229,15 @@ class Output:
 
     # -- diagnostics on stderr ----------------------------------------------------------------
     def warn(self, message: str) -> None:
+        """On stderr, even with --quiet; with --json, in the next document's ``warnings``."""
+        if self.json_mode:
+            if message not in self.warnings:
+                self.warnings.append(message)
+            return
         self._stderr(f"warning: {message}")
 
     def info(self, message: str, *, once: bool = False) -> None:
-        if self.quiet or (once and message in self._said):
+        if self.quiet or self.json_mode or (once and message in self._said):
             return
         self._said.add(message)
         self._stderr(message)

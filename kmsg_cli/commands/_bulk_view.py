@@ -37,7 +37,8 @@ class Tally:
             self.fatal = self.fatal or r.fatal
             self.rows += 1
             self.counts[r.state] += 1
-            if r.state in ("failed", "invalid", "suppressed"):
+            # --json keeps stderr for what is fatal: the document counts them, --report names them
+            if r.state in ("failed", "invalid", "suppressed") and not out.json_mode:
                 self.shown += 1
                 if self.shown <= SHOWN_ERRORS:
                     out.error(f"row {r.row} ({out.phone(r.to)}): {r.state}: {r.error}")
@@ -118,6 +119,8 @@ class DryRunWriter:
         out = self.out
         if out.json_mode:
             tail: dict[str, Any] = {"summary": totals, "ok": error is None and code == 0}
+            if out.warnings:
+                tail["warnings"] = out.warnings
             if error is not None:
                 tail |= {"error": error.to_dict(), "exit_code": error.exit_code}
             elif code:

@@ -1,8 +1,10 @@
 """kmsg in a pipeline, as a real child process with real pipes: a reader that stops early
-(`kmsg status | head -1`) ends the output quietly and the exit code still tells the truth."""
+(`kmsg status | head -1`) ends the output quietly and the exit code still tells the truth, and
+with --json stderr stays silent unless something is fatal."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -112,3 +114,25 @@ def test_a_campaign_whose_reader_left_still_sends_every_row(
     code, _, err = kmsg("send-bulk", data, "--text", "hi", "--yes", lines=0)
     assert (code, accepted(configured)) == (0, 30)
     assert "Traceback" not in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("flag", ["--json", "-q"])
+def test_json_and_quiet_keep_stderr_silent_on_the_first_run(kmsg_home: Path, flag: str) -> None:
+    # no config file: the built-in mock, whose notice is for people, not for scripts
+    code, read, err = kmsg("send", "--to", "01012345671", "--text", "hi", flag)
+    assert (code, err) == (0, "")
+    if flag == "--json":
+        assert json.loads(read)["ok"] is True
+
+
+def test_json_puts_warnings_in_the_document_not_on_stderr(kmsg_home: Path) -> None:
+    code, read, err = kmsg("send", "--to", "01012345671", "--text", "-", "--json", stdin="가" * 46)
+    doc = json.loads(read)
+    assert (code, err) == (0, "")
+    assert doc["warnings"] == ["text is 92 bytes, over the 90-byte SMS limit: it goes as LMS"]
+
+
+def test_a_fatal_error_in_json_mode_is_the_document(kmsg_home: Path) -> None:
+    code, read, err = kmsg("send", "--to", "123", "--text", "hi", "--json")
+    assert (code, err) == (65, "")
+    assert json.loads(read)["exit_code"] == 65
