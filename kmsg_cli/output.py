@@ -96,6 +96,7 @@ class Output:
         self._said: set[str] = set()
         self.emitted = False
         self.warnings: list[str] = []  # --json: warnings for the next document, not stderr
+        self._bar_live = False  # a rich progress bar is being drawn on stderr
 
     # -- consoles are made on use, so they bind to the streams of the moment (tests swap them)
     def console(self) -> Console:
@@ -169,13 +170,24 @@ class Output:
         _out().flush()
         _err().flush()
 
-    def confirm(self, question: str) -> bool:
-        """Ask on the terminal; True without asking when there is no terminal to ask on."""
-        if self.json_mode or not (sys.stdin.isatty() and sys.stderr.isatty()):
-            return True
-        import typer
+    @staticmethod
+    def can_ask() -> bool:
+        """A person at a terminal can answer: stdin and stderr are both a terminal."""
+        return sys.stdin.isatty() and sys.stderr.isatty()
 
-        return typer.confirm(question, default=False, err=True)
+    def confirm(self, question: str) -> bool:
+        """Ask on the terminal (stderr, so stdout keeps only data). Only y or yes is a yes;
+        Enter, anything else, Ctrl-C and Ctrl-D are a no."""
+        err = _err()
+        try:  # the prompt too: a Ctrl-C typed as soon as it shows may arrive before the read
+            err.write(f"{question} [y/N] ")
+            err.flush()
+            answer = sys.stdin.readline()
+        except KeyboardInterrupt:
+            answer = ""
+        if not answer.endswith("\n"):  # Ctrl-C or Ctrl-D: the cursor is still on the prompt
+            err.write("\n")
+        return answer.strip().lower() in ("y", "yes")
 
     @contextmanager
     def progress(
@@ -201,7 +213,11 @@ class Output:
                 *columns, TimeRemainingColumn(), console=self.err_console(), transient=True
             ) as bar:
                 task = bar.add_task("", total=total)
-                yield lambda n, summary: bar.update(task, advance=n, description=summary)
+                self._bar_live = True
+                try:
+                    yield lambda n, summary: bar.update(task, advance=n, description=summary)
+                finally:
+                    self._bar_live = False
             return
         state = {"done": 0, "said": start}
 
@@ -241,6 +257,24 @@ class Output:
             return
         self._said.add(message)
         self._stderr(message)
+
+    def signal_notice(self, message: str) -> None:
+        """One line on stderr from a signal handler (not with --quiet or --json). The handler may
+        have interrupted a write to ``sys.stderr``, which must not be re-entered, so this is one
+        raw write; over a live progress bar it first clears the line the bar is drawn on (the
+        bar redraws itself below)."""
+        if self.quiet or self.json_mode:
+            return
+        line = ("\r\x1b[2K" if self._bar_live else "") + message + "\n"
+        try:
+            fd = sys.stderr.fileno()
+        except (OSError, ValueError):  # not a real file (a test's buffer): no re-entry to fear
+            self._stderr(message)
+            return
+        try:
+            os.write(fd, line.encode(errors="replace"))
+        except OSError:  # stderr closed: the stop goes ahead anyway
+            pass
 
     def debug(self, message: str) -> None:
         if self.verbose:

@@ -140,16 +140,20 @@ class Stop:
 
 
 @contextlib.contextmanager
-def stop_on_signals() -> Iterator[Stop]:
-    """The first SIGINT/SIGTERM asks the loop to stop after the work in hand; a second SIGINT
+def stop_on_signals(notice: Callable[[int], None] | None = None) -> Iterator[Stop]:
+    """The first SIGINT/SIGTERM asks the loop to stop after the work in hand, and calls
+    ``notice(signum)`` so the person who pressed Ctrl-C knows it was heard; a second SIGINT
     interrupts at once."""
     stop = Stop()
 
     def handler(signum: int, _frame: Any) -> None:
         if stop.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        first = not stop.requested
         stop.requested = True
         stop.interrupted = stop.interrupted or signum == signal.SIGINT
+        if first and notice is not None:
+            notice(signum)
 
     previous: dict[signal.Signals, Any] = {}
     try:
