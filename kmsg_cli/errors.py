@@ -2,6 +2,7 @@
 
     KmsgError                      1   finished, something failed
     ├── UsageError                 2   bad flags or arguments
+    │   └── NotConfirmed           2   send-bulk: no terminal to ask on and no --yes
     ├── InputError                65   bad number, missing variable, too long, bad CSV row
     ├── InputFileError            66   file missing or unreadable
     ├── ConfigError               78   bad TOML, unknown key, missing secret, no route,
@@ -9,6 +10,7 @@
     ├── StorageError              74   kmsg's own database: disk full, I/O error, read-only
     ├── TemporaryError            75   lock held, quiet hours: state saved, rerun later
     ├── Interrupted              130   Ctrl-C, state saved
+    │   └── Cancelled            130   send-bulk: not confirmed at the prompt, nothing sent
     └── ProviderError                  a whole provider call failed (docs/providers.md)
         ├── AuthError             77   keys, signature, IP allow-list
         ├── InvalidRequest        65   the provider refused the content
@@ -65,6 +67,12 @@ class UsageError(KmsgError):
     code = "usage"
 
 
+class NotConfirmed(UsageError):
+    """Sending needs a yes and there is nobody to ask: the command line must say --yes."""
+
+    code = "not_confirmed"
+
+
 class InputError(KmsgError):
     exit_code = 65
     code = "invalid_input"
@@ -95,6 +103,12 @@ class TemporaryError(KmsgError):
 class Interrupted(KmsgError):
     exit_code = 130
     code = "interrupted"
+
+
+class Cancelled(Interrupted):
+    """The person at the prompt said no (or pressed Ctrl-C or Ctrl-D there): nothing was sent."""
+
+    code = "cancelled"
 
 
 class ProviderError(KmsgError):

@@ -37,7 +37,8 @@ class Tally:
             self.fatal = self.fatal or r.fatal
             self.rows += 1
             self.counts[r.state] += 1
-            if r.state in ("failed", "invalid", "suppressed"):
+            # --json keeps stderr for what is fatal: the document counts them, --report names them
+            if r.state in ("failed", "invalid", "suppressed") and not out.json_mode:
                 self.shown += 1
                 if self.shown <= SHOWN_ERRORS:
                     out.error(f"row {r.row} ({out.phone(r.to)}): {r.state}: {r.error}")
@@ -51,15 +52,33 @@ class Tally:
 
 
 def show_summary(console: Console, job_id: str, s: Summary) -> None:
-    types = ", ".join(f"{n:,} {t}" for t, n in s.types.most_common())
     providers = ", ".join(f"{n:,} via {p}" for p, n in s.providers.most_common())
-    cost = f"{s.cost:,.0f} KRW" + (
-        f" + unpriced {', '.join(sorted(s.unpriced))}" if s.unpriced else ""
-    )
-    console.print(f"job {job_id}: {s.rows:,} rows: {s.valid:,} valid, {s.invalid:,} invalid")
+    line = f"job {job_id}: {s.rows:,} rows: {s.valid:,} valid, {s.invalid:,} invalid"
+    console.print(line, markup=False)
     if s.sent_before:
         console.print(f"  already sent by an earlier run: {s.sent_before:,} (not sent again)")
-    console.print(f"  to send: {s.to_send:,} ({types}; {providers}); estimated cost {cost}")
+    console.print(
+        f"  to send: {s.to_send:,} ({types_text(s)}; {providers}); {cost_text(s)}", markup=False
+    )
+
+
+def messages(n: int) -> str:
+    return f"{n:,} message" + ("" if n == 1 else "s")
+
+
+def types_text(s: Summary) -> str:
+    return ", ".join(f"{n:,} {t}" for t, n in s.types.most_common())
+
+
+def cost_text(s: Summary) -> str:
+    """What the rows to send would cost, from [prices]; says which types have no price."""
+    cost = f"{s.cost:,.2f}".rstrip("0").rstrip(".")
+    unpriced = ", ".join(sorted(s.unpriced))
+    if not s.unpriced:
+        return f"estimated cost {cost} KRW"
+    if s.cost:
+        return f"estimated cost {cost} KRW + {unpriced} (no price in [prices])"
+    return f"cost unknown: no [prices] for {unpriced}"
 
 
 class DryRunWriter:
@@ -118,6 +137,8 @@ class DryRunWriter:
         out = self.out
         if out.json_mode:
             tail: dict[str, Any] = {"summary": totals, "ok": error is None and code == 0}
+            if out.warnings:
+                tail["warnings"] = out.warnings
             if error is not None:
                 tail |= {"error": error.to_dict(), "exit_code": error.exit_code}
             elif code:

@@ -121,6 +121,7 @@ def run(app_ctx: AppContext, body: Callable[[], Any]) -> Any:
         raise typer.Exit(1) from None
     finally:
         app_ctx.close()
+        out.flush()  # a reader gone by now must not turn the exit into a traceback
     if code:
         raise typer.Exit(int(code))
     return None
@@ -139,16 +140,20 @@ class Stop:
 
 
 @contextlib.contextmanager
-def stop_on_signals() -> Iterator[Stop]:
-    """The first SIGINT/SIGTERM asks the loop to stop after the work in hand; a second SIGINT
+def stop_on_signals(notice: Callable[[int], None] | None = None) -> Iterator[Stop]:
+    """The first SIGINT/SIGTERM asks the loop to stop after the work in hand, and calls
+    ``notice(signum)`` so the person who pressed Ctrl-C knows it was heard; a second SIGINT
     interrupts at once."""
     stop = Stop()
 
     def handler(signum: int, _frame: Any) -> None:
         if stop.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        first = not stop.requested
         stop.requested = True
         stop.interrupted = stop.interrupted or signum == signal.SIGINT
+        if first and notice is not None:
+            notice(signum)
 
     previous: dict[signal.Signals, Any] = {}
     try:

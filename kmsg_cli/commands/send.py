@@ -11,7 +11,7 @@ import typer
 from kmsg_cli.commands._common import app_context, command
 from kmsg_cli.core import korea, queue, service
 from kmsg_cli.core.compose import Draft
-from kmsg_cli.core.models import Failover
+from kmsg_cli.core.models import Failover, MessageType
 from kmsg_cli.core.times import kst, parse_when
 from kmsg_cli.errors import InputError, KmsgError, UsageError
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from kmsg_cli.context import AppContext
+    from kmsg_cli.core.ports import Env
     from kmsg_cli.core.service import Outcome, Planned
     from kmsg_cli.output import Output
 
@@ -141,9 +142,12 @@ def send(
     recipients = [part.strip() for item in to for part in item.split(",") if part.strip()]
     env = app_ctx.env()
     planned = service.plan(draft, recipients, env)
-    for item in planned:
-        for warning in item.warnings:
-            app_ctx.output.warn(warning)
+    # every recipient gets the same text, so its warnings once, not once per recipient
+    for warning in dict.fromkeys(w for item in planned for w in item.warnings):
+        app_ctx.output.warn(warning)
+    longer = _longer_than_sms(draft, planned, env)
+    if longer:
+        app_ctx.output.warn(longer)
     deferred = False
     if ad:
         for item in planned:
@@ -165,8 +169,35 @@ def _read_text(text: str | None) -> str | None:
         # decoded as argv is: invalid bytes become lone surrogates, which compose refuses with
         # one line (a strict read would end in an internal error instead)
         data = sys.stdin.buffer.read()
-        return data.decode(sys.stdin.encoding or "utf-8", "surrogateescape")
+        read = data.decode(sys.stdin.encoding or "utf-8", "surrogateescape")
+        # exactly one line ending goes, as `git commit -F -` drops it: `echo` adds one, and a
+        # 90-byte SMS must not become a 91-byte LMS; a blank line meant as content stays
+        if read.endswith("\n"):
+            read = read[:-2] if read.endswith("\r\n") else read[:-1]
+        return read
     return text
+
+
+def _longer_than_sms(draft: Draft, planned: list[Planned], env: Env) -> str | None:
+    """A message that is LMS only because of its length costs more than the SMS the sender may
+    have had in mind: say so, with the bytes and, when [prices] has both, the difference."""
+    if draft.type or draft.subject is not None or draft.image or draft.template_id:
+        return None  # the type was chosen, or follows from a subject or an image
+    longer = [p for p in planned if p.message.type is MessageType.LMS]
+    if not longer:
+        return None
+    note = (
+        f"text is {max(p.bytes for p in longer)} bytes, over the {env.auto_lms_bytes}-byte "
+        "SMS limit: it goes as LMS"
+    )
+    sms, lms = env.prices.get("SMS"), env.prices.get("LMS")
+    if sms is not None and lms is not None:
+        note += f" (+{_krw(lms - sms)} KRW a message: LMS {_krw(lms)}, SMS {_krw(sms)} KRW)"
+    return note
+
+
+def _krw(amount: float) -> str:
+    return f"{amount:,.2f}".rstrip("0").rstrip(".")
 
 
 def parse_vars(pairs: list[str], as_json: str | None) -> dict[str, str]:
@@ -206,7 +237,7 @@ def _dry_run(app_ctx: AppContext, planned: list[Planned]) -> int:
     rows = [_planned_doc(out, item) for item in planned]
     if not out.show_recipients:
         requests = _mask_numbers(requests, [i.message.to for i in planned], out)
-    doc = {"dry_run": True, "messages": rows, "requests": requests}
+    doc = {"dry_run": True, "messages": rows, "requests": requests, "warnings": []}
 
     def human(console: Console) -> None:
         from rich.table import Table
@@ -260,7 +291,12 @@ def _mask_numbers(
 def _report(out: Output, outcomes: list[Outcome], code: int) -> None:
     rows = [outcome_doc(out, o) for o in outcomes]
     accepted = sum(1 for o in outcomes if o.state in ("accepted", "duplicate", "queued"))
-    doc = {"messages": rows, "accepted": accepted, "failed": len(outcomes) - accepted}
+    doc = {
+        "messages": rows,
+        "accepted": accepted,
+        "failed": len(outcomes) - accepted,
+        "warnings": [],  # Output adds this command's warnings (those stderr shows without --json)
+    }
     failed = [
         (o, row)
         for o, row in zip(outcomes, rows, strict=True)

@@ -8,6 +8,7 @@ left to send, price it; nothing sent), --max-cost and the confirmation, and the 
 from __future__ import annotations
 
 import secrets
+import signal
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +17,28 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kmsg_cli.commands._bulk_io import CsvSource, Report, open_source, owner_alive, this_process
-from kmsg_cli.commands._bulk_view import DryRunWriter, Tally, show_summary
+from kmsg_cli.commands._bulk_view import (
+    DryRunWriter,
+    Tally,
+    cost_text,
+    messages,
+    show_summary,
+    types_text,
+)
 from kmsg_cli.commands._common import app_context, command, stop_on_signals
 from kmsg_cli.core import bulk, campaign, campaign_run
 from kmsg_cli.core.bulk import Spec, Summary
 from kmsg_cli.core.campaign_run import CampaignRun
 from kmsg_cli.core.settle import Settled
-from kmsg_cli.errors import ExitCode, InputFileError, KmsgError, TemporaryError, UsageError
+from kmsg_cli.errors import (
+    Cancelled,
+    ExitCode,
+    InputFileError,
+    KmsgError,
+    NotConfirmed,
+    TemporaryError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -74,7 +90,14 @@ def send_bulk(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Render and check every row; send nothing.")
     ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Send without asking; required without a terminal, even with --json.",
+        ),
+    ] = False,
     max_cost: Annotated[
         float | None, typer.Option("--max-cost", help="Refuse to start above this estimate (KRW).")
     ] = None,
@@ -95,6 +118,11 @@ def send_bulk(
     ] = False,
 ) -> int:
     """Send a CSV campaign: preview, confirm, send through batch endpoints, resume safely.
+
+    On a terminal it asks before sending; only y or yes sends. Exit codes: 0 every row accepted
+    (now or before), 1 some rows failed or were invalid, 2 no terminal to ask on and no --yes
+    (nothing sent), 65 bad input, 75 some outcome unknown or stopped by SIGTERM, 130 stopped by
+    Ctrl-C, or not confirmed at the prompt (no, Enter, Ctrl-C, Ctrl-D: nothing sent).
 
     Example: kmsg send-bulk customers.csv --text "{name}님, 주문하신 상품이 출발했습니다" --report out.csv
     """
@@ -228,16 +256,37 @@ class Run:
                 self.kept.unlink(missing_ok=True)
 
     def _refuse(self, summary: Summary, *, yes: bool) -> int | None:
-        """The exit code when this run sends nothing (nothing left, declined)."""
+        """The exit code when this run sends nothing: nothing left, or not confirmed. Without
+        --yes a person must say yes at a terminal; --json does not stand for a yes."""
         out = self.out
+        ask = not yes and summary.to_send > 0
+        if ask and not out.can_ask():
+            error: KmsgError = NotConfirmed(
+                f"{messages(summary.to_send)} to send ({types_text(summary)}; "
+                f"{cost_text(summary)}) and no terminal to confirm on: nothing sent",
+                hint="pass --yes to send them",
+            )
+            out.fail(error, self._preview_doc(summary))
+            return error.exit_code
         if not out.json_mode and not out.quiet:
             show_summary(out.err_console(), self.job_id, summary)
         if summary.to_send == 0:
             return self._nothing_to_send(summary)
-        if not yes and not out.confirm(f"Send {summary.to_send:,} messages?"):
-            out.error("cancelled; nothing sent")
-            return ExitCode.FAILED
+        if ask and not out.confirm(f"Send {messages(summary.to_send)} ({cost_text(summary)})?"):
+            error = Cancelled("cancelled; nothing sent")
+            out.fail(error, self._preview_doc(summary))
+            return error.exit_code
         return None
+
+    def _preview_doc(self, summary: Summary) -> dict[str, object]:
+        return {
+            "job": self.job_id,
+            "rows": summary.rows,
+            "to_send": summary.to_send,
+            "types": dict(summary.types),
+            "cost": None if summary.unpriced else summary.cost,
+            "unpriced": sorted(summary.unpriced),
+        }
 
     def _send(
         self,
@@ -252,7 +301,10 @@ class Run:
         tally = Tally(Report(report, out.phone))
         stopped = False
         try:
-            with stop_on_signals() as stop, out.progress(summary.rows, clock.now_ms) as advance:
+            with (
+                stop_on_signals(self._stopping) as stop,
+                out.progress(summary.rows, clock.now_ms) as advance,
+            ):
 
                 def emit(results: list[campaign.RowResult]) -> None:
                     tally.add(results, out)
@@ -273,6 +325,10 @@ class Run:
         )
         self._show_result(tally, stopped, code, report)
         return tally, code
+
+    def _stopping(self, signum: int) -> None:
+        again = " (Ctrl-C again to stop now)" if signum == signal.SIGINT else ""
+        self.out.signal_notice(f"stopping after the batches in flight{again}")
 
     def _settled(self, settled: Settled) -> None:
         found, lost, unknown = settled.found, settled.lost, settled.unknown

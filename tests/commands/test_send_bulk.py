@@ -68,14 +68,14 @@ def test_rerunning_the_same_command_sends_nothing_again(
     kmsg: Kmsg, kmsg_home: Path, tmp_path: Path
 ) -> None:
     data = campaign(tmp_path / "c.csv", 30)
-    assert kmsg("send-bulk", str(data), "--text", TEXT).exit_code == 0
-    code, doc = kmsg.json("send-bulk", str(data), "--text", TEXT)
+    assert kmsg("send-bulk", "--yes", str(data), "--text", TEXT).exit_code == 0
+    code, doc = kmsg.json("send-bulk", "--yes", str(data), "--text", TEXT)
     assert code == 0 and doc["sent_before"] == 30
     assert tracked(kmsg_home) == {"accepted": 30}
     # a fixed or added row goes out; the others still do not
     with data.open("a", encoding="utf-8") as f:
         f.write("새고객,01099998888\n")
-    code, doc = kmsg.json("send-bulk", str(data), "--text", TEXT)
+    code, doc = kmsg.json("send-bulk", "--yes", str(data), "--text", TEXT)
     assert code == 0 and doc["counts"]["accepted"] == 1 and doc["counts"]["already_sent"] == 30
     assert tracked(kmsg_home) == {"accepted": 31}
 
@@ -86,7 +86,7 @@ def test_json_counts_add_up_and_failures_exit_1(kmsg: Kmsg, tmp_path: Path) -> N
         "phone,name\n01011112222,a\n01011119999,b\nnot-a-number,c\n01011112222,a\n",
         encoding="utf-8",
     )
-    code, doc = kmsg.json("send-bulk", str(data), "--text", "hi {name}")
+    code, doc = kmsg.json("send-bulk", "--yes", str(data), "--text", "hi {name}")
     assert code == 1 and doc["ok"] is False
     counts = doc["counts"]
     assert (counts["accepted"], counts["failed"], counts["invalid"], counts["duplicate"]) == (
@@ -101,7 +101,7 @@ def test_json_counts_add_up_and_failures_exit_1(kmsg: Kmsg, tmp_path: Path) -> N
 def test_suppressed_numbers_are_not_sent(kmsg: Kmsg, kmsg_home: Path, tmp_path: Path) -> None:
     data = campaign(tmp_path / "c.csv", 3)
     assert kmsg("suppress", "add", "010-2000-0021").exit_code == 0
-    code, doc = kmsg.json("send-bulk", str(data), "--text", TEXT)
+    code, doc = kmsg.json("send-bulk", "--yes", str(data), "--text", TEXT)
     assert code == 1 and doc["counts"]["suppressed"] == 1 and doc["counts"]["accepted"] == 2
 
 
@@ -121,7 +121,7 @@ def test_bad_input_is_one_line_and_its_exit_code(
 ) -> None:
     data = tmp_path / "c.csv"
     data.write_text(content, encoding="utf-8")
-    result = kmsg("send-bulk", str(data), *args)
+    result = kmsg("send-bulk", "--yes", str(data), *args)
     assert result.exit_code == code, result.output
     assert says in result.stderr and "Traceback" not in result.output
 
@@ -134,12 +134,15 @@ def test_missing_file_is_66(kmsg: Kmsg, tmp_path: Path) -> None:
 def test_korean_excel_exports(kmsg: Kmsg, kmsg_home: Path, tmp_path: Path) -> None:
     data = tmp_path / "excel.csv"
     data.write_bytes("이름,수신번호\n홍길동,010-2222-3333\n".encode("cp949"))
-    result = kmsg("send-bulk", str(data), "--text", "{이름}님 안녕하세요")
+    result = kmsg("send-bulk", "--yes", str(data), "--text", "{이름}님 안녕하세요")
     assert result.exit_code == 65 and "--encoding cp949" in result.stderr
-    assert kmsg("send-bulk", str(data), "--text", "{이름}님", "--encoding", "cp949").exit_code == 0
+    assert (
+        kmsg("send-bulk", "--yes", str(data), "--text", "{이름}님", "--encoding", "cp949").exit_code
+        == 0
+    )
     bom = tmp_path / "bom.csv"
     bom.write_bytes("\ufeffto,text\n01033334444,안녕 {to}\n".encode())
-    assert kmsg("send-bulk", str(bom)).exit_code == 0
+    assert kmsg("send-bulk", "--yes", str(bom)).exit_code == 0
     assert tracked(kmsg_home) == {"accepted": 2}
 
 
@@ -148,17 +151,19 @@ def test_max_cost_refuses_before_sending(
 ) -> None:
     write_config('[providers.mock]\ntype = "mock"\n\n[prices]\nSMS = 9.9\nLMS = 30\n')
     data = campaign(tmp_path / "c.csv", 100)
-    result = kmsg("send-bulk", str(data), "--text", TEXT, "--max-cost", "500")
+    result = kmsg("send-bulk", "--yes", str(data), "--text", TEXT, "--max-cost", "500")
     assert (
         result.exit_code == 65 and "estimated cost 990 KRW is above --max-cost 500" in result.stderr
     )
     assert not tracked(kmsg_home)
-    assert kmsg("send-bulk", str(data), "--text", TEXT, "--max-cost", "1000").exit_code == 0
+    assert (
+        kmsg("send-bulk", "--yes", str(data), "--text", TEXT, "--max-cost", "1000").exit_code == 0
+    )
 
 
 def test_stdin_and_types_per_row(kmsg: Kmsg, kmsg_home: Path) -> None:
     rows = "to,type,subject,text\n01011112222,LMS,공지,긴 안내\n01022223333,,,짧은 안내\n"
-    code, doc = kmsg.json("send-bulk", "-", input=rows)
+    code, doc = kmsg.json("send-bulk", "--yes", "-", input=rows)
     assert code == 0 and doc["counts"]["accepted"] == 2
     conn = sqlite3.connect(kmsg_home / "kmsg.db")
     types = sorted(r[0] for r in conn.execute("SELECT type FROM kmsg_delivery_tracking"))
@@ -169,7 +174,7 @@ def test_stdin_and_types_per_row(kmsg: Kmsg, kmsg_home: Path) -> None:
 
 def test_a_job_held_by_a_live_run_is_refused(kmsg: Kmsg, kmsg_home: Path, tmp_path: Path) -> None:
     data = campaign(tmp_path / "c.csv", 3)
-    assert kmsg("send-bulk", str(data), "--text", TEXT, "--job", "spring").exit_code == 0
+    assert kmsg("send-bulk", "--yes", str(data), "--text", TEXT, "--job", "spring").exit_code == 0
     conn = sqlite3.connect(kmsg_home / "kmsg.db")
     live = f"{socket.gethostname()}:{os.getppid()}"  # another process that is certainly alive
     conn.execute("UPDATE kmsg_campaigns SET owner = ?, state = 'running'", (live,))
@@ -177,7 +182,7 @@ def test_a_job_held_by_a_live_run_is_refused(kmsg: Kmsg, kmsg_home: Path, tmp_pa
     conn.close()
     with data.open("a", encoding="utf-8") as f:
         f.write("새고객,01099998888\n")
-    result = kmsg("send-bulk", str(data), "--text", TEXT, "--job", "spring")
+    result = kmsg("send-bulk", "--yes", str(data), "--text", TEXT, "--job", "spring")
     assert result.exit_code == 75 and "is being sent by" in result.stderr
 
 
@@ -185,12 +190,12 @@ def test_resume_uses_the_saved_file_and_options(
     kmsg: Kmsg, kmsg_home: Path, tmp_path: Path
 ) -> None:
     data = campaign(tmp_path / "c.csv", 5)
-    assert kmsg("send-bulk", str(data), "--text", TEXT, "--job", "j1").exit_code == 0
-    code, doc = kmsg.json("send-bulk", "--resume", "j1")
+    assert kmsg("send-bulk", "--yes", str(data), "--text", TEXT, "--job", "j1").exit_code == 0
+    code, doc = kmsg.json("send-bulk", "--yes", "--resume", "j1")
     assert code == 0 and doc["ok"] is True and doc["sent_before"] == 5
     result = kmsg("send-bulk", "--resume", "nope")
     assert result.exit_code == 66 and "no campaign 'nope'" in result.stderr
-    assert kmsg("send-bulk", str(data), "--resume", "j1").exit_code == 2
+    assert kmsg("send-bulk", "--yes", str(data), "--resume", "j1").exit_code == 2
 
 
 def test_dry_run_json_is_one_document(kmsg: Kmsg, tmp_path: Path) -> None:
@@ -217,21 +222,21 @@ def test_refused_authentication_stops_the_campaign_with_77(
     data = tmp_path / "c.csv"
     rows = ["01011114010"] + [f"0101111{n:04d}" for n in range(1, 6)]  # mock: ...4010 -> 401
     data.write_text("to\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    code, doc = kmsg.json("send-bulk", str(data), "--text", "hi", "--concurrency", "1")
+    code, doc = kmsg.json("send-bulk", "--yes", str(data), "--text", "hi", "--concurrency", "1")
     assert code == 77 and doc["stopped"] is True
     assert tracked(kmsg_home) == {"refused": 2}  # the first chunk only; nothing after it
 
 
 def test_a_rerun_with_only_invalid_rows_left_still_says_so(kmsg: Kmsg, tmp_path: Path) -> None:
     data = campaign(tmp_path / "c.csv", 4, bad_every=2)
-    assert kmsg("send-bulk", str(data), "--text", TEXT).exit_code == 1
-    code, doc = kmsg.json("send-bulk", str(data), "--text", TEXT)
+    assert kmsg("send-bulk", "--yes", str(data), "--text", TEXT).exit_code == 1
+    code, doc = kmsg.json("send-bulk", "--yes", str(data), "--text", TEXT)
     assert code == 1 and doc["ok"] is False and doc["sent_before"] == 2 and doc["invalid"] == 2
 
 
 def test_max_cost_without_prices_is_a_configuration_error(kmsg: Kmsg, tmp_path: Path) -> None:
     data = campaign(tmp_path / "c.csv", 2)
-    result = kmsg("send-bulk", str(data), "--text", TEXT, "--max-cost", "100")
+    result = kmsg("send-bulk", "--yes", str(data), "--text", TEXT, "--max-cost", "100")
     assert result.exit_code == 78 and "--max-cost needs a price for SMS" in result.stderr
 
 
@@ -256,9 +261,32 @@ def test_ad_rows_follow_the_korean_rules(
         encoding="utf-8",
     )
     clock.now = kst_ms(22)
-    result = kmsg("send-bulk", str(data))
+    result = kmsg("send-bulk", "--yes", str(data))
     assert result.exit_code == 75 and "21:00 and 08:00 KST" in result.stderr
     assert not tracked(kmsg_home)
     clock.now = kst_ms(8)
-    code, doc = kmsg.json("send-bulk", str(data))
+    code, doc = kmsg.json("send-bulk", "--yes", str(data))
     assert code == 1 and doc["counts"]["accepted"] == 2 and doc["counts"]["invalid"] == 2
+
+
+def test_without_a_terminal_nothing_is_sent_without_yes(
+    kmsg: Kmsg, kmsg_home: Path, tmp_path: Path, write_config: Callable[[str], Path]
+) -> None:
+    write_config('[providers.mock]\ntype = "mock"\n\n[prices]\nSMS = 9.9\nLMS = 30\n')
+    data = campaign(tmp_path / "c.csv", 3)
+    result = kmsg("send-bulk", str(data), "--text", TEXT)  # cron, CI, a pipe: nobody to ask
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "error: 3 messages to send (3 SMS; estimated cost 29.7 KRW) and no terminal to confirm "
+        "on: nothing sent",
+        "hint: pass --yes to send them",
+    ]
+    result = kmsg("send-bulk", str(data), "--text", TEXT, "--json")  # --json is no yes either
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 2 and result.stderr == ""
+    assert (doc["ok"], doc["exit_code"], doc["error"]["code"]) == (False, 2, "not_confirmed")
+    assert doc["to_send"] == 3 and doc["cost"] == pytest.approx(29.7)
+    assert doc["error"]["hint"] == "pass --yes to send them"
+    assert not tracked(kmsg_home)
+    assert kmsg("send-bulk", str(data), "--text", TEXT, "--yes").exit_code == 0
+    assert tracked(kmsg_home) == {"accepted": 3}

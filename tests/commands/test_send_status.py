@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -209,3 +210,40 @@ def test_missing_options_are_usage_errors_but_empty_text_is_invalid_input(kmsg: 
     assert kmsg("send", "--to", "01012345678").exit_code == 2
     result = kmsg("send", "--to", "01012345678", "--text", "")
     assert result.exit_code == 65 and "empty" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("piped", "kind"),
+    [
+        ("a" * 90 + "\n", "SMS"),
+        ("a" * 90 + "\r\n", "SMS"),
+        ("a" * 90, "SMS"),
+        ("a" * 90 + "\n\n", "LMS"),
+    ],
+    ids=["echo", "crlf", "printf", "blank-line-kept"],
+)
+def test_text_from_stdin_loses_exactly_one_line_ending(kmsg: Kmsg, piped: str, kind: str) -> None:
+    # `echo ... | kmsg send --text -` adds a newline nobody meant to pay LMS for
+    code, doc = kmsg.json("send", "--to", "01012345678", "--text", "-", input=piped)
+    assert code == 0 and doc["messages"][0]["type"] == kind
+
+
+def test_a_text_too_long_for_an_sms_says_it_goes_as_lms(
+    kmsg: Kmsg, write_config: Callable[[str], Path]
+) -> None:
+    write_config('[providers.mock]\ntype = "mock"\n\n[prices]\nSMS = 9.9\nLMS = 30\n')
+    note = (
+        "text is 92 bytes, over the 90-byte SMS limit: it goes as LMS "
+        "(+20.1 KRW a message: LMS 30, SMS 9.9 KRW)"
+    )
+    result = kmsg("send", "--to", "01012345678,01022223333", "--text", "가" * 46)
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [f"warning: {note}"]  # once, for both recipients
+    result = kmsg("send", "--to", "01012345679", "--text", "가" * 46, "--json")
+    assert result.stderr == "" and json.loads(result.stdout)["warnings"] == [note]
+    # a type that was chosen, or that a subject implies, is no surprise
+    for extra in (["--type", "LMS"], ["--subject", "공지"]):
+        code, doc = kmsg.json("send", "--to", "01012345670", "--text", "가" * 46, *extra)
+        assert code == 0 and doc["warnings"] == []
+    code, doc = kmsg.json("send", "--to", "01012345670", "--text", "가" * 45)
+    assert doc["messages"][0]["type"] == "SMS" and doc["warnings"] == []
