@@ -1,4 +1,8 @@
-"""Configuration: TOML -> pydantic Settings, secret references, file locations.
+"""Configuration: the Settings kmsg runs with, secret references, file locations.
+
+Settings are plain frozen dataclasses. A config file is parsed here and validated by the pydantic
+models of ``config_schema`` (same names, fields and defaults), imported only then: with no config
+file, kmsg runs on ``EMBEDDED_DEFAULT`` (the mock) and never loads pydantic.
 
 Locations: ``--config`` > ``KMSG_CONFIG`` > ``$KMSG_HOME/config.toml`` > the platformdirs user config
 dir. The database: ``--db`` > ``KMSG_DB`` > ``[store] path`` > ``$KMSG_HOME/kmsg.db`` > the
@@ -9,22 +13,10 @@ the provider that holds them is used (CFG-1), and a missing one names the key an
 from __future__ import annotations
 
 import os
-import tomllib
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from typing import Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-
-from kmsg_cli.core.models import MessageType
 from kmsg_cli.errors import ConfigError
 
 SECRET_FIELDS = frozenset(
@@ -41,43 +33,25 @@ SECRET_FIELDS = frozenset(
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+# The constraints on each field (ranges, URLs, strict types, unknown keys) are in config_schema.py.
 
 
-def _http_url(value: str) -> str:
-    # the value itself is not echoed: a URL can carry credentials (https://user:pass@host)
-    expected = "must be an http:// or https:// URL with a host"
-    try:
-        parts = urlsplit(value)
-        _ = parts.port  # a port that is not a number in 0-65535 raises only when read
-    except ValueError as exc:  # also a malformed host such as "http://["
-        raise ValueError(f"{expected} ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(expected)
-    return value
+@dataclass(frozen=True, kw_only=True)
+class _ProviderBase:
+    base_url: str | None = None
+    timeout_seconds: float = 10.0
+    rate_per_second: float | None = None
+    max_batch: int | None = None
 
 
-# TOML has inf and nan: neither is a timeout, a rate, a price or a balance
-_Finite = Annotated[float, Field(allow_inf_nan=False)]
-_Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-_Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # 0 is fine: a free or bundled type
-_HttpUrl = Annotated[str, AfterValidator(_http_url)]
-
-
-class _ProviderBase(_Strict):
-    base_url: _HttpUrl | None = None
-    timeout_seconds: _Positive = 10.0
-    rate_per_second: _Positive | None = None
-    max_batch: int | None = Field(default=None, ge=1)
-
-
+@dataclass(frozen=True, kw_only=True)
 class MockConfig(_ProviderBase):
     type: Literal["mock"]
     default_from: str = "0212345678"
-    balance: _Finite = 100_000.0
+    balance: float = 100_000.0
 
 
+@dataclass(frozen=True, kw_only=True)
 class SolapiConfig(_ProviderBase):
     type: Literal["solapi"]
     api_key: str
@@ -86,18 +60,18 @@ class SolapiConfig(_ProviderBase):
     kakao_pf_id: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class IwinvConfig(_ProviderBase):
     type: Literal["iwinv"]
     api_key: str | None = None
     sms_api_key: str | None = None
     sms_auth_key: str | None = None
     sender_number: str | None = None
-    sms_base_url: _HttpUrl | None = None
-    # the SMS "sending organization" id (발송 조직); needed only for SMS status lookups
-    # (docs/providers.md#iwinv-delivery-status)
+    sms_base_url: str | None = None
     sms_company_id: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class AligoConfig(_ProviderBase):
     type: Literal["aligo"]
     api_key: str
@@ -105,90 +79,60 @@ class AligoConfig(_ProviderBase):
     sender_key: str | None = None
     sender: str | None = None
     test_mode: bool = False
-    kakao_base_url: _HttpUrl | None = None
-    # Kakao API token from /akv10/token/create/: Aligo's docs require it, many integrations omit it
-    # (docs/providers.md#aligo-credentials-and-test-mode)
+    kakao_base_url: str | None = None
     token: str | None = None
 
 
-ProviderConfig = Annotated[
-    MockConfig | SolapiConfig | IwinvConfig | AligoConfig, Field(discriminator="type")
-]
+ProviderConfig = MockConfig | SolapiConfig | IwinvConfig | AligoConfig
 
 
-class RoutingConfig(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class RoutingConfig:
     default: str | None = None
     strategy: Literal["first", "round_robin"] = "first"
-    by_type: dict[str, str | list[str]] = Field(default_factory=dict)
-
-    @field_validator("by_type")
-    @classmethod
-    def _known_types(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
-        for key in value:
-            MessageType(key)  # ValueError -> reported with its path
-        return value
+    by_type: dict[str, str | list[str]] = field(default_factory=dict)
 
 
-class SmsDefaults(_Strict):
-    # 1..90: an SMS can never exceed 90 bytes; 0 or less is rejected, not silently 90 (BYTE-7)
-    auto_lms_bytes: int = Field(default=90, ge=1, le=90)
+@dataclass(frozen=True, kw_only=True)
+class SmsDefaults:
+    auto_lms_bytes: int = 90
 
 
-class Defaults(_Strict):
-    sms: SmsDefaults = SmsDefaults()
+@dataclass(frozen=True, kw_only=True)
+class Defaults:
+    sms: SmsDefaults = field(default_factory=SmsDefaults)
 
 
-class StoreConfig(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class StoreConfig:
     path: str | None = None
 
 
-class TrackingConfig(_Strict):
-    initial_delay_seconds: int = Field(default=30, ge=0)
-    scheduled_grace_seconds: int = Field(default=120, ge=0)
-    # 0 or less would check a record again on every pass
-    backoff_seconds: list[Annotated[int, Field(ge=1)]] = Field(
-        default_factory=lambda: [30, 120, 600, 1800, 7200]
-    )
-    max_duration_seconds: int = Field(default=86_400, ge=1)
-    batch_size: int = Field(default=200, ge=1)
-    concurrency: int = Field(default=10, ge=1)
-    # a century at most: keeps the purge cutoff (now - days) inside SQLite's 64-bit integers
-    retention_days: int = Field(default=365, ge=1, le=36_500)
-    # an unanswered send is settled with its provider only once no provider can still be working
-    # on it (docs/reliability.md); a day at most
-    settle_after_seconds: int = Field(default=60, ge=0, le=86_400)
-    # extra "not a KakaoTalk user" rules per provider type, added to the built-in table (FO-10)
-    not_kakao_user_codes: dict[str, list[str]] = Field(default_factory=dict)
+@dataclass(frozen=True, kw_only=True)
+class TrackingConfig:
+    initial_delay_seconds: int = 30
+    scheduled_grace_seconds: int = 120
+    backoff_seconds: list[int] = field(default_factory=lambda: [30, 120, 600, 1800, 7200])
+    max_duration_seconds: int = 86_400
+    batch_size: int = 200
+    concurrency: int = 10
+    retention_days: int = 365
+    settle_after_seconds: int = 60
+    not_kakao_user_codes: dict[str, list[str]] = field(default_factory=dict)
 
 
-class Settings(_Strict):
-    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
-    routing: RoutingConfig = RoutingConfig()
-    defaults: Defaults = Defaults()
-    prices: dict[str, _Price] = Field(default_factory=dict)
-    store: StoreConfig = StoreConfig()
-    tracking: TrackingConfig = TrackingConfig()
-
-    @field_validator("prices")
-    @classmethod
-    def _price_types(cls, value: dict[str, float]) -> dict[str, float]:
-        for key in value:
-            MessageType(key)
-        return value
-
-    @model_validator(mode="after")
-    def _routing_ids_exist(self) -> Settings:
-        known = set(self.providers)
-        named = [self.routing.default] if self.routing.default else []
-        for ids in self.routing.by_type.values():
-            named.extend([ids] if isinstance(ids, str) else ids)
-        for pid in named:
-            if pid not in known:
-                raise ValueError(f"routing names provider {pid!r}, which is not under [providers]")
-        return self
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    providers: dict[str, ProviderConfig] = field(default_factory=dict)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
+    defaults: Defaults = field(default_factory=Defaults)
+    prices: dict[str, float] = field(default_factory=dict)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
-EMBEDDED_DEFAULT = Settings.model_validate({"providers": {"mock": {"type": "mock"}}})
+# what kmsg runs with when there is no config file: the mock alone
+EMBEDDED_DEFAULT = Settings(providers={"mock": MockConfig(type="mock")})
 
 
 def home() -> Path | None:
@@ -248,31 +192,22 @@ def load(path: Path, *, required: bool) -> Settings | None:
 
 
 def parse(raw: bytes, source: str) -> Settings:
+    import tomllib
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{source}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: invalid TOML: {exc}") from None
-    try:
-        return Settings.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(f"{source}: {_first_problem(exc)}") from None
+    return validate(data, source)
 
 
-def _first_problem(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = [str(p) for p in err["loc"]]
-    # drop the discriminator tag pydantic puts in the path of tagged unions
-    if len(loc) >= 3 and loc[0] == "providers" and loc[2] in {"mock", "solapi", "iwinv", "aligo"}:
-        del loc[2]
-    path = ".".join(loc)
-    if err["type"] == "extra_forbidden":
-        return f"unknown key {path!r}"
-    if err["type"] == "missing":
-        return f"missing key {path!r}"
-    msg = err["msg"].removeprefix("Value error, ")
-    return f"{path}: {msg}" if path else msg
+def validate(data: dict[str, Any], source: str) -> Settings:
+    """A parsed document -> Settings, checked by the pydantic schema (imported only now)."""
+    from kmsg_cli import config_schema
+
+    return config_schema.validate(data, source)
 
 
 def resolve_secret(value: str, key: str) -> str:
@@ -297,7 +232,7 @@ def resolve_secret(value: str, key: str) -> str:
     return value
 
 
-def check_secrets(provider_id: str, cfg: BaseModel) -> None:
+def check_secrets(provider_id: str, cfg: ProviderConfig) -> None:
     """Resolve every secret a provider holds (discarding the values): a missing one is a
     ConfigError naming ``providers.ID.KEY`` and the variable or file."""
     for key in sorted(SECRET_FIELDS):
@@ -316,11 +251,20 @@ def masked(value: str) -> str:
 
 
 def redacted_dict(settings: Settings) -> dict[str, Any]:
-    data = settings.model_dump(mode="json", exclude_none=True)
+    data: dict[str, Any] = _without_none(asdict(settings))
     for provider in data.get("providers", {}).values():
         for key in SECRET_FIELDS & provider.keys():
             provider[key] = masked(provider[key])
     return data
+
+
+def _without_none(value: Any) -> Any:
+    """Unset keys dropped at every level, as ``config show`` prints them."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
 
 
 def has_literal_secrets(settings: Settings) -> bool:

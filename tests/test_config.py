@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import stat
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from kmsg_cli import config
+from kmsg_cli import config, config_schema
 from kmsg_cli.errors import ConfigError
 from tests.conftest import Kmsg
 
@@ -15,18 +18,68 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_example_config_loads_and_covers_every_key() -> None:
-    settings = config.parse((ROOT / "config.example.toml").read_bytes(), "example")
+    raw = (ROOT / "config.example.toml").read_bytes()
+    settings = config.parse(raw, "example")
     assert set(settings.providers) == {"solapi", "iwinv", "aligo", "mock"}
-    common = set(config._ProviderBase.model_fields)
+    assert settings.prices
+    # which keys the file sets, as the schema saw them
+    checked = config_schema.Settings.model_validate(tomllib.loads(raw.decode()))
+    common = set(config_schema._ProviderBase.model_fields)
     shown_common: set[str] = set()
-    for pid, cfg in settings.providers.items():
+    for pid, cfg in checked.providers.items():
         own = set(type(cfg).model_fields) - common
         assert own <= cfg.model_fields_set, f"providers.{pid} lacks {own - cfg.model_fields_set}"
         shown_common |= cfg.model_fields_set & common
     assert shown_common == common
-    for section in (settings.routing, settings.defaults.sms, settings.store, settings.tracking):
+    for section in (checked.routing, checked.defaults.sms, checked.store, checked.tracking):
         assert set(type(section).model_fields) == section.model_fields_set, type(section).__name__
-    assert settings.prices
+
+
+def schema_models() -> list[type[config_schema.BaseModel]]:
+    return [
+        cls
+        for cls in vars(config_schema).values()
+        if isinstance(cls, type)
+        and issubclass(cls, config_schema.BaseModel)
+        and cls.__module__ == config_schema.__name__
+        and cls is not config_schema._Strict
+    ]
+
+
+def test_runtime_settings_mirror_the_schema() -> None:
+    """config.py's dataclasses and config_schema.py's models: the same names, fields in the same
+    order (``config show`` prints them so) and the same defaults."""
+    models = schema_models()
+    assert len(models) == 11
+    for model in models:
+        runtime = getattr(config, model.__name__)
+        fields = dataclasses.fields(runtime)
+        assert [f.name for f in fields] == list(model.model_fields), model.__name__
+        for f in fields:
+            info = model.model_fields[f.name]
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                assert info.is_required(), f"{model.__name__}.{f.name}"
+                continue
+            ours = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+            theirs = info.get_default(call_default_factory=True)
+            theirs = config_schema._runtime(theirs)
+            assert ours == theirs, f"{model.__name__}.{f.name}"
+
+
+def test_embedded_default_is_what_the_schema_makes_of_a_mock_only_file() -> None:
+    assert config.EMBEDDED_DEFAULT == config.validate({"providers": {"mock": {"type": "mock"}}}, "")
+    assert config.parse(b"", "empty") == config.Settings()
+
+
+def test_show_prints_what_the_schema_validated_in_its_order() -> None:
+    raw = (ROOT / "config.example.toml").read_bytes()
+    checked = config_schema.Settings.model_validate(tomllib.loads(raw.decode()))
+    dumped = checked.model_dump(mode="json", exclude_none=True)
+    for provider in dumped["providers"].values():
+        for key in config.SECRET_FIELDS & provider.keys():
+            provider[key] = config.masked(provider[key])
+    shown = config.redacted_dict(config.parse(raw, "example"))
+    assert json.dumps(shown) == json.dumps(dumped)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,9 @@
 """One transport policy for every HTTP provider (docs/providers.md#transport-rules).
 
 - ``make_client`` builds the process's one pooled ``httpx.Client`` with explicit timeouts (NET-1);
-  each provider passes its own ``timeout_seconds`` per request.
+  each provider passes its own ``timeout_seconds`` per request. Its TLS context verifies
+  certificates and host names from the start but reads the CA bundle at the first TLS handshake:
+  a run that only speaks plain http:// (a local server) never pays for reading it.
 - Every attempt also has a TOTAL deadline, ``deadline_seconds(timeout)`` = 3 x the timeout, capped
   at 60 s but never below the timeout itself (10 s -> 30 s). The timeouts bound each connect and
   each read; a server trickling a byte a second passes every read and could hold a command for
@@ -23,8 +25,12 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import ssl
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -67,7 +73,52 @@ def make_client(
         headers={"User-Agent": f"kmsg/{__version__}"},
         follow_redirects=False,
         trust_env=True,
+        verify=tls_context(),
     )
+
+
+def tls_context() -> ssl.SSLContext:
+    """What httpx's default ``verify=True`` builds, except that the CA bundle is read on the first
+    handshake rather than now: certificates and host names are checked from the start."""
+    context = _TrustOnFirstHandshake(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname
+    keylog = os.environ.get("SSLKEYLOGFILE")
+    if keylog and not sys.flags.ignore_environment:  # as ssl.create_default_context does
+        context.keylog_filename = keylog
+    return context
+
+
+_TRUST_LOCK = threading.Lock()
+
+
+class _TrustOnFirstHandshake(ssl.SSLContext):
+    """An SSLContext that loads its trusted CAs just before its first TLS connection, from the
+    places httpx uses: SSL_CERT_FILE, else SSL_CERT_DIR, else certifi's bundle."""
+
+    _trusted = False
+
+    def _load_trust(self) -> None:
+        if self._trusted:
+            return
+        with _TRUST_LOCK:  # the first handshakes may come from several sending threads at once
+            if self._trusted:
+                return
+            if cafile := os.environ.get("SSL_CERT_FILE"):
+                self.load_verify_locations(cafile=cafile)
+            elif capath := os.environ.get("SSL_CERT_DIR"):
+                self.load_verify_locations(capath=capath)
+            else:
+                import certifi
+
+                self.load_verify_locations(cafile=certifi.where())
+            self._trusted = True
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        self._load_trust()
+        return super().wrap_socket(*args, **kwargs)
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        self._load_trust()
+        return super().wrap_bio(*args, **kwargs)
 
 
 def lazy_client(factory: Callable[[], httpx.Client] = make_client) -> Callable[[], httpx.Client]:

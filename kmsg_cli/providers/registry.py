@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from kmsg_cli.errors import ConfigError
@@ -36,6 +35,8 @@ class Deps:
 def adapter_class(kind: str) -> Any:
     target = BUILTIN.get(kind)
     if target is None:
+        from importlib.metadata import entry_points  # only for a kind kmsg does not ship
+
         found = [ep for ep in entry_points(group="kmsg.providers") if ep.name == kind]
         if len(found) > 1:
             raise ConfigError(f"provider type {kind!r} is registered by more than one plugin")

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import random
+import ssl
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
+from kmsg_cli.providers import http
 from kmsg_cli.providers.http import (
     RetryPolicy,
     TokenBucket,
@@ -70,6 +75,56 @@ def test_client_has_explicit_timeouts_net1() -> None:
     client = make_client(timeout_seconds=12)
     try:
         assert client.timeout.connect == 5.0 and client.timeout.read == 12
+    finally:
+        client.close()
+
+
+class _Ok(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def plain_server() -> Iterator[int]:
+    """A plain-HTTP server on 127.0.0.1; yields its port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_tls_verifies_always_and_reads_the_ca_bundle_only_for_tls(
+    plain_server: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[ssl.SSLContext] = []
+
+    def spy() -> ssl.SSLContext:
+        made.append(real())
+        return made[-1]
+
+    real = http.tls_context
+    monkeypatch.setattr(http, "tls_context", spy)
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)  # straight to 127.0.0.1
+    client = make_client()
+    try:
+        (context,) = made
+        assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+        assert context.cert_store_stats()["x509_ca"] == 0
+        assert client.get(f"http://127.0.0.1:{plain_server}/").text == "ok"
+        assert context.cert_store_stats()["x509_ca"] == 0  # plain http: no bundle read
+        with pytest.raises(httpx.ConnectError):  # the server does not speak TLS
+            client.get(f"https://127.0.0.1:{plain_server}/")
+        assert context.cert_store_stats()["x509_ca"] > 0  # read before the handshake
+        assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     finally:
         client.close()
 

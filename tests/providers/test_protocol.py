@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from kmsg_cli.config import Settings
+from kmsg_cli import config
 from kmsg_cli.core.models import Message, MessageType
 from kmsg_cli.core.ports import Provider
 from kmsg_cli.providers import registry
@@ -20,7 +20,7 @@ CONFIGS = {
 
 @pytest.mark.parametrize("kind", list(CONFIGS))
 def test_builds_without_resolving_secrets_and_matches_protocol(kind, deps) -> None:
-    settings = Settings.model_validate({"providers": {kind: CONFIGS[kind]}})
+    settings = config.validate({"providers": {kind: CONFIGS[kind]}}, "test")
     provider = registry.build(kind, settings.providers[kind], deps)
     assert provider.kind == kind and provider.id == kind
     assert MessageType.ALIMTALK in registry.capabilities(kind) == provider.types
@@ -37,8 +37,8 @@ def test_builds_without_resolving_secrets_and_matches_protocol(kind, deps) -> No
 
 def test_max_batch_defaults_and_override(deps) -> None:
     solapi = {"type": "solapi", "api_key": "k", "api_secret": "s"}
-    settings = Settings.model_validate(
-        {"providers": {"a": solapi, "b": solapi | {"max_batch": 50}}}
+    settings = config.validate(
+        {"providers": {"a": solapi, "b": solapi | {"max_batch": 50}}}, "test"
     )
     assert registry.build("a", settings.providers["a"], deps).max_batch == 10_000
     assert registry.build("b", settings.providers["b"], deps).max_batch == 50
@@ -48,7 +48,7 @@ def test_max_batch_defaults_and_override(deps) -> None:
 def test_providers_without_our_id_on_the_wire_cannot_tell_what_they_received(kind, deps) -> None:
     """None, not {}: an empty dict would claim nothing arrived, and the rows would be resent."""
     configs = CONFIGS | {"mock": {"type": "mock"}}
-    settings = Settings.model_validate({"providers": {kind: configs[kind]}})
+    settings = config.validate({"providers": {kind: configs[kind]}}, "test")
     provider = registry.build(kind, settings.providers[kind], deps)
     message = Message("m1", MessageType.SMS, "01012345678", "0212345678", "hi")
     assert provider.received([message], 0) is None

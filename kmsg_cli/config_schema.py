@@ -1,0 +1,210 @@
+"""The config file's schema: pydantic models that validate a parsed TOML document (unknown keys
+rejected, strict types: CFG-11), then hand over the plain ``config`` dataclasses kmsg runs with.
+
+Imported only when a config file is read, so a run on the built-in default never loads pydantic.
+The field names, order and defaults here and in ``config.py`` are the same; tests/test_config.py
+checks it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from kmsg_cli import config
+from kmsg_cli.core.models import MessageType
+from kmsg_cli.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _http_url(value: str) -> str:
+    # the value itself is not echoed: a URL can carry credentials (https://user:pass@host)
+    expected = "must be an http:// or https:// URL with a host"
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # a port that is not a number in 0-65535 raises only when read
+    except ValueError as exc:  # also a malformed host such as "http://["
+        raise ValueError(f"{expected} ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(expected)
+    return value
+
+
+# TOML has inf and nan: neither is a timeout, a rate, a price or a balance
+_Finite = Annotated[float, Field(allow_inf_nan=False)]
+_Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+_Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # 0 is fine: a free or bundled type
+_HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+class _ProviderBase(_Strict):
+    base_url: _HttpUrl | None = None
+    timeout_seconds: _Positive = 10.0
+    rate_per_second: _Positive | None = None
+    max_batch: int | None = Field(default=None, ge=1)
+
+
+class MockConfig(_ProviderBase):
+    type: Literal["mock"]
+    default_from: str = "0212345678"
+    balance: _Finite = 100_000.0
+
+
+class SolapiConfig(_ProviderBase):
+    type: Literal["solapi"]
+    api_key: str
+    api_secret: str
+    default_from: str | None = None
+    kakao_pf_id: str | None = None
+
+
+class IwinvConfig(_ProviderBase):
+    type: Literal["iwinv"]
+    api_key: str | None = None
+    sms_api_key: str | None = None
+    sms_auth_key: str | None = None
+    sender_number: str | None = None
+    sms_base_url: _HttpUrl | None = None
+    # the SMS "sending organization" id (발송 조직); needed only for SMS status lookups
+    # (docs/providers.md#iwinv-delivery-status)
+    sms_company_id: str | None = None
+
+
+class AligoConfig(_ProviderBase):
+    type: Literal["aligo"]
+    api_key: str
+    user_id: str
+    sender_key: str | None = None
+    sender: str | None = None
+    test_mode: bool = False
+    kakao_base_url: _HttpUrl | None = None
+    # Kakao API token from /akv10/token/create/: Aligo's docs require it, many integrations omit it
+    # (docs/providers.md#aligo-credentials-and-test-mode)
+    token: str | None = None
+
+
+ProviderConfig = Annotated[
+    MockConfig | SolapiConfig | IwinvConfig | AligoConfig, Field(discriminator="type")
+]
+
+
+class RoutingConfig(_Strict):
+    default: str | None = None
+    strategy: Literal["first", "round_robin"] = "first"
+    by_type: dict[str, str | list[str]] = Field(default_factory=dict)
+
+    @field_validator("by_type")
+    @classmethod
+    def _known_types(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        for key in value:
+            MessageType(key)  # ValueError -> reported with its path
+        return value
+
+
+class SmsDefaults(_Strict):
+    # 1..90: an SMS can never exceed 90 bytes; 0 or less is rejected, not silently 90 (BYTE-7)
+    auto_lms_bytes: int = Field(default=90, ge=1, le=90)
+
+
+class Defaults(_Strict):
+    sms: SmsDefaults = SmsDefaults()
+
+
+class StoreConfig(_Strict):
+    path: str | None = None
+
+
+class TrackingConfig(_Strict):
+    initial_delay_seconds: int = Field(default=30, ge=0)
+    scheduled_grace_seconds: int = Field(default=120, ge=0)
+    # 0 or less would check a record again on every pass
+    backoff_seconds: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [30, 120, 600, 1800, 7200]
+    )
+    max_duration_seconds: int = Field(default=86_400, ge=1)
+    batch_size: int = Field(default=200, ge=1)
+    concurrency: int = Field(default=10, ge=1)
+    # a century at most: keeps the purge cutoff (now - days) inside SQLite's 64-bit integers
+    retention_days: int = Field(default=365, ge=1, le=36_500)
+    # an unanswered send is settled with its provider only once no provider can still be working
+    # on it (docs/reliability.md); a day at most
+    settle_after_seconds: int = Field(default=60, ge=0, le=86_400)
+    # extra "not a KakaoTalk user" rules per provider type, added to the built-in table (FO-10)
+    not_kakao_user_codes: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class Settings(_Strict):
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    routing: RoutingConfig = RoutingConfig()
+    defaults: Defaults = Defaults()
+    prices: dict[str, _Price] = Field(default_factory=dict)
+    store: StoreConfig = StoreConfig()
+    tracking: TrackingConfig = TrackingConfig()
+
+    @field_validator("prices")
+    @classmethod
+    def _price_types(cls, value: dict[str, float]) -> dict[str, float]:
+        for key in value:
+            MessageType(key)
+        return value
+
+    @model_validator(mode="after")
+    def _routing_ids_exist(self) -> Settings:
+        known = set(self.providers)
+        named = [self.routing.default] if self.routing.default else []
+        for ids in self.routing.by_type.values():
+            named.extend([ids] if isinstance(ids, str) else ids)
+        for pid in named:
+            if pid not in known:
+                raise ValueError(f"routing names provider {pid!r}, which is not under [providers]")
+        return self
+
+
+def validate(data: dict[str, Any], source: str) -> config.Settings:
+    """A parsed document -> the settings kmsg runs with, or a ConfigError naming the problem."""
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_first_problem(exc)}") from None
+    runtime: config.Settings = _runtime(settings)
+    return runtime
+
+
+def _runtime(value: Any) -> Any:
+    """A validated model as the ``config`` dataclass of the same name, recursively."""
+    if isinstance(value, BaseModel):
+        cls = getattr(config, type(value).__name__)
+        return cls(**{name: _runtime(getattr(value, name)) for name in type(value).model_fields})
+    if isinstance(value, dict):
+        return {key: _runtime(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_runtime(item) for item in value]
+    return value
+
+
+def _first_problem(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    # drop the discriminator tag pydantic puts in the path of tagged unions
+    if len(loc) >= 3 and loc[0] == "providers" and loc[2] in {"mock", "solapi", "iwinv", "aligo"}:
+        del loc[2]
+    path = ".".join(loc)
+    if err["type"] == "extra_forbidden":
+        return f"unknown key {path!r}"
+    if err["type"] == "missing":
+        return f"missing key {path!r}"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{path}: {msg}" if path else msg
