@@ -15,7 +15,8 @@ What it speaks: the HMAC-SHA256 Authorization header (403 ``SignatureDoesNotMatc
 ``POST /messages/v4/send-many/detail``, ``GET /messages/v4/list`` (filters and startKey/nextKey
 paging), ``GET /cash/v1/balance``, plus ``GET /_fake/stats`` for a benchmark in another process.
 Every message is stored; a recipient ending in ``fail_suffix`` is rejected per row (``FAIL_CODE``)
-and is not counted as received. Accepted messages are stored as delivered (4000) at once.
+and is not counted as received, and so is a recipient already in the same request
+(``DUPLICATE_CODE``) unless the request body sets ``allowDuplicates: true``. Accepted messages are stored as delivered (4000) at once.
 
 The server's clock is ``now_ms() + clock_offset_ms``: ``dateCreated``, the list date filters, the
 ``Date`` header and the signature window all use it, so a test can put SOLAPI's clock minutes
@@ -67,6 +68,10 @@ ACCOUNT = "99999999999999"
 # (docs/providers.md#solapi-status-codes).
 FAIL_CODE = "1011"
 FAIL_MESSAGE = "수신번호 형식 오류"
+# A recipient repeated within one request is refused per row unless the request sets
+# ``allowDuplicates: true`` (docs/providers.md#solapi-sending).
+DUPLICATE_CODE = "1026"
+DUPLICATE_MESSAGE = "중복 수신번호"
 SKEW_LIMIT_MS = 15 * 60_000  # SOLAPI refuses a signature dated further than this from its clock
 Answer = tuple[int, Any] | None  # None: close the connection without an answer
 
@@ -230,27 +235,32 @@ class FakeSolapi:
 
     def _send(self, raw: bytes) -> Answer:
         try:
-            messages = json.loads(raw)["messages"]
+            doc = json.loads(raw)
+            messages = doc["messages"]
         except (ValueError, KeyError, TypeError):
             return 400, {"errorCode": "ValidationError", "errorMessage": "messages required"}
+        allow_duplicates = doc.get("allowDuplicates") is True
         with self._lock:
             fault = self._faults.pop(0) if self._faults else None
             if fault is not None:
-                return self._fault(fault, messages)
+                return self._fault(fault, messages, allow_duplicates)
             held = self._gate_at is not None and self._accepted >= self._gate_at
             if held:
                 self._gate_at = None
-            answer = self._store(messages) if self._gate_records or not held else None
+            store = self._gate_records or not held
+            answer = self._store(messages, allow_duplicates) if store else None
         if not held:
             return 200, answer
         self.paused.set()
         self._released.wait()
         return None
 
-    def _fault(self, fault: str, messages: list[dict[str, Any]]) -> Answer:
+    def _fault(
+        self, fault: str, messages: list[dict[str, Any]], allow_duplicates: bool = False
+    ) -> Answer:
         """One scripted failure (the caller holds the lock)."""
         if fault.endswith("-after"):
-            self._store(messages)
+            self._store(messages, allow_duplicates)
         if fault.startswith("drop"):
             return None
         if fault.startswith("500"):
@@ -261,19 +271,26 @@ class FakeSolapi:
             return 503, {"errorCode": "ServiceUnavailable", "errorMessage": "try later"}
         raise ValueError(f"unknown fault {fault!r}")
 
-    def _store(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    def _store(
+        self, messages: list[dict[str, Any]], allow_duplicates: bool = False
+    ) -> dict[str, Any]:
         """Store one request's messages (the caller holds the lock); the send-many/detail answer."""
         now_ms = self.now_ms()
         now = iso_z(now_ms)
         group_id = f"G4VFAKE{len(self._groups) + 1:025d}"
         ids = self._groups[group_id] = []
         accepted, failed = [], []
+        seen: set[str] = set()
         for m in messages:
             mid = f"M4VFAKE{len(self._order) + 1:025d}"
             fields = m.get("customFields") or {}
             to = str(m.get("to", ""))
-            rejected = to.endswith(self.fail_suffix)
+            repeated = to in seen and not allow_duplicates
+            seen.add(to)
+            rejected = repeated or to.endswith(self.fail_suffix)
             code, text = (FAIL_CODE, FAIL_MESSAGE) if rejected else ("4000", "정상 수신")
+            if repeated:
+                code, text = DUPLICATE_CODE, DUPLICATE_MESSAGE
             self._stored[mid] = {
                 "messageId": mid,
                 "groupId": group_id,

@@ -264,3 +264,16 @@ def test_each_attempt_keeps_the_providers_clock_offset(
         _, shown = kmsg.json("status", doc["messages"][0]["message_id"])
     # the Date header has whole seconds: five minutes behind, give or take one
     assert -301_000 <= shown["message"]["provider_clock_offset_ms"] <= -299_000
+
+
+def test_one_recipient_twice_in_a_campaign_with_two_texts_gets_both(
+    kmsg: Kmsg, solapi: FakeSolapi, tmp_path: Path
+) -> None:
+    """Issue 13: two rows to one number with different texts are two messages, sent in one
+    SOLAPI call that allows the duplicate recipient (the fake refuses it otherwise)."""
+    data = tmp_path / "dup.csv"
+    data.write_text(f"name,phone\n첫째,{A}\n둘째,{A}\n셋째,{B}\n", encoding="utf-8")
+    code, doc = kmsg.json("send-bulk", str(data), "--text", "{name} 안내", "--yes")
+    assert code == 0, doc
+    assert doc["counts"]["accepted"] == 3
+    assert solapi.recipients() == Counter({A: 2, B: 1})

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.fake_solapi import FAIL_CODE, FakeSolapi
+from bench.fake_solapi import DUPLICATE_CODE, FAIL_CODE, FakeSolapi
 from kmsg_cli.core.models import MessageType, SendResult, Status, StatusQuery
 from kmsg_cli.errors import AuthError, UnknownOutcome
 from kmsg_cli.providers.solapi import build
@@ -134,3 +134,76 @@ def test_a_signature_dated_beyond_fifteen_minutes_is_refused(deps, clock) -> Non
             p.send([msg()])
         assert info.value.vendor_code == "RequestTimeTooSkewed" and not fake.received_ids()
         assert p.clock_offset_ms == -16 * 60_000  # the refusal's Date still says how far off
+
+
+def _post_send(fake: FakeSolapi, deps, body: dict) -> dict:
+    auth = build.SolapiAuth(
+        SECRETS["solapi"]["api_key"], SECRETS["solapi"]["api_secret"], deps.clock
+    )
+    url = f"{fake.base_url}/messages/v4/send-many/detail"
+    return deps.http().post(url, json=body, auth=auth).json()
+
+
+@pytest.mark.parametrize("allow", [None, False, True])
+def test_the_fake_refuses_a_repeated_recipient_unless_duplicates_are_allowed(
+    fake, deps, allow
+) -> None:
+    """As SOLAPI does (1026): the second message to one number in one request is refused per row,
+    unless the request's top-level ``allowDuplicates`` is true."""
+    one = {"to": "01012345678", "from": "0212345678", "type": "SMS", "autoTypeDetect": False}
+    body: dict = {
+        "messages": [
+            {**one, "text": "첫째", "customFields": {"kmsgId": "a"}},
+            {**one, "text": "둘째", "customFields": {"kmsgId": "b"}},
+        ],
+        "showMessageList": True,
+    }
+    if allow is not None:
+        body["allowDuplicates"] = allow
+    doc = _post_send(fake, deps, body)
+    if allow:
+        assert doc["failedMessageList"] == [] and len(doc["messageList"]) == 2
+        assert fake.received_ids() == Counter({"a": 1, "b": 1})
+    else:
+        (refused,) = doc["failedMessageList"]
+        assert refused["statusCode"] == DUPLICATE_CODE
+        assert refused["customFields"] == {"kmsgId": "b"}
+        assert fake.received_ids() == Counter({"a": 1})
+
+
+def test_one_recipient_twice_with_two_texts_is_sent_as_two_messages(fake, deps) -> None:
+    """Issue 13: two logical messages to one number in one call both go out (allowDuplicates)."""
+    p = solapi(deps, base_url=fake.base_url)
+    same = "01012345678"
+    results = p.send(
+        [
+            msg(mid="a", to=same, text="주문 1 발송"),
+            msg(mid="b", to=same, text="주문 2 발송"),
+            msg(mid="c", to="01022223333", text="주문 3 발송"),
+        ]
+    )
+    assert [r.status for r in results] == [Status.PENDING] * 3
+    assert len({r.provider_message_id for r in results}) == 3
+    assert fake.received_ids() == Counter({"a": 1, "b": 1, "c": 1})
+    assert fake.recipients() == Counter({same: 2, "01022223333": 1})
+
+
+def test_distinct_recipients_leave_allow_duplicates_unset() -> None:
+    req = build._build_send_request(
+        [msg(mid="a"), msg(mid="b", to="01022223333")],
+        base_url="http://x",
+        default_from=None,
+        pf_id=None,
+        image_ids={},
+        auth=None,
+    )
+    assert "allowDuplicates" not in req.json
+    twice = build._build_send_request(
+        [msg(mid="a"), msg(mid="b", text="other")],
+        base_url="http://x",
+        default_from=None,
+        pf_id=None,
+        image_ids={},
+        auth=None,
+    )
+    assert twice.json["allowDuplicates"] is True

@@ -163,6 +163,11 @@ def _build_send_request(
     }
     if messages and messages[0].scheduled_at is not None:
         body["scheduledDate"] = iso_kst(messages[0].scheduled_at)
+    if len({m.to for m in messages}) < len(messages):
+        # Two messages to one recipient in one call are two logical messages (the ledger keeps
+        # them apart); without this flag SOLAPI refuses every repeat with 1026
+        # (docs/providers.md#solapi-sending).
+        body["allowDuplicates"] = True
     url = join_url(base_url, "/messages/v4/send-many/detail")
     return Req("POST", url, headers={"Content-Type": "application/json"}, json=body, auth=auth)
 
