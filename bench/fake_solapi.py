@@ -174,6 +174,11 @@ class FakeSolapi:
         with self._lock:
             return Counter(m["to"] for m in self._stored.values() if m["dateReceived"])
 
+    def stored(self) -> list[dict[str, Any]]:
+        """Every stored message (StoredMessage fields), in arrival order."""
+        with self._lock:
+            return [dict(self._stored[mid]) for mid in self._order]
+
     def stats(self) -> dict[str, int]:
         with self._lock:
             return {
@@ -298,6 +303,7 @@ class FakeSolapi:
                 "to": to,
                 "from": m.get("from"),
                 "text": m.get("text"),
+                "kakaoOptions": m.get("kakaoOptions"),
                 "statusCode": code,
                 "statusMessage": text,
                 "customFields": fields,

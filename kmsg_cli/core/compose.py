@@ -13,6 +13,13 @@ from kmsg_cli.core import content, phone
 from kmsg_cli.core.models import TEXT_TYPES, Failover, Message, MessageType
 from kmsg_cli.errors import InputError
 
+# Provider types whose native failover can only resend the AlimTalk's own text: SOLAPI has no field
+# for a replacement text (docs/providers.md#native-failover-switches).
+NATIVE_RESENDS_ALIMTALK_TEXT = frozenset({"solapi"})
+# Provider types that take the AlimTalk body as fully rendered text and substitute nothing
+# themselves (docs/providers.md#aligo-sending).
+RENDERED_ALIMTALK_BODY = frozenset({"aligo"})
+
 
 @dataclass(frozen=True)
 class Draft:
@@ -220,3 +227,38 @@ def fallback_type(fo: Failover) -> MessageType:
         return MessageType.SMS
     size = content.byte_length(fo.text or "")
     return MessageType.LMS if size > content.SMS_MAX_BYTES else MessageType.SMS
+
+
+def failover_mode(message: Message, kind: str, native: bool) -> str | None:
+    """The failover path of ``message`` on a provider of type ``kind`` (FO-4, FO-7): ``native``
+    only when the provider's own switch sends the fallback text that was asked for, else ``api``
+    (kmsg sends it after a not-a-KakaoTalk-user status). None without failover."""
+    fo = message.failover
+    if fo is None:
+        return None
+    if not native:
+        return "api"
+    if kind in NATIVE_RESENDS_ALIMTALK_TEXT and not _resends_as_asked(message, fo):
+        return "api"
+    return "native"
+
+
+def _resends_as_asked(message: Message, fo: Failover) -> bool:
+    """Would resending the AlimTalk's own text deliver exactly the fallback asked for? Only if the
+    fallback is that rendered text, with no subject and no channel of its own."""
+    return bool(message.text) and fo.text == message.text and not fo.subject and not fo.channel
+
+
+def check_for_provider(message: Message, kind: str) -> None:
+    """Refuse, before anything is journaled, a message this type of provider would send wrong."""
+    if (
+        message.type is MessageType.ALIMTALK
+        and kind in RENDERED_ALIMTALK_BODY
+        and not message.text.strip()
+    ):
+        raise InputError(
+            f"an AlimTalk through {kind} needs its text: {kind} sends the approved template "
+            "text with every #{name} filled in, and kmsg cannot look the template up",
+            hint="pass --text with the approved template text and --var NAME=VALUE for each "
+            "#{name}",
+        )

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from kmsg_cli.core import ledger, phone
-from kmsg_cli.core.compose import Composed, Draft, compose
+from kmsg_cli.core.compose import Composed, Draft, check_for_provider, compose, failover_mode
 from kmsg_cli.core.ledger import Verdict
 from kmsg_cli.core.models import Message, Record, SendResult, Status, evolve
 from kmsg_cli.core.ports import Env, JournalStore
@@ -119,6 +119,7 @@ def plan_one(
         advance=(lambda _k, _n: 0) if preview else lambda k, n: env.store().advance_cursor(k, n),
     )
     message = for_provider(message, ids[0], env)
+    check_for_provider(message, env.kinds.get(ids[0], ""))
     price = env.prices.get(message.type.value)
     return Planned(message, tuple(ids), reason, composed.bytes, composed.warnings, price)
 
@@ -130,7 +131,8 @@ def for_provider(message: Message, provider_id: str, env: Env) -> Message:
     sender = message.sender or (phone.sender(default) if default else None)
     mode = None
     if message.failover is not None:
-        mode = "native" if env.native_failover.get(provider_id) else "api"
+        native = bool(env.native_failover.get(provider_id))
+        mode = failover_mode(message, env.kinds.get(provider_id, ""), native)
         if not sender:
             raise ConfigError(
                 f"failover needs a sender number and provider {provider_id!r} has no default",

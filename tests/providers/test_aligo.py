@@ -203,3 +203,14 @@ def test_preview_masks_form_secrets(deps) -> None:
     text = json.dumps(docs, ensure_ascii=False)
     assert docs[0]["body"]["apikey"] == "****" and docs[1]["body"]["key"] == "****"
     assert not any(s in text for s in all_secret_values())
+
+
+def test_alimtalk_without_text_is_never_sent_with_an_empty_body(deps, router) -> None:
+    """Issue 13: a message that reached Aligo without its rendered template text (a reroute from
+    another provider) is refused per row; nothing goes out with an empty ``message_N``."""
+    route = router.post(f"{KAKAO}/akv10/alimtalk/send/").respond(
+        json={"code": 0, "message": "ok", "info": {"mid": "1"}}
+    )
+    (r,) = aligo(deps).send([msg(MessageType.ALIMTALK, text="", template_id="TPL1")])
+    assert r.status is Status.FAILED and r.error_class == "invalid"
+    assert "template text" in (r.error or "") and not route.called

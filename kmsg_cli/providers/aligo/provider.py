@@ -99,6 +99,14 @@ class AligoProvider:
                 raise InvalidRequest(
                     f"{self.id}: ALIMTALK needs a template id", provider_id=self.id
                 )
+            if any(not m.text.strip() for m in group):
+                # message_N must be the rendered template text: never send an empty body
+                # (docs/providers.md#aligo-sending)
+                raise InvalidRequest(
+                    f"{self.id}: ALIMTALK needs the approved template text (--text)",
+                    provider_id=self.id,
+                    hint="pass --text with the approved template text",
+                )
             return build._build_alimtalk_request(
                 group,
                 base_url=self.kakao_url,

@@ -1,0 +1,164 @@
+"""Issue 13's send-path bugs, on the wire: the fallback text SOLAPI's native failover cannot carry,
+and the Aligo AlimTalk body (docs/providers.md#native-failover-switches,
+docs/providers.md#aligo-sending)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+import respx
+
+from bench.fake_solapi import FakeSolapi
+from tests.conftest import FakeClock, Kmsg
+
+KEY, SECRET = "KAKAOKEY0001", "KAKAOSECRET0001"
+TO = "01012345678"
+
+
+def failover_modes(home: Path) -> list[tuple[str, str | None]]:
+    conn = sqlite3.connect(home / "kmsg.db")
+    try:
+        return conn.execute('SELECT "type", "failover_mode" FROM kmsg_delivery_tracking').fetchall()
+    finally:
+        conn.close()
+
+
+# ---- SOLAPI: --fallback-text ----------------------------------------------------------------
+
+
+@pytest.fixture
+def fake(clock: FakeClock, kmsg_home: Path) -> Iterator[FakeSolapi]:
+    with FakeSolapi(KEY, SECRET, now_ms=clock.now_ms) as server:
+        (kmsg_home / "config.toml").write_text(
+            f'[providers.sol]\ntype = "solapi"\napi_key = "{KEY}"\napi_secret = "{SECRET}"\n'
+            f'kakao_pf_id = "KA01PF1"\ndefault_from = "0212345678"\n'
+            f'base_url = "{server.base_url}"\ntimeout_seconds = 2\n'
+        )
+        (kmsg_home / "config.toml").chmod(0o600)
+        yield server
+
+
+ALIMTALK = ("send", "--to", TO, "--template-id", "TPL1", "--var", "name=김철수", "--failover")
+
+
+def test_solapi_fallback_text_other_than_the_alimtalk_text_fails_over_through_the_api(
+    kmsg: Kmsg, fake: FakeSolapi, kmsg_home: Path
+) -> None:
+    """SOLAPI's native failover would resend the AlimTalk's own text, not --fallback-text: so the
+    AlimTalk goes with disableSms=true and kmsg sends the fallback itself (API failover)."""
+    code, doc = kmsg.json(*ALIMTALK, "--fallback-text", "#{name}님, 주문이 접수되었습니다")
+    assert code == 0, doc
+    (stored,) = fake.stored()
+    assert stored["type"] == "ATA" and stored["text"] is None
+    assert stored["kakaoOptions"] == {
+        "pfId": "KA01PF1",
+        "templateId": "TPL1",
+        "variables": {"#{name}": "김철수"},
+        "disableSms": True,
+    }
+    assert failover_modes(kmsg_home) == [("ALIMTALK", "api")]
+
+
+def test_solapi_fallback_text_equal_to_the_alimtalk_text_fails_over_natively(
+    kmsg: Kmsg, fake: FakeSolapi, kmsg_home: Path
+) -> None:
+    """When the fallback is the rendered AlimTalk text itself, SOLAPI's own resend is exactly it."""
+    text = "#{name}님, 주문이 접수되었습니다"
+    code, doc = kmsg.json(*ALIMTALK, "--text", text, "--fallback-text", text)
+    assert code == 0, doc
+    (stored,) = fake.stored()
+    assert stored["kakaoOptions"]["disableSms"] is False
+    assert failover_modes(kmsg_home) == [("ALIMTALK", "native")]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("--fallback-subject", "안내"),  # SOLAPI's resend of the AlimTalk has no subject of ours
+        ("--fallback-channel", "lms"),  # nor a channel of ours
+    ],
+)
+def test_solapi_fallback_with_its_own_subject_or_channel_fails_over_through_the_api(
+    kmsg: Kmsg, fake: FakeSolapi, kmsg_home: Path, extra: tuple[str, str]
+) -> None:
+    text = "#{name}님, 주문이 접수되었습니다"
+    code, doc = kmsg.json(*ALIMTALK, "--text", text, "--fallback-text", text, *extra)
+    assert code == 0, doc
+    assert fake.stored()[0]["kakaoOptions"]["disableSms"] is True
+    assert failover_modes(kmsg_home) == [("ALIMTALK", "api")]
+
+
+# ---- Aligo: the AlimTalk body ---------------------------------------------------------------
+
+KAKAO = "https://kakao.example.test"
+
+
+@pytest.fixture
+def aligo(kmsg_home: Path) -> Iterator[respx.MockRouter]:
+    (kmsg_home / "config.toml").write_text(
+        '[providers.al]\ntype = "aligo"\napi_key = "ALKEY"\nuser_id = "aluser"\n'
+        'sender_key = "ALSENDER"\nsender = "0212345678"\n'
+        f'base_url = "https://sms.example.test"\nkakao_base_url = "{KAKAO}"\n'
+    )
+    (kmsg_home / "config.toml").chmod(0o600)
+    with respx.mock(assert_all_called=False) as router:
+        yield router
+
+
+def _form(request: httpx.Request) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(request.content.decode(), keep_blank_values=True).items()}
+
+
+def test_aligo_alimtalk_without_text_is_refused_before_anything_is_sent(
+    kmsg: Kmsg, aligo: respx.MockRouter, kmsg_home: Path
+) -> None:
+    route = aligo.post(f"{KAKAO}/akv10/alimtalk/send/").respond(
+        json={"code": 0, "message": "ok", "info": {"mid": "1"}}
+    )
+    result = kmsg("send", "--to", TO, "--template-id", "TPL1", "--var", "name=김철수")
+    assert result.exit_code == 65, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "needs its text" in errors[0]
+    assert "--text" in result.stderr and "hint" in result.stderr
+    assert not route.called
+    assert not (kmsg_home / "kmsg.db").exists() or failover_modes(kmsg_home) == []
+
+
+TEMPLATE = (
+    "[주문 접수]\r\n#{name}님, 주문이 접수되었습니다.\r\n\r\n주문번호: #{ order }\n감사합니다."
+)
+RENDERED = "[주문 접수]\n김철수님, 주문이 접수되었습니다.\n\n주문번호: 100\n감사합니다."
+
+
+def test_aligo_alimtalk_message_is_the_template_text_rendered_byte_for_byte(
+    kmsg: Kmsg, aligo: respx.MockRouter
+) -> None:
+    route = aligo.post(f"{KAKAO}/akv10/alimtalk/send/").respond(
+        json={"code": 0, "message": "ok", "info": {"type": "AT", "mid": "4455"}}
+    )
+    result = kmsg(
+        "send",
+        "--to",
+        TO,
+        "--template-id",
+        "TPL1",
+        "--text",
+        TEMPLATE,
+        "--var",
+        "name=김철수",
+        "--var",
+        "order=100",
+        "--failover",
+        "--fallback-text",
+        "#{name}님 주문 #{order} 접수",
+    )
+    assert result.exit_code == 0, result.output
+    form = _form(route.calls[0].request)
+    assert form["message_1"].encode() == RENDERED.encode()
+    assert form["tpl_code"] == "TPL1" and form["receiver_1"] == TO
+    assert form["failover"] == "Y" and form["fmessage_1"] == "김철수님 주문 100 접수"
