@@ -62,6 +62,7 @@ def main() -> None:
             "ok": False,
             "error": {"code": "usage", "message": exc.format_message()},
             "exit_code": 2,
+            "warnings": [],
         }
         sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
         sys.exit(2)

@@ -91,8 +91,11 @@ def test_quiet_actions_print_only_their_ids(kmsg: Kmsg, tmp_path: Path) -> None:
 
 
 # -- 3. JSON documents ---------------------------------------------------------------------------
-def test_every_document_has_warnings_and_iso_times(kmsg: Kmsg) -> None:
+def test_every_document_has_warnings_and_iso_times(kmsg: Kmsg, tmp_path: Path) -> None:
     message_id = sent_id(kmsg)
+    data = tmp_path / "c.csv"
+    data.write_text("name,phone\nKim,01012340001\n", encoding="utf-8")
+    assert kmsg.json("send-bulk", str(data), "--text", "{name}", "--dry-run")[1]["warnings"] == []
     for args in (["status"], ["status", message_id], ["queue", "list"], ["providers", "list"]):
         _, doc = kmsg.json(*args)
         assert doc["warnings"] == [], args
@@ -104,14 +107,24 @@ def test_every_document_has_warnings_and_iso_times(kmsg: Kmsg) -> None:
     assert one["history"][0]["at_iso"].endswith("+09:00")
 
 
-@pytest.mark.parametrize("args", [["--version", "--json"], ["--json", "--version"]])
-def test_version_json_is_a_document(args: list[str]) -> None:
+def child(*args: str) -> dict[str, object]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "-m", "kmsg_cli", *args], capture_output=True, text=True, env=env
     )
-    doc = json.loads(done.stdout)
+    doc: dict[str, object] = json.loads(done.stdout)
+    return doc
+
+
+@pytest.mark.parametrize("args", [["--version", "--json"], ["--json", "--version"]])
+def test_version_json_is_a_document(args: list[str]) -> None:
+    doc = child(*args)
     assert doc["schema_version"] == 1 and doc["ok"] is True and doc["version"]
+
+
+def test_a_usage_error_document_has_warnings_too() -> None:
+    doc = child("status", "--limit", "zero", "--json")
+    assert doc["ok"] is False and doc["exit_code"] == 2 and doc["warnings"] == []
 
 
 # -- 4. colour -----------------------------------------------------------------------------------
