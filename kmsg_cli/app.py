@@ -28,11 +28,20 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def version_text(as_json: bool) -> str:
+    """``kmsg --version``; with --json the one document (SCHEMA_VERSION of output.py, which is
+    not imported here: this path loads no more than this module)."""
+    if as_json:
+        doc = {"schema_version": 1, "ok": True, "version": __version__, "warnings": []}
+        return json.dumps(doc) + "\n"
+    return f"kmsg {__version__}\n"
+
+
 def main() -> None:
     """Console script. With --json, usage errors are a JSON document too (CLI-5)."""
     argv = sys.argv[1:]
     if argv in _VERSION_ONLY:
-        sys.stdout.write(f"kmsg {__version__}\n")
+        sys.stdout.write(version_text("--json" in argv))
         return
     import typer
 
@@ -53,6 +62,7 @@ def main() -> None:
             "ok": False,
             "error": {"code": "usage", "message": exc.format_message()},
             "exit_code": 2,
+            "warnings": [],
         }
         sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
         sys.exit(2)

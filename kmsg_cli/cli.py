@@ -9,13 +9,13 @@ before this module is imported at all.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Iterator, MutableMapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from kmsg_cli import __version__
 from kmsg_cli.commands._common import (
     ConfigOpt,
     DbOpt,
@@ -112,7 +112,10 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"kmsg {__version__}")
+        from kmsg_cli.app import version_text
+
+        # eager: --json may not be parsed yet, so look for it among the arguments themselves
+        typer.echo(version_text("--json" in sys.argv[1:]), nl=False)
         raise typer.Exit()
 
 

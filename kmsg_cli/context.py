@@ -41,6 +41,7 @@ class Options:
     verbose: bool = False
     no_color: bool = False
     show_recipients: bool = False
+    format: str | None = None  # --format, on commands that list things
 
 
 @dataclass
@@ -66,6 +67,7 @@ class AppContext:
             verbose=o.verbose,
             no_color=o.no_color,
             show_recipients=o.show_recipients,
+            fmt=o.format,
         )
 
     # -- configuration ------------------------------------------------------------------------

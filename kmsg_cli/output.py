@@ -2,7 +2,9 @@
 
 ``--json``: exactly one document on stdout, ``{"schema_version": 1, "ok": ...}``, errors included;
 stderr stays silent unless something is fatal (warnings go into the document's ``warnings``).
-Human mode: rich, colour off when stdout is not a terminal, with ``--no-color`` or ``NO_COLOR``.
+Human mode: rich, colour off when stdout is not a terminal, with ``--no-color`` or ``NO_COLOR``
+(every escape sequence, bold included). Lists go through ``Output.table``: a rich table on a
+terminal, tab-separated rows without a header when piped (as ``gh`` does), or ``--format``.
 
 A reader that goes away (``kmsg status | head -1``) ends the output, never the command: every
 write goes through ``_Guarded``, so the command still finishes and exits with its own code (a send
@@ -11,20 +13,56 @@ whose output pipe closed still says whether its messages were accepted).
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from kmsg_cli.core import phone
+from kmsg_cli.core.times import iso, kst
 from kmsg_cli.errors import KmsgError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 SCHEMA_VERSION = 1
+FORMATS = ("table", "tsv", "csv", "json")
+
+# colour carries meaning: status words by their first word, ids dim, diagnostics by their prefix
+STATUS_STYLE = {"DELIVERED": "green", "FAILED": "red"}
+ID_COLUMNS = frozenset({"id", "message_id"})
+_ANSI = {"red": "31", "yellow": "33", "green": "32", "dim": "2"}
+
+
+def status_style(value: str) -> str | None:
+    word = value.split(" ", 1)[0] if value else ""
+    return STATUS_STYLE.get(word)
+
+
+def colour_wanted(stream: TextIO, no_color: bool) -> bool:
+    """Escape sequences only for a terminal (or FORCE_COLOR), never with NO_COLOR/--no-color."""
+    if no_color or os.environ.get("TERM") == "dumb":
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or stream.isatty()
+
+
+def with_iso(doc: Any) -> Any:
+    """Every time field of a document (``at`` or ``*_at``, epoch milliseconds) gets a sibling
+    ``<name>_iso``: ISO 8601 in Asia/Seoul with its offset, or null when the time is null."""
+    if isinstance(doc, list):
+        return [with_iso(item) for item in doc]
+    if not isinstance(doc, dict):
+        return doc
+    result: dict[str, Any] = {}
+    for key, value in doc.items():
+        result[key] = with_iso(value)
+        is_time = key == "at" or key.endswith("_at")
+        if is_time and (value is None or type(value) is int) and f"{key}_iso" not in doc:
+            result[f"{key}_iso"] = iso(value)
+    return result
 
 
 class _Guarded:
@@ -70,6 +108,11 @@ class _Guarded:
             os.close(devnull)
 
 
+def _flat(cell: Any) -> str:
+    text = "" if cell is None else str(cell)
+    return text.replace("\t", " ").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+
+
 def _out() -> TextIO:
     return cast("TextIO", _Guarded(sys.stdout))  # what rich and print need of a stream
 
@@ -87,8 +130,10 @@ class Output:
         verbose: bool = False,
         no_color: bool = False,
         show_recipients: bool = False,
+        fmt: str | None = None,
     ) -> None:
-        self.json_mode = json_mode
+        self.json_mode = json_mode or fmt == "json"
+        self.format = fmt  # None: a table on a terminal, tsv otherwise
         self.quiet = quiet
         self.verbose = verbose
         self.no_color = no_color or bool(os.environ.get("NO_COLOR"))
@@ -105,13 +150,81 @@ class Output:
         # piped output is read by people and scripts alike: never cut ids to fit 80 columns
         width = None if sys.stdout.isatty() else 200
         return Console(
-            file=_out(), no_color=self.no_color, highlight=False, soft_wrap=True, width=width
+            file=_out(),
+            color_system=None if self.no_color else "auto",  # None: no bold either
+            no_color=self.no_color,
+            highlight=False,
+            soft_wrap=True,
+            width=width,
         )
 
     def err_console(self) -> Console:
         from rich.console import Console
 
-        return Console(file=_err(), no_color=self.no_color, highlight=False, soft_wrap=True)
+        return Console(
+            file=_err(),
+            color_system=None if self.no_color else "auto",
+            no_color=self.no_color,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    # -- lists --------------------------------------------------------------------------------
+    def table_format(self) -> str:
+        if self.format in ("table", "tsv", "csv"):
+            return self.format
+        return "table" if sys.stdout.isatty() else "tsv"
+
+    def prose(self) -> bool:
+        """Whether lines around a list (titles, totals) are wanted: only around a rich table;
+        piped rows stay rows alone."""
+        return self.table_format() == "table"
+
+    def time(self, ms: int | None) -> str:
+        """A time cell: Seoul time for people, ISO 8601 with its offset in tsv/csv."""
+        if self.table_format() == "table":
+            return kst(ms)
+        return iso(ms) or ""
+
+    def table(
+        self,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        *,
+        title: str | None = None,
+        header: bool = True,
+    ) -> None:
+        """A list: a rich table (``table``), tab-separated rows without a header (``tsv``: a tab
+        or line break inside a cell becomes a space), or CSV with a header row (``csv``)."""
+        self.emitted = True
+        fmt = self.table_format()
+        if fmt == "tsv":
+            out = _out()
+            for row in rows:
+                out.write("\t".join(_flat(cell) for cell in row) + "\n")
+            return
+        if fmt == "csv":
+            writer = csv.writer(_out(), lineterminator="\n")
+            writer.writerow(columns)
+            writer.writerows([["" if c is None else str(c) for c in row] for row in rows])
+            return
+        from rich.table import Table
+        from rich.text import Text
+
+        if header:
+            table = Table(*columns, title=title)
+        else:
+            table = Table(*([""] * len(columns)), title=title, show_header=False, box=None)
+        for row in rows:
+            cells = []
+            for column, cell in zip(columns, row, strict=True):
+                text = "" if cell is None else str(cell)
+                style = "dim" if column in ID_COLUMNS else None
+                if column in ("status", "result"):
+                    style = status_style(text)
+                cells.append(Text(text, style=style or ""))
+            table.add_row(*cells)
+        self.console().print(table)
 
     def phone(self, number: str | None) -> str:
         if not number:
@@ -125,13 +238,19 @@ class Output:
         human: Callable[[Console], None] | None = None,
         *,
         data: bool = False,
+        ids: Sequence[str] | None = None,
     ) -> None:
         """The command's result: ``doc`` as JSON, or ``human`` rendering it. ``--quiet`` hides the
-        human rendering of actions (send, track), not the answer of a query (``data=True``)."""
+        human rendering of actions (send, track), not the answer of a query (``data=True``); an
+        action that names what it made or changed (``ids``) prints only those, one a line, so
+        ``ID=$(kmsg send ... -q)`` works."""
         self.emitted = True
         if self.json_mode:
             self._document(True, doc)
-        elif human is not None and (data or not self.quiet):
+        elif self.quiet and not data:
+            if ids:
+                self.write("".join(f"{i}\n" for i in ids))
+        elif human is not None:
             human(self.console())
 
     def fail(
@@ -157,7 +276,7 @@ class Output:
 
     def error(self, message: str, *, prefix: bool = True) -> None:
         """One line on stderr; shown even with --quiet (never in --json mode's stdout)."""
-        self._stderr(f"error: {message}" if prefix else message)
+        self._stderr(self._paint("error:", "red") + f" {message}" if prefix else message)
 
     def write(self, text: str) -> None:
         """Raw text on stdout, for results streamed row by row (bulk dry-run)."""
@@ -232,10 +351,9 @@ class Output:
         yield advance
 
     def _document(self, ok: bool, doc: dict[str, Any]) -> None:
-        full = {"schema_version": SCHEMA_VERSION, "ok": ok, **doc}
-        if self.warnings or "warnings" in doc:
-            full["warnings"] = [*doc.get("warnings", []), *self.warnings]
-            self.warnings = []
+        full = {"schema_version": SCHEMA_VERSION, "ok": ok, **with_iso(doc)}
+        full["warnings"] = [*doc.get("warnings", []), *self.warnings]  # always there, [] if none
+        self.warnings = []
         self._json(full)
 
     def _json(self, doc: dict[str, Any]) -> None:
@@ -250,7 +368,12 @@ class Output:
             if message not in self.warnings:
                 self.warnings.append(message)
             return
-        self._stderr(f"warning: {message}")
+        self._stderr(self._paint("warning:", "yellow") + f" {message}")
+
+    def _paint(self, text: str, style: str) -> str:
+        if not colour_wanted(sys.stderr, self.no_color):
+            return text
+        return f"\x1b[{_ANSI[style]}m{text}\x1b[0m"
 
     def info(self, message: str, *, once: bool = False) -> None:
         if self.quiet or self.json_mode or (once and message in self._said):

@@ -137,8 +137,7 @@ class DryRunWriter:
         out = self.out
         if out.json_mode:
             tail: dict[str, Any] = {"summary": totals, "ok": error is None and code == 0}
-            if out.warnings:
-                tail["warnings"] = out.warnings
+            tail["warnings"] = list(out.warnings)  # in every document, [] when none
             if error is not None:
                 tail |= {"error": error.to_dict(), "exit_code": error.exit_code}
             elif code:

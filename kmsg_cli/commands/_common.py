@@ -14,6 +14,7 @@ import os
 import signal
 import typing
 from collections.abc import Callable, Iterator
+from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -45,6 +46,23 @@ ShowRecipientsOpt = Annotated[
     bool, typer.Option("--show-recipients", help="Show phone numbers unmasked.")
 ]
 
+
+class Format(StrEnum):
+    table = "table"
+    tsv = "tsv"
+    csv = "csv"
+    json = "json"
+
+
+FormatOpt = Annotated[
+    Format | None,
+    typer.Option(
+        "--format",
+        help="table (default on a terminal), tsv (default when piped), csv, or json (= --json).",
+        show_default=False,
+    ),
+]
+
 GLOBAL_OPTIONS: dict[str, Any] = {
     "config": ConfigOpt,
     "db": DbOpt,
@@ -64,19 +82,24 @@ def app_context(ctx: typer.Context) -> AppContext:
     return root.obj
 
 
-def command(app: typer.Typer, name: str | None = None, **kwargs: Any) -> Callable[[F], F]:
+def command(
+    app: typer.Typer, name: str | None = None, *, formats: bool = False, **kwargs: Any
+) -> Callable[[F], F]:
+    """``formats``: the command lists things and takes ``--format`` (table, tsv, csv, json)."""
+    options = {**GLOBAL_OPTIONS, **({"format": FormatOpt} if formats else {})}
+
     def decorate(fn: F) -> F:
         hints = typing.get_type_hints(fn, include_extras=True)
         params = [
             p.replace(annotation=hints.get(p.name, p.annotation))
             for p in inspect.signature(fn).parameters.values()
         ]
-        for key, annotation in GLOBAL_OPTIONS.items():
+        for key, annotation in options.items():
             params.append(
                 inspect.Parameter(
                     key,
                     inspect.Parameter.KEYWORD_ONLY,
-                    default=_DEFAULTS.get(key, False),
+                    default=_DEFAULTS.get(key, False) if key != "format" else None,
                     annotation=annotation,
                 )
             )
@@ -85,7 +108,10 @@ def command(app: typer.Typer, name: str | None = None, **kwargs: Any) -> Callabl
         def wrapper(*args: Any, **kw: Any) -> Any:
             ctx: typer.Context = kw["ctx"]
             app_ctx = app_context(ctx)
-            app_ctx.set_options(**{key: kw.pop(key) for key in GLOBAL_OPTIONS})
+            values = {key: kw.pop(key) for key in options}
+            if values.get("format") is not None:
+                values["format"] = values["format"].value
+            app_ctx.set_options(**values)
             return run(app_ctx, lambda: fn(*args, **kw))
 
         wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Configured providers: list, doctor, balance.", no_args_is_help=True)
 
 
-@command(app, "list")
+@command(app, "list", formats=True)
 def list_(ctx: typer.Context) -> None:
     """List configured providers, what they can send and how routing uses them (secrets masked).
 
@@ -64,19 +64,20 @@ def list_(ctx: typer.Context) -> None:
         "embedded_default": app_ctx.using_default,
     }
 
-    def human(console: Console) -> None:
-        from rich.table import Table
-
-        table = Table("id", "type", "can send", "routing", "secrets")
-        for r in rows:
-            table.add_row(
-                r["id"],
-                r["type"],
-                " ".join(r["types"]),
-                ", ".join(r["routing"]) or "-",
-                ", ".join(f"{k}={v}" for k, v in r["secrets"].items()) or "-",
-            )
-        console.print(table)
+    def human(_console: Console) -> None:
+        out.table(
+            ("id", "type", "can send", "routing", "secrets"),
+            [
+                (
+                    r["id"],
+                    r["type"],
+                    " ".join(r["types"]),
+                    ", ".join(r["routing"]) or "-",
+                    ", ".join(f"{k}={v}" for k, v in r["secrets"].items()) or "-",
+                )
+                for r in rows
+            ],
+        )
 
     out.emit(doc, human, data=True)
 

@@ -30,7 +30,7 @@ def owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-@command(app, "list")
+@command(app, "list", formats=True)
 def list_(
     ctx: typer.Context,
     status: Annotated[
@@ -53,16 +53,21 @@ def list_(
     out = app_ctx.output
     doc = {"counts": store.job_counts(), "jobs": [job_doc(out, j) for j in jobs]}
 
-    def human(console: Console) -> None:
-        from rich.table import Table
-
-        table = Table("id", "status", "to", "run at", "attempts", "reason / error")
-        for j in jobs:
-            table.add_row(
-                j.id, j.status, out.phone(j.data.get("to")), kst(j.process_at),
-                f"{j.attempts}/{j.max_attempts}", j.error or j.metadata.get("reason", ""),
-            )  # fmt: skip
-        console.print(table)
+    def human(_console: Console) -> None:
+        out.table(
+            ("id", "status", "to", "run at", "attempts", "reason / error"),
+            [
+                (
+                    j.id,
+                    j.status,
+                    out.phone(j.data.get("to")),
+                    out.time(j.process_at),
+                    f"{j.attempts}/{j.max_attempts}",
+                    j.error or j.metadata.get("reason", ""),
+                )  # fmt: skip
+                for j in jobs
+            ],
+        )
 
     out.emit(doc, human, data=True)
 
@@ -172,11 +177,19 @@ def retry(
     app_ctx = app_context(ctx)
     if bool(job_id) == failed:
         raise InputError("give a job id or --failed (one of them)")
-    ids = None if failed else [_get(app_ctx, job_id or "").id]
-    count = app_ctx.store(existing=True).requeue_jobs(ids, app_ctx.clock.now_ms())
-    if ids and not count:
+    store = app_ctx.store(existing=True)
+    if failed:  # the dead jobs of the moment, named so -q can print them
+        ids = [j.id for j in store.list_jobs("failed", -1)]  # -1: no limit
+    else:
+        ids = [_get(app_ctx, job_id or "").id]
+    count = store.requeue_jobs(ids, app_ctx.clock.now_ms()) if ids else 0
+    if not failed and not count:
         raise InputError(f"job {ids[0]} is not dead; only failed jobs can be retried")
-    app_ctx.output.emit({"requeued": count}, lambda c: c.print(f"requeued {count} job(s)"))
+    app_ctx.output.emit(
+        {"requeued": count, "ids": ids},
+        lambda c: c.print(f"requeued {count} job(s)"),
+        ids=ids,
+    )
 
 
 @command(app, "cancel")
@@ -200,7 +213,9 @@ def cancel(
                 f"job {job.id} is {job.status}; only pending or dead jobs can be cancelled"
             )
         app_ctx.output.emit(
-            {"cancelled": job.id, "kind": "job"}, lambda c: c.print(f"cancelled job {job.id}")
+            {"cancelled": job.id, "kind": "job"},
+            lambda c: c.print(f"cancelled job {job.id}"),
+            ids=[job.id],
         )
         return
     record = queue.cancel_scheduled(app_ctx.env(), store, job_id)
@@ -213,6 +228,7 @@ def cancel(
         lambda c: c.print(
             f"cancelled scheduled message {record.message_id} at {record.provider_id}"
         ),
+        ids=[record.message_id],
     )
 
 

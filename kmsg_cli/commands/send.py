@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def register(app: typer.Typer) -> None:
-    command(app, "send")(send)
+    command(app, "send", formats=True)(send)
 
 
 def send(
@@ -309,15 +309,13 @@ def _report(out: Output, outcomes: list[Outcome], code: int) -> None:
             out.fail(_first_error(failed), doc, exit_code=code)
         return
 
-    def human(console: Console) -> None:
-        from rich.table import Table
+    def human(_console: Console) -> None:
+        out.table(
+            ("id", "to", "type", "provider", "result"),
+            [(r["message_id"], r["to"], r["type"], r["provider"], r["result"]) for r in rows],
+        )
 
-        table = Table("id", "to", "type", "provider", "result")
-        for row in rows:
-            table.add_row(row["message_id"], row["to"], row["type"], row["provider"], row["result"])
-        console.print(table)
-
-    out.emit(doc, human)
+    out.emit(doc, human, ids=[row["message_id"] for row in rows])
     for _o, row in failed:
         out.error(f"{row['to']}: {row['result']}")
     error = next((o.error for o, _ in failed if o.error and o.error.hint), None)

@@ -364,7 +364,7 @@ class Run:
         if summary.invalid and self.out.json_mode:
             self.out.fail(KmsgError(f"{message}; {summary.invalid:,} rows are invalid"), doc)
             return code
-        self.out.emit(doc, lambda console: console.print(message))
+        self.out.emit(doc, lambda console: console.print(message), ids=[self.job_id])
         return code
 
     def _show_result(self, tally: Tally, stopped: bool, code: int, report: Path | None) -> None:
@@ -386,7 +386,7 @@ class Run:
         def human(console: Console) -> None:
             console.print(f"job {self.job_id}: {tally.rows:,} rows, {tally.line()}")
 
-        out.emit(doc, human)
+        out.emit(doc, human, ids=[self.job_id])
         if stopped:
             out.error(
                 f"stopped; state saved: rerun the same command or `kmsg send-bulk --resume {self.job_id}`"

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def register(app: typer.Typer) -> None:
-    command(app, "status")(status)
+    command(app, "status", formats=True)(status)
 
 
 def status(
@@ -69,33 +69,33 @@ def status(
     doc = {"since": since, "counts": counts, "messages": [record_doc(out, r) for r in records]}
 
     def human(console: Console) -> None:
-        from rich.table import Table
-
         total = sum(counts["status"].values())
-        console.print(f"{total} message(s) in the last {since}")
-        if total:
-            summary = Table("status", "count", *([] if len(counts["provider"]) < 2 else []))
-            for key, n in counts["status"].items():
-                summary.add_row(key, str(n))
-            console.print(summary)
-            console.print(
-                "by type: "
-                + ", ".join(f"{k} {n}" for k, n in counts["type"].items())
-                + " · by provider: "
-                + ", ".join(f"{k} {n}" for k, n in counts["provider"].items())
-            )
-        if records:
-            table = Table("id", "requested", "to", "type", "provider", "status")
-            for r in records:
-                table.add_row(
-                    r.message_id,
-                    kst(r.requested_at),
-                    out.phone(r.to),
-                    r.type.value,
-                    r.provider_id,
-                    _status_text(r),
+        if out.prose():  # piped: the message rows alone (the counts are in --json)
+            console.print(f"{total} message(s) in the last {since}", markup=False)
+            if total:
+                out.table(("status", "count"), [(k, str(n)) for k, n in counts["status"].items()])
+                console.print(
+                    "by type: "
+                    + ", ".join(f"{k} {n}" for k, n in counts["type"].items())
+                    + " · by provider: "
+                    + ", ".join(f"{k} {n}" for k, n in counts["provider"].items()),
+                    markup=False,
                 )
-            console.print(table)
+        if records or not out.prose():
+            out.table(
+                ("id", "requested", "to", "type", "provider", "status"),
+                [
+                    (
+                        r.message_id,
+                        out.time(r.requested_at),
+                        out.phone(r.to),
+                        r.type.value,
+                        r.provider_id,
+                        _status_text(r),
+                    )
+                    for r in records
+                ],
+            )
 
     out.emit(doc, human, data=True)
 
@@ -145,28 +145,33 @@ def _one(out: Output, store: Store, message_id: str) -> None:
     }
 
     def human(console: Console) -> None:
-        from rich.table import Table
-
-        info = Table(show_header=False, box=None)
-        for key, value in doc["message"].items():
-            if value not in (None, "", {}, []):
-                info.add_row(
-                    key,
-                    kst(value) if key.endswith("_at") and isinstance(value, int) else str(value),
-                )
-        console.print(info)
-        table = Table("at", "status", "code", "message", "source", title="history")
-        for h in history:
-            table.add_row(
-                kst(h.at),
-                h.status.value if h.status else "-",
-                h.code or "",
-                h.message or "",
-                h.source,
+        if out.prose():  # piped: the history rows alone (the message's fields are in --json)
+            out.table(
+                ("key", "status"),  # "status" colours the value of the status row
+                [
+                    (key, kst(value) if key.endswith("_at") and type(value) is int else value)
+                    for key, value in doc["message"].items()
+                    if value not in (None, "", {}, [])
+                ],
+                header=False,
             )
-        console.print(table)
-        for line in _failover_lines(doc["failover"]):
-            console.print(line)
+        out.table(
+            ("at", "status", "code", "message", "source"),
+            [
+                (
+                    out.time(h.at),
+                    h.status.value if h.status else "-",
+                    h.code or "",
+                    h.message or "",
+                    h.source,
+                )
+                for h in history
+            ],
+            title="history",
+        )
+        if out.prose():
+            for line in _failover_lines(doc["failover"]):
+                console.print(line, markup=False)
 
     out.emit(doc, human, data=True)
 

@@ -8,7 +8,6 @@ import typer
 
 from kmsg_cli.commands._common import app_context, command
 from kmsg_cli.core import phone
-from kmsg_cli.core.times import kst
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -50,7 +49,7 @@ def remove(ctx: typer.Context, numbers: Numbers) -> None:
     app_ctx.output.emit({"removed": removed}, lambda c: c.print(f"removed {removed}"))
 
 
-@command(app, "list")
+@command(app, "list", formats=True)
 def list_(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Entries to show.")] = 100,
@@ -66,12 +65,10 @@ def list_(
         "numbers": [{"number": out.phone(n), "added_at": at, "reason": r} for n, at, r in entries]
     }
 
-    def human(console: Console) -> None:
-        from rich.table import Table
-
-        table = Table("number", "added", "reason")
-        for n, at, r in entries:
-            table.add_row(out.phone(n), kst(at), r or "")
-        console.print(table)
+    def human(_console: Console) -> None:
+        out.table(
+            ("number", "added", "reason"),
+            [(out.phone(n), out.time(at), r or "") for n, at, r in entries],
+        )
 
     out.emit(doc, human, data=True)

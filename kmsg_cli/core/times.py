@@ -31,6 +31,16 @@ def kst(ms: int | None) -> str:
         return f"out of range: {ms} ms since 1970"
 
 
+def iso(ms: int | None) -> str | None:
+    """Epoch ms -> ISO 8601 in Asia/Seoul with its offset, ``2026-11-26T21:05:00.000+09:00``."""
+    if ms is None:
+        return None
+    try:
+        return datetime.fromtimestamp(ms / 1000, KST).isoformat(timespec="milliseconds")
+    except (ValueError, OverflowError, OSError):
+        return None  # outside years 1..9999: the _ms field still says it
+
+
 _OFFSET = re.compile(r"^\s*\+\s*(\d+)\s*([smhdw])\s*$")
 # the furthest any provider schedules (docs/providers.md#scheduling-windows); later is a typo
 # (9999-12-31, +100000d) that would sit in the queue forever, or past year 9999 break every

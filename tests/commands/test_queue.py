@@ -169,7 +169,8 @@ def test_exhausted_job_is_dead_visible_and_retryable(clock: FakeClock, kmsg: Kms
     _, doc = kmsg.json("queue", "list", "--failed")
     assert len(doc["jobs"]) == 1 and doc["jobs"][0]["attempts"] == 3
     assert "unavailable" in doc["jobs"][0]["error"]
-    assert kmsg("queue", "retry", "--failed").exit_code == 0
+    retried = kmsg("queue", "retry", "--failed", "-q")  # -q: the ids it put back, one a line
+    assert retried.exit_code == 0 and retried.stdout == f"{doc['jobs'][0]['id']}\n"
     assert run(clock, provider, "queue", "run", "--once").exit_code == 0
     assert len(provider.sent) == 1
 

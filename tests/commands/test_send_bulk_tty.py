@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import sqlite3
 import sys
@@ -56,8 +57,13 @@ class Terminal:
         return os.waitstatus_to_exitcode(status)
 
     @property
-    def text(self) -> str:
+    def raw(self) -> str:
         return self.screen.decode(errors="replace")
+
+    @property
+    def text(self) -> str:
+        """What a person reads: the screen without its colour escapes."""
+        return re.sub(r"\x1b\[[0-9;]*m", "", self.raw)
 
     def _read(self, timeout: float) -> bool:
         """False once the child has closed the terminal."""
@@ -102,7 +108,16 @@ def test_only_yes_sends(kmsg_home: Path, tmp_path: Path, keys: bytes, code: int)
     sent = code == 0
     assert ("1 accepted" in term.text) is sent
     assert ("error: cancelled; nothing sent" in term.text) is not sent
+    assert ("\x1b[31merror:\x1b[0m cancelled" in term.raw) is not sent  # red on a terminal
     assert tracked(kmsg_home) == ({"accepted": 1} if sent else {})
+
+
+def test_no_color_leaves_the_terminal_free_of_escapes(kmsg_home: Path, tmp_path: Path) -> None:
+    term = Terminal(["send-bulk", one_row(tmp_path), "--text", "hi"], {"NO_COLOR": "1"})
+    term.expect("[y/N]")
+    term.type(b"n\n")
+    assert term.wait() == 130, term.text
+    assert "error: cancelled; nothing sent" in term.raw and "\x1b" not in term.raw
 
 
 @pytest.mark.parametrize("key", [CTRL_C, CTRL_D], ids=["ctrl-c", "ctrl-d"])

@@ -91,7 +91,7 @@ def test_status_of_either_message_shows_the_link_and_history(kmsg: Kmsg) -> None
         "type": "ALIMTALK",
         "status": "FAILED",
     }
-    human = kmsg("status", original)
+    human = kmsg("status", original, "--format", "table")
     assert "failover intent: sent" in human.stdout and "fallback message:" in human.stdout
 
 
