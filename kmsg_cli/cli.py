@@ -14,11 +14,11 @@ from collections.abc import Iterator, MutableMapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from kmsg_cli.commands._common import (
     ConfigOpt,
     DbOpt,
+    HelpGroup,
     JsonOpt,
     NoColorOpt,
     QuietOpt,
@@ -34,6 +34,19 @@ EXIT_CODES = """Exit codes: 0 ok · 1 some messages failed · 2 usage · 65 inva
 69 provider unavailable · 74 database I/O (disk full, read-only) ·
 75 temporary or unknown outcome (state saved; rerun or `kmsg track`) ·
 77 provider refused authentication · 78 configuration · 130 interrupted."""
+
+# "\b" keeps the examples' line breaks when click rewraps the help
+HELP = """Send Korean SMS/LMS/MMS and KakaoTalk AlimTalk, track delivery, fail over to SMS.
+
+Examples:
+
+\b
+  kmsg send --to 010-1234-5678 --text "배송이 시작되었습니다"
+  kmsg send-bulk campaign.csv --text "#{name}님, 주문이 출발했습니다"
+  kmsg status --since 1d
+  kmsg send -h
+
+"""
 
 # each command's module under kmsg_cli.commands, in the order `kmsg --help` lists them; a module
 # with ``register(app)`` adds its one command, any other holds a Typer group named ``app``
@@ -58,7 +71,7 @@ def _load(name: str) -> Command:
     if hasattr(module, "register"):
         module.register(holder)
     else:
-        holder.add_typer(module.app, name=name)
+        holder.add_typer(module.app, name=name, cls=HelpGroup)
     return typer.main.get_group(holder).commands[name]
 
 
@@ -90,7 +103,7 @@ class _Commands(MutableMapping[str, "Command"]):
         return len(COMMANDS.keys() | self._built.keys())
 
 
-class _LazyGroup(TyperGroup):
+class _LazyGroup(HelpGroup):
     def __init__(self, *, commands: dict[str, Command] | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.commands = _Commands(commands or {})
@@ -101,9 +114,10 @@ class _LazyGroup(TyperGroup):
 
 app = typer.Typer(
     name="kmsg",
-    help="Send Korean SMS/LMS/MMS and KakaoTalk AlimTalk, track delivery, fail over to SMS.\n\n"
-    + EXIT_CODES,
+    help=HELP + EXIT_CODES,
     no_args_is_help=True,
+    # -h as well as --help, inherited by every sub-command's context
+    context_settings={"help_option_names": ["-h", "--help"]},
     add_completion=True,
     cls=_LazyGroup,
     **_SETTINGS,
@@ -125,14 +139,26 @@ def root(
     config: ConfigOpt = None,
     db: DbOpt = None,
     json_: Annotated[
-        bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")
+        bool,
+        typer.Option(
+            "--json",
+            help="Print exactly one JSON document on stdout.",
+            rich_help_panel="Global options",
+        ),
     ] = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     no_color: NoColorOpt = False,
     show_recipients: ShowRecipientsOpt = False,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Print the version.",
+            rich_help_panel="Global options",
+        ),
     ] = False,
 ) -> None:
     app_context(ctx).set_options(

@@ -18,11 +18,23 @@ from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from kmsg_cli.context import AppContext
 from kmsg_cli.errors import Interrupted, KmsgError
 
+if typing.TYPE_CHECKING:
+    from typer._click.core import Command, Context
+    from typer._click.formatting import HelpFormatter
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+# the option panels of every command's help, in the order they are shown; a command's own options
+# that fit none of them stay under "Options" (docs/architecture.md#help-text)
+PANELS = ("Options", "Message", "AlimTalk", "Scheduling and rules", "Output", "Global options")
+_GLOBAL_PANEL = "Global options"
+# options typer and click add themselves, without a panel
+_BUILT_IN = {"help", "install_completion", "show_completion"}
 
 ConfigOpt = Annotated[
     str | None,
@@ -30,20 +42,43 @@ ConfigOpt = Annotated[
         "--config",
         help="Config file (default: $KMSG_CONFIG, $KMSG_HOME/config.toml).",
         show_default=False,
+        metavar="PATH",
+        rich_help_panel=_GLOBAL_PANEL,
     ),
 ]
 DbOpt = Annotated[
     str | None,
     typer.Option(
-        "--db", help="Database file (default: $KMSG_DB, $KMSG_HOME/kmsg.db).", show_default=False
+        "--db",
+        help="Database file (default: $KMSG_DB, $KMSG_HOME/kmsg.db).",
+        show_default=False,
+        metavar="PATH",
+        rich_help_panel=_GLOBAL_PANEL,
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and warnings.")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr.")]
-NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (also NO_COLOR).")]
+JsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Print exactly one JSON document on stdout.", rich_help_panel=_GLOBAL_PANEL
+    ),
+]
+QuietOpt = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="Only errors and warnings.", rich_help_panel=_GLOBAL_PANEL),
+]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="More detail on stderr.", rich_help_panel=_GLOBAL_PANEL),
+]
+NoColorOpt = Annotated[
+    bool,
+    typer.Option("--no-color", help="No colour (also NO_COLOR).", rich_help_panel=_GLOBAL_PANEL),
+]
 ShowRecipientsOpt = Annotated[
-    bool, typer.Option("--show-recipients", help="Show phone numbers unmasked.")
+    bool,
+    typer.Option(
+        "--show-recipients", help="Show phone numbers unmasked.", rich_help_panel=_GLOBAL_PANEL
+    ),
 ]
 
 
@@ -60,6 +95,8 @@ FormatOpt = Annotated[
         "--format",
         help="table (default on a terminal), tsv (default when piped), csv, or json (= --json).",
         show_default=False,
+        metavar="[table|tsv|csv|json]",
+        rich_help_panel="Output",
     ),
 ]
 
@@ -73,6 +110,54 @@ GLOBAL_OPTIONS: dict[str, Any] = {
     "show_recipients": ShowRecipientsOpt,
 }
 _DEFAULTS = {"config": None, "db": None}
+
+
+def _format_panels(command: Command, ctx: Context, formatter: HelpFormatter) -> None:
+    """Options under their panel's heading, in the order of PANELS, as plain text: help never
+    imports rich, and the same text goes to a terminal, a pipe and the snapshots."""
+    arguments: list[tuple[str, str]] = []
+    panels: dict[str, list[tuple[str, str]]] = {}
+    for param in command.get_params(ctx):
+        record = param.get_help_record(ctx)
+        if record is None:
+            continue
+        if param.param_type_name == "argument":
+            arguments.append(record)
+            continue
+        panel = getattr(param, "rich_help_panel", None)
+        if panel is None:
+            panel = _GLOBAL_PANEL if param.name in _BUILT_IN else "Options"
+        panels.setdefault(panel, []).append(record)
+    if arguments:
+        with formatter.section("Arguments"):
+            formatter.write_dl(arguments)
+    order = [*PANELS, *(name for name in panels if name not in PANELS)]
+    for name in order:
+        if name in panels:
+            with formatter.section(name):
+                formatter.write_dl(panels[name])
+
+
+class HelpCommand(TyperCommand):
+    """A command whose help groups its options in panels."""
+
+    def format_options(self, ctx: Context, formatter: HelpFormatter) -> None:
+        _format_panels(self, ctx, formatter)
+
+
+class HelpGroup(TyperGroup):
+    """A group whose help groups its options in panels, and that alone prints its help on stdout
+    and exits 0: asking what a group does is not a usage error."""
+
+    def format_options(self, ctx: Context, formatter: HelpFormatter) -> None:
+        _format_panels(self, ctx, formatter)
+        self.format_commands(ctx, formatter)
+
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            typer.echo(ctx.get_help())
+            ctx.exit(0)
+        return super().parse_args(ctx, args)
 
 
 def app_context(ctx: typer.Context) -> AppContext:
@@ -116,7 +201,7 @@ def command(
 
         wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         wrapper.__annotations__ = {p.name: p.annotation for p in params}
-        app.command(name, **kwargs)(wrapper)
+        app.command(name, cls=HelpCommand, **kwargs)(wrapper)
         return fn
 
     return decorate
