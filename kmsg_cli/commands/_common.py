@@ -122,7 +122,7 @@ def _format_panels(command: Command, ctx: Context, formatter: HelpFormatter) -> 
         if record is None:
             continue
         if param.param_type_name == "argument":
-            arguments.append(record)
+            arguments.append((record[0].split(" <")[0], record[1]))  # no typer "<str>" beside it
             continue
         panel = getattr(param, "rich_help_panel", None)
         if panel is None:

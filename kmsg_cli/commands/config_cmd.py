@@ -87,7 +87,7 @@ def write_private(path: Path, text: str) -> None:
 def init(
     ctx: typer.Context,
     provider: Annotated[
-        str, typer.Option("--provider", help="mock | solapi | iwinv | aligo")
+        str, typer.Option("--provider", metavar="ID", help="mock | solapi | iwinv | aligo")
     ] = "mock",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
@@ -142,7 +142,7 @@ def show(ctx: typer.Context) -> None:
 def validate(
     ctx: typer.Context,
     provider: Annotated[
-        list[str], typer.Option("--provider", help="Only these provider ids.")
+        list[str], typer.Option("--provider", metavar="ID", help="Only these provider ids.")
     ] = [],  # noqa: B006
 ) -> int:
     """Check the file, resolve every secret reference and build each provider (no network).

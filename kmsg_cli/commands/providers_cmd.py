@@ -115,7 +115,7 @@ def _problem(pid: str, exc: KmsgError) -> dict[str, Any]:
 def doctor(
     ctx: typer.Context,
     provider: Annotated[
-        list[str], typer.Option("--provider", help="Only these provider ids.")
+        list[str], typer.Option("--provider", metavar="ID", help="Only these provider ids.")
     ] = [],  # noqa: B006
 ) -> int:
     """Check each provider: config complete, secrets present, one authenticated read-only call.
@@ -186,7 +186,7 @@ def _finish(
 def balance(
     ctx: typer.Context,
     provider: Annotated[
-        list[str], typer.Option("--provider", help="Only these provider ids.")
+        list[str], typer.Option("--provider", metavar="ID", help="Only these provider ids.")
     ] = [],  # noqa: B006
 ) -> int:
     """Show each provider's remaining balance (KRW, or messages for Aligo).

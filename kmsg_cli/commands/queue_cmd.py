@@ -34,12 +34,15 @@ def owner() -> str:
 def list_(
     ctx: typer.Context,
     status: Annotated[
-        str | None, typer.Option("--status", help="pending|processing|completed|failed|cancelled")
+        str | None,
+        typer.Option(
+            "--status", metavar="STATUS", help="pending|processing|completed|failed|cancelled"
+        ),
     ] = None,
     failed: Annotated[
         bool, typer.Option("--failed", help="Only dead jobs (attempts exhausted or refused).")
     ] = False,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Jobs to show.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, help="Jobs to show.")] = 50,
 ) -> None:
     """List jobs, latest scheduled first.
 
@@ -74,7 +77,8 @@ def list_(
 
 @command(app, "show")
 def show(
-    ctx: typer.Context, job_id: Annotated[str, typer.Argument(help="Job id or a unique prefix.")]
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Argument(metavar="ID", help="Job id or a unique prefix.")],
 ) -> None:
     """Show one job.
 
@@ -99,7 +103,7 @@ def run(
     once: Annotated[
         bool, typer.Option("--once", help="One pass over due jobs (the default; for cron).")
     ] = True,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Jobs per pass.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, help="Jobs per pass.")] = 50,
 ) -> int:
     """Process the jobs that are due, once, and exit (for cron).
 
@@ -114,9 +118,10 @@ def run(
 def work(
     ctx: typer.Context,
     interval: Annotated[
-        float, typer.Option("--interval", min=0.1, help="Seconds between passes.")
+        float,
+        typer.Option("--interval", metavar="DURATION", min=0.1, help="Seconds between passes."),
     ] = 1.0,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Jobs per pass.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, help="Jobs per pass.")] = 50,
 ) -> int:
     """Process due jobs in a loop until SIGINT/SIGTERM; the job in hand is finished first.
 
@@ -166,7 +171,8 @@ def _report(app_ctx: AppContext, summary: queue.QueueSummary) -> int:
 def retry(
     ctx: typer.Context,
     job_id: Annotated[
-        str | None, typer.Argument(help="A dead job to run again.", show_default=False)
+        str | None,
+        typer.Argument(metavar="ID", help="A dead job to run again.", show_default=False),
     ] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Every dead job.")] = False,
 ) -> None:
@@ -196,7 +202,10 @@ def retry(
 def cancel(
     ctx: typer.Context,
     job_id: Annotated[
-        str, typer.Argument(help="A job id, or the id of a message the provider holds scheduled.")
+        str,
+        typer.Argument(
+            metavar="ID", help="A job id, or the id of a message the provider holds scheduled."
+        ),
     ],
 ) -> None:
     """Cancel a queued job, or a provider-side scheduled message (where the provider can).
@@ -236,7 +245,10 @@ def cancel(
 def purge(
     ctx: typer.Context,
     older_than: Annotated[
-        str, typer.Option("--older-than", help="Age of finished/dead jobs to delete.")
+        str,
+        typer.Option(
+            "--older-than", metavar="DURATION", help="Age of finished/dead jobs to delete."
+        ),
     ] = "30d",
 ) -> None:
     """Delete completed, cancelled and dead jobs older than a window (pending jobs are kept).

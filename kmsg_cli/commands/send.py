@@ -32,38 +32,52 @@ def send(
     ctx: typer.Context,
     to: Annotated[
         list[str],
-        typer.Option("--to", help="Recipient; repeat or comma-separate.", show_default=False),
+        typer.Option(
+            "--to",
+            metavar="NUMBER[,NUMBER]",
+            help="Recipient; repeat or comma-separate.",
+            show_default=False,
+        ),
     ] = [],  # noqa: B006
     text: Annotated[
         str | None,
-        typer.Option("--text", help="Message text; - reads stdin. #{name} takes --var values."),
+        typer.Option(
+            "--text",
+            metavar="TEXT",
+            help="Message text; - reads stdin. #{name} takes --var values.",
+        ),
     ] = None,
     type_: Annotated[
         str | None,
         typer.Option(
-            "--type", help="SMS|LMS|MMS|ALIMTALK|FRIENDTALK (default: SMS, LMS past 90 bytes)."
+            "--type",
+            metavar="TYPE",
+            help="SMS|LMS|MMS|ALIMTALK|FRIENDTALK (default: SMS, LMS past 90 bytes).",
         ),
     ] = None,
     sender: Annotated[
-        str | None, typer.Option("--from", help="Sender number (default: the provider's).")
+        str | None,
+        typer.Option("--from", metavar="NUMBER", help="Sender number (default: the provider's)."),
     ] = None,
     subject: Annotated[
-        str | None, typer.Option("--subject", help="LMS/MMS title (40 bytes).")
+        str | None, typer.Option("--subject", metavar="TEXT", help="LMS/MMS title (40 bytes).")
     ] = None,
     image: Annotated[
-        str | None, typer.Option("--image", help="JPEG image: makes the message MMS.")
+        str | None,
+        typer.Option("--image", metavar="PATH", help="JPEG image: makes the message MMS."),
     ] = None,
     template_id: Annotated[
-        str | None, typer.Option("--template-id", help="AlimTalk template.")
+        str | None, typer.Option("--template-id", metavar="ID", help="AlimTalk template.")
     ] = None,
     var: Annotated[
-        list[str], typer.Option("--var", help="Template variable KEY=VALUE; repeatable.")
+        list[str],
+        typer.Option("--var", metavar="KEY=VALUE", help="Template variable KEY=VALUE; repeatable."),
     ] = [],  # noqa: B006
     vars_json: Annotated[
-        str | None, typer.Option("--vars", help="Variables as a JSON object.")
+        str | None, typer.Option("--vars", metavar="JSON", help="Variables as a JSON object.")
     ] = None,
     provider: Annotated[
-        str | None, typer.Option("--provider", help="Send through this provider id.")
+        str | None, typer.Option("--provider", metavar="ID", help="Send through this provider id.")
     ] = None,
     failover: Annotated[
         bool,
@@ -72,18 +86,25 @@ def send(
         ),
     ] = False,
     fallback_channel: Annotated[
-        str | None, typer.Option("--fallback-channel", help="sms|lms (default: by length).")
+        str | None,
+        typer.Option(
+            "--fallback-channel", metavar="[sms|lms]", help="sms|lms (default: by length)."
+        ),
     ] = None,
     fallback_text: Annotated[
-        str | None, typer.Option("--fallback-text", help="Text of the fallback SMS/LMS.")
+        str | None,
+        typer.Option("--fallback-text", metavar="TEXT", help="Text of the fallback SMS/LMS."),
     ] = None,
     fallback_subject: Annotated[
-        str | None, typer.Option("--fallback-subject", help="Title of the fallback LMS.")
+        str | None,
+        typer.Option("--fallback-subject", metavar="TEXT", help="Title of the fallback LMS."),
     ] = None,
     at: Annotated[
         str | None,
         typer.Option(
-            "--at", help="Send later: 2026-12-01T09:00+09:00, '2026-12-01 09:00' (Seoul) or +2h."
+            "--at",
+            metavar="WHEN",
+            help="Send later: 2026-12-01T09:00+09:00, '2026-12-01 09:00' (Seoul) or +2h.",
         ),
     ] = None,
     ad: Annotated[
@@ -99,7 +120,8 @@ def send(
         ),
     ] = False,
     idempotency_key: Annotated[
-        str | None, typer.Option("--idempotency-key", help="The same key is never sent twice.")
+        str | None,
+        typer.Option("--idempotency-key", metavar="KEY", help="The same key is never sent twice."),
     ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Refuse characters EUC-KR cannot carry.")

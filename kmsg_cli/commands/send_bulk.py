@@ -56,36 +56,56 @@ def send_bulk(
     file: Annotated[
         str | None,
         typer.Argument(
-            help="CSV file (UTF-8, or --encoding cp949); - reads stdin.", show_default=False
+            metavar="PATH",
+            help="CSV file (UTF-8, or --encoding cp949); - reads stdin.",
+            show_default=False,
         ),
     ] = None,
     text: Annotated[
-        str | None, typer.Option("--text", help="Text with {column} placeholders.")
+        str | None, typer.Option("--text", metavar="TEXT", help="Text with {column} placeholders.")
     ] = None,
     template_id: Annotated[
-        str | None, typer.Option("--template-id", help="AlimTalk template; columns are variables.")
+        str | None,
+        typer.Option(
+            "--template-id", metavar="ID", help="AlimTalk template; columns are variables."
+        ),
     ] = None,
     type_: Annotated[
-        str | None, typer.Option("--type", help="SMS|LMS|MMS|ALIMTALK (a 'type' column wins).")
+        str | None,
+        typer.Option("--type", metavar="TYPE", help="SMS|LMS|MMS|ALIMTALK (a 'type' column wins)."),
     ] = None,
-    subject: Annotated[str | None, typer.Option("--subject", help="LMS title.")] = None,
-    sender: Annotated[str | None, typer.Option("--from", help="Sender number.")] = None,
+    subject: Annotated[
+        str | None, typer.Option("--subject", metavar="TEXT", help="LMS title.")
+    ] = None,
+    sender: Annotated[
+        str | None, typer.Option("--from", metavar="NUMBER", help="Sender number.")
+    ] = None,
     provider: Annotated[
-        str | None, typer.Option("--provider", help="Send through this provider id.")
+        str | None, typer.Option("--provider", metavar="ID", help="Send through this provider id.")
     ] = None,
     to_column: Annotated[
         str | None,
-        typer.Option("--to-column", help="Recipient column (default: to, phone, 수신번호, ...)."),
+        typer.Option(
+            "--to-column",
+            metavar="COLUMN",
+            help="Recipient column (default: to, phone, 수신번호, ...).",
+        ),
     ] = None,
     encoding: Annotated[
-        str, typer.Option("--encoding", help="File encoding: utf-8 (BOM or not) or cp949.")
+        str,
+        typer.Option(
+            "--encoding", metavar="ENCODING", help="File encoding: utf-8 (BOM or not) or cp949."
+        ),
     ] = "utf-8-sig",
     job: Annotated[
-        str | None, typer.Option("--job", help="Job name (default: from the file and options).")
+        str | None,
+        typer.Option("--job", metavar="ID", help="Job name (default: from the file and options)."),
     ] = None,
     resume: Annotated[
         str | None,
-        typer.Option("--resume", help="Continue job JOB with its saved file and options."),
+        typer.Option(
+            "--resume", metavar="ID", help="Continue job JOB with its saved file and options."
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Render and check every row; send nothing.")
@@ -99,16 +119,22 @@ def send_bulk(
         ),
     ] = False,
     max_cost: Annotated[
-        float | None, typer.Option("--max-cost", help="Refuse to start above this estimate (KRW).")
+        float | None,
+        typer.Option(
+            "--max-cost", metavar="KRW", help="Refuse to start above this estimate (KRW)."
+        ),
     ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, max=32, help="Provider calls in flight.")
+        int,
+        typer.Option("--concurrency", metavar="N", min=1, max=32, help="Provider calls in flight."),
     ] = 4,
     rate: Annotated[
-        float | None, typer.Option("--rate", min=0.01, help="At most this many messages a second.")
+        float | None,
+        typer.Option("--rate", metavar="N", min=0.01, help="At most this many messages a second."),
     ] = None,
     report: Annotated[
-        Path | None, typer.Option("--report", help="Write a per-row CSV report here.")
+        Path | None,
+        typer.Option("--report", metavar="PATH", help="Write a per-row CSV report here."),
     ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Refuse characters EUC-KR cannot carry.")

@@ -27,21 +27,32 @@ def status(
     ctx: typer.Context,
     message_id: Annotated[
         str | None,
-        typer.Argument(help="A message id (or a unique prefix of one).", show_default=False),
+        typer.Argument(
+            metavar="ID", help="A message id (or a unique prefix of one).", show_default=False
+        ),
     ] = None,
     since: Annotated[
-        str, typer.Option("--since", help="Window for the summary: 30m, 24h, 7d.")
+        str,
+        typer.Option("--since", metavar="DURATION", help="Window for the summary: 30m, 24h, 7d."),
     ] = "24h",
-    status_: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
-    type_: Annotated[str | None, typer.Option("--type", help="Only this message type.")] = None,
+    status_: Annotated[
+        str | None, typer.Option("--status", metavar="STATUS", help="Only this status.")
+    ] = None,
+    type_: Annotated[
+        str | None, typer.Option("--type", metavar="TYPE", help="Only this message type.")
+    ] = None,
     provider: Annotated[
-        str | None, typer.Option("--provider", help="Only this provider id.")
+        str | None, typer.Option("--provider", metavar="ID", help="Only this provider id.")
     ] = None,
     job: Annotated[
-        str | None, typer.Option("--job", help="Only this campaign (send-bulk job).")
+        str | None, typer.Option("--job", metavar="ID", help="Only this campaign (send-bulk job).")
     ] = None,
-    to: Annotated[str | None, typer.Option("--to", help="Only this recipient.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Messages to list.")] = 20,
+    to: Annotated[
+        str | None, typer.Option("--to", metavar="NUMBER[,NUMBER]", help="Only this recipient.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", metavar="N", min=1, help="Messages to list.")
+    ] = 20,
 ) -> None:
     """Show counts by status, type and provider, the latest messages, or one message in full.
 

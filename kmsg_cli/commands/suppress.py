@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="The local opt-out list: numbers kmsg never sends to.", no_args_is_help=True)
 
-Numbers = Annotated[list[str], typer.Argument(help="Phone numbers.", show_default=False)]
+Numbers = Annotated[
+    list[str], typer.Argument(metavar="NUMBER...", help="Phone numbers.", show_default=False)
+]
 
 
 @command(app, "add")
@@ -22,7 +24,7 @@ def add(
     ctx: typer.Context,
     numbers: Numbers,
     reason: Annotated[
-        str | None, typer.Option("--reason", help="Why (kept with the entry).")
+        str | None, typer.Option("--reason", metavar="TEXT", help="Why (kept with the entry).")
     ] = None,
 ) -> None:
     """Add numbers to the opt-out list.
@@ -52,7 +54,9 @@ def remove(ctx: typer.Context, numbers: Numbers) -> None:
 @command(app, "list", formats=True)
 def list_(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Entries to show.")] = 100,
+    limit: Annotated[
+        int, typer.Option("--limit", metavar="N", min=1, help="Entries to show.")
+    ] = 100,
 ) -> None:
     """List opted-out numbers, newest first.
 

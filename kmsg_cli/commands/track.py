@@ -35,14 +35,20 @@ def track(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="Run one pass and exit (for cron).")] = False,
     interval: Annotated[
-        float, typer.Option("--interval", min=0.1, help="Seconds between passes (loop mode).")
+        float,
+        typer.Option(
+            "--interval", metavar="DURATION", min=0.1, help="Seconds between passes (loop mode)."
+        ),
     ] = 5.0,
     limit: Annotated[
         int | None,
-        typer.Option("--limit", min=1, help="Records per pass (default: [tracking] batch_size)."),
+        typer.Option(
+            "--limit", metavar="N", min=1, help="Records per pass (default: [tracking] batch_size)."
+        ),
     ] = None,
     provider: Annotated[
-        str | None, typer.Option("--provider", help="Only records of this provider id.")
+        str | None,
+        typer.Option("--provider", metavar="ID", help="Only records of this provider id."),
     ] = None,
     now: Annotated[
         bool, typer.Option("--now", help="Check every non-terminal record, whatever its schedule.")
@@ -53,7 +59,11 @@ def track(
     ] = False,
     older_than: Annotated[
         str | None,
-        typer.Option("--older-than", help="Age for --purge (default: [tracking] retention_days)."),
+        typer.Option(
+            "--older-than",
+            metavar="DURATION",
+            help="Age for --purge (default: [tracking] retention_days).",
+        ),
     ] = None,
 ) -> int:
     """Ask providers what happened to sent messages, and fail undelivered AlimTalk over to SMS.
