@@ -150,7 +150,20 @@ def validate(
     Example: kmsg config validate --provider solapi
     """
     app_ctx = app_context(ctx)
-    settings = app_ctx.settings
+    try:
+        settings = app_ctx.settings
+    except ConfigError as exc:
+        if len(exc.problems) < 2:
+            raise
+        # every problem at once, one line each, so one edit fixes them all
+        found = {"path": str(app_ctx.config_path), "problems": exc.problems}
+        if app_ctx.output.json_mode:
+            app_ctx.output.fail(exc, found)
+        else:
+            app_ctx.output.error(f"{app_ctx.config_path}: {len(exc.problems)} problems")
+            for problem in exc.problems:
+                app_ctx.output.error(f"  {problem}", prefix=False)
+        return 78
     ids = provider or list(settings.providers)
     results = []
     for pid in ids:
