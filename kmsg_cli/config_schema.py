@@ -178,7 +178,12 @@ def validate(data: dict[str, Any], source: str) -> config.Settings:
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {_first_problem(exc)}") from None
+        problems = [_problem(err) for err in exc.errors()]
+        if len(problems) == 1:
+            raise ConfigError(f"{source}: {problems[0]}", problems=problems) from None
+        raise ConfigError(
+            f"{source}: {len(problems)} problems: " + "; ".join(problems), problems=problems
+        ) from None
     runtime: config.Settings = _runtime(settings)
     return runtime
 
@@ -195,8 +200,8 @@ def _runtime(value: Any) -> Any:
     return value
 
 
-def _first_problem(exc: ValidationError) -> str:
-    err = exc.errors()[0]
+def _problem(err: Any) -> str:
+    """One pydantic error as the user reads it, named by its dotted key."""
     loc = [str(p) for p in err["loc"]]
     # drop the discriminator tag pydantic puts in the path of tagged unions
     if len(loc) >= 3 and loc[0] == "providers" and loc[2] in {"mock", "solapi", "iwinv", "aligo"}:

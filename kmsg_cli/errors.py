@@ -87,6 +87,19 @@ class ConfigError(KmsgError):
     exit_code = 78
     code = "config"
 
+    def __init__(
+        self, message: str, *, hint: str | None = None, problems: list[str] | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        # every problem a validated file has, each naming its dotted key (`kmsg config validate`)
+        self.problems = problems or []
+
+    def to_dict(self) -> dict[str, object]:
+        doc = super().to_dict()
+        if self.problems:
+            doc["problems"] = self.problems
+        return doc
+
 
 class StorageError(KmsgError):
     """kmsg cannot read or write its own database (store.faults maps SQLite's errors to it)."""
