@@ -130,7 +130,13 @@ class AppContext:
         if provider_id not in self._providers:
             from kmsg_cli.providers import registry
 
-            cfg = self.settings.providers[provider_id]
+            cfg = self.settings.providers.get(provider_id)
+            if cfg is None and provider_id == "mock":
+                # records sent on the built-in mock (no config file) stay trackable after a real
+                # provider's config replaces it: the mock needs no secrets and sends nothing
+                cfg = config.EMBEDDED_DEFAULT.providers["mock"]
+            if cfg is None:
+                raise KeyError(provider_id)
             config.check_secrets(
                 provider_id, cfg
             )  # fail with the key's name before anything is sent

@@ -16,6 +16,8 @@ from kmsg_cli.core.times import kst, parse_when
 from kmsg_cli.errors import InputError, KmsgError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import Console
 
     from kmsg_cli.context import AppContext
@@ -182,7 +184,7 @@ def send(
     else:
         outcomes = queue.send_at(planned, draft, scheduled_at, env, deferred=deferred)
     code = service.exit_code(outcomes)
-    _report(app_ctx.output, outcomes, code)
+    _report(app_ctx.output, outcomes, code, shorten=app_ctx.store().short_ids)
     return code
 
 
@@ -310,7 +312,12 @@ def _mask_numbers(
     return result
 
 
-def _report(out: Output, outcomes: list[Outcome], code: int) -> None:
+def _report(
+    out: Output,
+    outcomes: list[Outcome],
+    code: int,
+    shorten: Callable[[list[str]], dict[str, str]] | None = None,
+) -> None:
     rows = [outcome_doc(out, o) for o in outcomes]
     accepted = sum(1 for o in outcomes if o.state in ("accepted", "duplicate", "queued"))
     doc = {
@@ -332,9 +339,16 @@ def _report(out: Output, outcomes: list[Outcome], code: int) -> None:
         return
 
     def human(_console: Console) -> None:
+        ids = [r["message_id"] for r in rows]
+        # people read the shortest unique prefix (`kmsg status PREFIX`); tsv/csv keep whole ids
+        short = shorten([i for i in ids if i]) if shorten and out.table_format() == "table" else {}
         out.table(
             ("id", "to", "type", "provider", "result"),
-            [(r["message_id"], r["to"], r["type"], r["provider"], r["result"]) for r in rows],
+            [
+                (short.get(r["message_id"], r["message_id"]), r["to"], r["type"], r["provider"])
+                + (r["result"],)
+                for r in rows
+            ],
         )
 
     out.emit(doc, human, ids=[row["message_id"] for row in rows])

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from kmsg_cli.store import Store
 
 
+AMBIGUOUS_SHOWN = 10
+
+
 def register(app: typer.Typer) -> None:
     command(app, "status", formats=True)(status)
 
@@ -93,11 +96,12 @@ def status(
                     markup=False,
                 )
         if records or not out.prose():
+            short = short_ids(out, store, [r.message_id for r in records])
             out.table(
                 ("id", "requested", "to", "type", "provider", "status"),
                 [
                     (
-                        r.message_id,
+                        short[r.message_id],
                         out.time(r.requested_at),
                         out.phone(r.to),
                         r.type.value,
@@ -132,13 +136,7 @@ def _status_text(r: Record) -> str:
 
 
 def _one(out: Output, store: Store, message_id: str) -> None:
-    record = store.get(message_id)
-    if record is None:
-        matches = store.find_prefix(message_id)
-        if len(matches) != 1:
-            why = "no message" if not matches else "more than one message"
-            raise InputError(f"{why} matches id {message_id!r}")
-        record = matches[0]
+    record = resolve(store, message_id)
     history = store.history(record.message_id)
     doc: dict[str, Any] = {
         "message": record_doc(out, record),
@@ -185,6 +183,44 @@ def _one(out: Output, store: Store, message_id: str) -> None:
                 console.print(line, markup=False)
 
     out.emit(doc, human, data=True)
+
+
+def short_ids(out: Output, store: Store, ids: list[str]) -> dict[str, str]:
+    """What an id column shows: the shortest unique prefix in a table people read, the full id in
+    tsv/csv (scripts keep whole ids)."""
+    if out.table_format() != "table":
+        return {mid: mid for mid in ids}
+    return store.short_ids(ids)
+
+
+def resolve(store: Store, prefix: str) -> Record:
+    """An id or a unique prefix of one (git style). The exact id wins; a prefix matching only an
+    original and its ``:api-fallback`` sibling means the original. Else exit 65 naming them."""
+    record = store.get(prefix)
+    if record is not None:
+        return record
+    base_prefix, sep, rest = prefix.partition(":")
+    if sep and base_prefix:  # "0193abc:api-fallback", as tables show a fallback
+        prefix = resolve(store, base_prefix).message_id + sep + rest
+        record = store.get(prefix)
+        if record is not None:
+            return record
+    matches = store.find_prefix(prefix, limit=AMBIGUOUS_SHOWN + 1)
+    bases = {m.message_id.partition(":")[0] for m in matches}
+    if len(bases) == 1 and len(matches) > 1:
+        base = store.get(bases.pop())
+        if base is not None:
+            return base
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise InputError(f"no message matches id {prefix!r}")
+    shown = [m.message_id for m in matches[:AMBIGUOUS_SHOWN]]
+    more = " …" if len(matches) > AMBIGUOUS_SHOWN else ""
+    raise InputError(
+        f"id {prefix!r} is ambiguous; candidates: {', '.join(shown)}{more}",
+        hint="type more characters of the id",
+    )
 
 
 def failover_doc(store: Store, record: Record) -> dict[str, Any] | None:

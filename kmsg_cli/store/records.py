@@ -23,6 +23,9 @@ from kmsg_cli.core.models import (
 from kmsg_cli.core.ports import IN_FLIGHT_GRACE_MS
 from kmsg_cli.errors import KmsgError
 
+SHORT_ID_MIN = 7
+FALLBACK_SEP = ":"  # a fallback's id is its original's id + ":api-fallback" (track_rules)
+
 TERMINAL_SQL = "('DELIVERED','FAILED','CANCELLED','UNKNOWN')"
 
 RECORD_COLUMNS = (
@@ -273,12 +276,35 @@ class RecordQueries:
         return record_from_row(row) if row else None
 
     def find_prefix(self, prefix: str, limit: int = 2) -> list[Record]:
+        """Records whose id starts with ``prefix`` (case-sensitive, no wildcards), by id."""
         rows = self.conn.execute(
-            f'SELECT {RECORD_COLUMNS} FROM "kmsg_delivery_tracking" WHERE "message_id" LIKE ? '
-            "LIMIT ?",
-            (prefix.replace("%", "").replace("_", "\\_") + "%", limit),
+            f'SELECT {RECORD_COLUMNS} FROM "kmsg_delivery_tracking" '
+            'WHERE "message_id" >= ? AND "message_id" < ? ORDER BY "message_id" LIMIT ?',
+            (prefix, prefix + "\U0010ffff", limit),
         )
         return [record_from_row(r) for r in rows]
+
+    def short_ids(self, message_ids: Iterable[str], minimum: int = SHORT_ID_MIN) -> dict[str, str]:
+        """id -> its shortest unique prefix (git style, at least ``minimum`` characters). An id and
+        its ``:api-fallback`` sibling share the base's prefix (the base wins when resolving it);
+        the sibling shows as that prefix plus the suffix."""
+        shorts: dict[str, str] = {}
+        for mid in message_ids:
+            base, sep, suffix = mid.partition(FALLBACK_SEP)
+            family = base + "\U0010ffff"  # the base and everything under it (its fallback)
+            before = self.conn.execute(
+                'SELECT max("message_id") FROM "kmsg_delivery_tracking" WHERE "message_id" < ?',
+                (base,),
+            ).fetchone()[0]
+            after = self.conn.execute(
+                'SELECT min("message_id") FROM "kmsg_delivery_tracking" WHERE "message_id" > ? '
+                'AND NOT ("message_id" >= ? AND "message_id" < ?)',
+                (base, base, family),
+            ).fetchone()[0]
+            common = max(_common(base, before or ""), _common(base, after or ""))
+            short = base[: max(minimum, common + 1)]
+            shorts[mid] = short + sep + suffix if sep else short
+        return shorts
 
     def history(self, message_id: str) -> list[HistoryEntry]:
         rows = self.conn.execute(
@@ -321,6 +347,15 @@ class RecordQueries:
             args,
         )
         return [(str(k), int(n)) for k, n in rows]
+
+
+def _common(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _filters(

@@ -247,3 +247,43 @@ def test_a_text_too_long_for_an_sms_says_it_goes_as_lms(
         assert code == 0 and doc["warnings"] == []
     code, doc = kmsg.json("send", "--to", "01012345670", "--text", "가" * 45)
     assert doc["messages"][0]["type"] == "SMS" and doc["warnings"] == []
+
+
+def _insert_copy(home: Path, source_id: str, new_id: str) -> None:
+    conn = sqlite3.connect(home / "kmsg.db")
+    cols = [r[1] for r in conn.execute("PRAGMA table_info(kmsg_delivery_tracking)")]
+    quoted = ",".join(f'"{c}"' for c in cols)
+    select = ",".join("?" if c in ("message_id", "idempotency_key") else f'"{c}"' for c in cols)
+    conn.execute(
+        f"INSERT INTO kmsg_delivery_tracking ({quoted}) SELECT {select} "
+        "FROM kmsg_delivery_tracking WHERE message_id = ?",
+        (new_id, None, source_id),
+    )
+    conn.commit()
+    conn.close()
+
+
+def test_tables_show_short_ids_and_status_resolves_them(kmsg: Kmsg, kmsg_home: Path) -> None:
+    kmsg("send", "--to", "01012345678", "--text", "hi")
+    _, doc = kmsg.json("status")
+    mid = doc["messages"][0]["message_id"]
+    table = kmsg("status", "--format", "table").stdout
+    assert mid[:7] in table and mid not in table  # the shortest unique prefix, 7 at least
+    assert mid in kmsg("status", "--format", "tsv").stdout  # scripts keep whole ids
+
+    # an AlimTalk's API fallback shares its prefix: the exact original wins
+    _insert_copy(kmsg_home, mid, mid + ":api-fallback")
+    _, one = kmsg.json("status", mid[:7])
+    assert one["message"]["message_id"] == mid
+    _, fb = kmsg.json("status", mid[:7] + ":api")
+    assert fb["message"]["message_id"] == mid + ":api-fallback"
+
+    # two messages sharing 9 characters: the table shows 10, and 9 is ambiguous (65, both named)
+    twin = mid[:9] + ("0" if mid[9] != "0" else "1") + mid[10:]
+    _insert_copy(kmsg_home, mid, twin)
+    table = kmsg("status", "--format", "table").stdout
+    assert mid[:10] in table and twin[:10] in table and mid[:11] not in table
+    code, err = kmsg.json("status", mid[:9])
+    assert code == 65
+    assert mid in err["error"]["message"] and twin in err["error"]["message"]
+    assert kmsg.json("status", mid[:10])[1]["message"]["message_id"] == mid

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +222,16 @@ def test_two_track_processes_at_once_check_each_record_once(
         "WHERE fallback_of IS NOT NULL GROUP BY fallback_of",
     )
     assert len(fallbacks) == 50 and {n for _, n in fallbacks} == {1}
+
+
+def test_track_once_still_exits_0_after_the_builtin_mock_is_replaced_by_a_config(
+    kmsg: Kmsg, write_config: Callable[[str], Path]
+) -> None:
+    assert kmsg("send", "--to", "01012345678", "--text", "hi").exit_code == 0  # built-in mock
+    write_config('[providers.other]\ntype = "mock"\n')
+    kmsg.clock.advance(3600)
+    result = kmsg("track", "--once", "--now")
+    assert result.exit_code == 0, result.output
+    assert "not configured" not in result.output
+    _, doc = kmsg.json("status")
+    assert doc["messages"][0]["status"] == "DELIVERED"
