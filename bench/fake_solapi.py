@@ -13,7 +13,9 @@ prints its base URL as the first stdout line and serves until SIGTERM or SIGINT.
 What it speaks: the HMAC-SHA256 Authorization header (403 ``SignatureDoesNotMatch`` otherwise; 403
 ``RequestTimeTooSkewed`` when its date is more than 15 minutes from the server's clock),
 ``POST /messages/v4/send-many/detail``, ``GET /messages/v4/list`` (filters and startKey/nextKey
-paging), ``GET /cash/v1/balance``, plus ``GET /_fake/stats`` for a benchmark in another process.
+paging), ``GET /cash/v1/balance``, ``GET /kakao/v2/templates`` (``templateId``/``status`` filters,
+startKey/nextKey paging) and ``GET /senderid/v1/numbers`` over what ``add_template`` and
+``add_sender`` registered, plus ``GET /_fake/stats`` for a benchmark in another process.
 Every message is stored; a recipient ending in ``fail_suffix`` is rejected per row (``FAIL_CODE``)
 and is not counted as received, and so is a recipient already in the same request
 (``DUPLICATE_CODE``) unless the request body sets ``allowDuplicates: true``. Accepted messages are stored as delivered (4000) at once.
@@ -121,6 +123,8 @@ class FakeSolapi:
         self._accepted = 0
         self._requests = 0
         self._httpd: ThreadingHTTPServer | None = None
+        self.templates: list[dict[str, Any]] = []  # Kakao templates, SOLAPI's shape
+        self.senders: list[dict[str, Any]] = []  # registered sender ids, SOLAPI's shape
 
     def now_ms(self) -> int:
         """The server's own clock: dateCreated, the list date filters, Date, the signature window."""
@@ -196,6 +200,31 @@ class FakeSolapi:
     def release(self) -> None:
         self._released.set()
 
+    def add_template(
+        self, template_id: str, content: str, *, status: str = "APPROVED", name: str = ""
+    ) -> None:
+        """Register a Kakao template as ``GET /kakao/v2/templates`` lists it."""
+        with self._lock:
+            self.templates.append(
+                {
+                    "templateId": template_id,
+                    "name": name or template_id,
+                    "channelId": "KA01PF1",
+                    "content": content,
+                    "status": status,
+                    "messageType": "BA",
+                    "emphasizeType": "NONE",
+                    "buttons": [],
+                    "quickReplies": [],
+                    "variables": [{"name": n} for n in re.findall(r"#\{([^{}]*)\}", content)],
+                    "isHidden": False,
+                }
+            )
+
+    def add_sender(self, number: str, *, status: str = "ACTIVE") -> None:
+        with self._lock:
+            self.senders.append({"phoneNumber": number, "status": status, "method": "ARS"})
+
     def fail_next(self, *faults: str | None) -> None:
         with self._lock:
             self._faults.extend(faults)
@@ -218,6 +247,11 @@ class FakeSolapi:
             return self._list(parse_qs(url.query))
         if route == ("GET", "/cash/v1/balance"):
             return 200, {"balance": 100000.0, "point": 0}
+        if route == ("GET", "/kakao/v2/templates"):
+            return self._templates(parse_qs(url.query))
+        if route == ("GET", "/senderid/v1/numbers"):
+            with self._lock:
+                return 200, {"accountId": "A1", "limit": 20, "senderIds": list(self.senders)}
         return 404, {"errorCode": "NotFound", "errorMessage": f"{method} {url.path}"}
 
     def _refusal(self, header: str) -> str | None:
@@ -374,6 +408,23 @@ class FakeSolapi:
             "nextKey": next_key,
             "limit": limit,
             "messageList": page,
+        }
+
+    def _templates(self, query: dict[str, list[str]]) -> Answer:
+        """One page of ``{limit, templateList, startKey, nextKey}``; the key is a list index."""
+        wanted = {k: query[k][0] for k in ("templateId", "status") if k in query}
+        start = query.get("startKey", [None])[0]
+        limit = int(query.get("limit", ["20"])[0])
+        with self._lock:
+            rows = [t for t in self.templates if all(t[k] == v for k, v in wanted.items())]
+        first = int(start) if start else 0
+        page = rows[first : first + limit]
+        more = first + limit < len(rows)
+        return 200, {
+            "limit": limit,
+            "templateList": page,
+            "startKey": start,
+            "nextKey": str(first + limit) if more else None,
         }
 
     def _candidates(self, query: dict[str, list[str]], start_key: str | None) -> list[str]:

@@ -153,6 +153,7 @@ class AppContext:
 
     def env(self) -> Env:
         from kmsg_cli.core.ports import Env
+        from kmsg_cli.core.templates import Lookup
         from kmsg_cli.providers import registry
 
         s = self.settings
@@ -184,6 +185,7 @@ class AppContext:
                 t.max_duration_seconds,
             ),
             warn=self.output.warn,
+            templates=Lookup(self.store, self.provider),
             settle_after_ms=t.settle_after_seconds * 1000,
         )
 

@@ -280,6 +280,8 @@ def _dry_run(app_ctx: AppContext, planned: list[Planned]) -> int:
                 "-" if cost is None else f"{cost:g} KRW",
             )
         console.print(table)
+        for body in dict.fromkeys(r["text"] for r in rows if r["type"] == "ALIMTALK"):
+            console.print(f"AlimTalk text:\n{body}", markup=False, highlight=False)
         console.print_json(json.dumps(requests, ensure_ascii=False))
 
     out.emit(doc, human)
@@ -298,6 +300,7 @@ def _planned_doc(out: Output, item: Planned) -> dict[str, Any]:
         "from": out.phone(m.sender),
         "failover": m.failover_mode,
         "cost": item.cost,
+        "text": m.text,  # rendered: an AlimTalk's registered template with its variables
         "warnings": list(item.warnings),
     }
 

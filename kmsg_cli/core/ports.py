@@ -15,6 +15,7 @@ from kmsg_cli.core.models import (
     StatusReport,
 )
 from kmsg_cli.core.schedule import Schedule
+from kmsg_cli.core.templates import Lookup
 from kmsg_cli.errors import KmsgError
 
 # An unanswered attempt is settled (its provider asked whether it has it) only once it is this old,
@@ -128,6 +129,8 @@ class Env:
     prices: Mapping[str, float] = field(default_factory=dict)
     schedule: Schedule = field(default_factory=Schedule)
     warn: Callable[[str], None] = lambda _msg: None
+    # registered templates and senders (cache, else the provider): None checks nothing
+    templates: Lookup | None = None
     # settlement timing (core/settle.py): how old an unanswered attempt must be before its
     # provider is asked about it, and how long an in-flight attempt may belong to a live process
     settle_after_ms: int = SETTLE_AFTER_MS

@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from kmsg_cli.core import ledger, phone
+from kmsg_cli.core import ledger, phone, templates
 from kmsg_cli.core.compose import Composed, Draft, check_for_provider, compose, failover_mode
 from kmsg_cli.core.ledger import Verdict
-from kmsg_cli.core.models import Message, Record, SendResult, Status, evolve
+from kmsg_cli.core.models import Message, MessageType, Record, SendResult, Status, evolve
 from kmsg_cli.core.ports import Env, JournalStore
 from kmsg_cli.core.routing import route
 from kmsg_cli.core.settle import ready, settle
@@ -92,6 +92,11 @@ def plan(draft: Draft, recipients: Sequence[str], env: Env) -> list[Planned]:
             )
         seen.add(item.message.to)
         planned.append(item)
+    first = planned[0].message
+    if env.templates is not None and first.type is MessageType.ALIMTALK and first.template_id:
+        # a --var the template does not use is a typo (a CSV's extra columns are not checked)
+        found = env.templates.template(planned[0].route[0], first.template_id)
+        templates.unknown_variables(draft.variables, found)
     if draft.idempotency_key:
         planned = [
             replace(p, message=replace(p.message, fingerprint=ledger.fingerprint(p.message, seen)))
@@ -118,10 +123,20 @@ def plan_one(
         capabilities=env.capabilities,
         advance=(lambda _k, _n: 0) if preview else lambda k, n: env.store().advance_cursor(k, n),
     )
-    message = for_provider(message, ids[0], env)
+    message = for_provider(_registered(message, ids[0], env), ids[0], env)
     check_for_provider(message, env.kinds.get(ids[0], ""))
     price = env.prices.get(message.type.value)
     return Planned(message, tuple(ids), reason, composed.bytes, composed.warnings, price)
+
+
+def _registered(message: Message, provider_id: str, env: Env) -> Message:
+    """An AlimTalk checked against its registered template and rendered (core/templates.py)."""
+    if env.templates is None or message.type is not MessageType.ALIMTALK:
+        return message
+    if not message.template_id:
+        return message
+    found = env.templates.template(provider_id, message.template_id)
+    return templates.apply(message, found, provider_id)
 
 
 def for_provider(message: Message, provider_id: str, env: Env) -> Message:

@@ -29,10 +29,13 @@ from kmsg_cli.core.models import (
     StatusQuery,
     StatusReport,
 )
+from kmsg_cli.core.templates import APPROVED, Template
 from kmsg_cli.errors import AuthError, ProviderError, RateLimited, Unavailable, UnknownOutcome
 from kmsg_cli.providers.registry import Deps
 
 NOT_KAKAO_USER_CODE = "MOCK_3104"
+# the one registered template: an AlimTalk through the mock names it (docs/providers.md#the-mock-provider)
+SEED_TEMPLATE = Template("MOCK_TPL_SEED", "seed", APPROVED, "Hello #{name}", raw_status="APPROVED")
 
 
 class MockProvider:
@@ -152,3 +155,9 @@ class MockProvider:
 
     def check(self) -> None:
         return None
+
+    def templates(self) -> list[Template]:
+        return [SEED_TEMPLATE]
+
+    def template(self, code: str) -> Template | None:
+        return SEED_TEMPLATE if code == SEED_TEMPLATE.code else None

@@ -171,6 +171,39 @@ MIGRATIONS: list[tuple[str, str]] = [
             'config', 'not_received');
         """,
     ),
+    (
+        # the providers' registered AlimTalk templates and sender numbers as `kmsg templates sync`
+        # last saw them, so sends are checked offline; a sync row says a list is known even when
+        # it is empty. Portable SQL only (TEXT and BIGINT): another backend runs it as is.
+        "006_templates_senders",
+        """
+        CREATE TABLE "kmsg_templates" (
+          "provider_id" TEXT NOT NULL,
+          "code" TEXT NOT NULL,
+          "name" TEXT NOT NULL,
+          "status" TEXT NOT NULL,
+          "raw_status" TEXT NOT NULL,
+          "body" TEXT NOT NULL,
+          "buttons" TEXT NOT NULL,
+          "synced_at" BIGINT NOT NULL,
+          PRIMARY KEY ("provider_id", "code")
+        );
+        CREATE TABLE "kmsg_senders" (
+          "provider_id" TEXT NOT NULL,
+          "number" TEXT NOT NULL,
+          "status" TEXT NOT NULL,
+          "active" BIGINT NOT NULL,
+          "synced_at" BIGINT NOT NULL,
+          PRIMARY KEY ("provider_id", "number")
+        );
+        CREATE TABLE "kmsg_catalog_syncs" (
+          "provider_id" TEXT NOT NULL,
+          "kind" TEXT NOT NULL,
+          "synced_at" BIGINT NOT NULL,
+          PRIMARY KEY ("provider_id", "kind")
+        );
+        """,
+    ),
 ]
 
 

@@ -19,6 +19,7 @@ from kmsg_cli.store.jobs import JobQueries
 from kmsg_cli.store.lists import ListQueries
 from kmsg_cli.store.migrations import migrate
 from kmsg_cli.store.records import RecordQueries
+from kmsg_cli.store.templates import TemplateQueries
 from kmsg_cli.store.track import TrackQueries
 
 
@@ -72,7 +73,7 @@ def connect(path: Path) -> FaultConnection:
     return conn
 
 
-class Store(RecordQueries, ListQueries, JobQueries, TrackQueries, CampaignQueries):
+class Store(RecordQueries, ListQueries, JobQueries, TrackQueries, CampaignQueries, TemplateQueries):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 

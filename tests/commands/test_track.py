@@ -30,7 +30,7 @@ ALIMTALK = (
     "--to",
     "01011110000",
     "--template-id",
-    "T",
+    "MOCK_TPL_SEED",
     "--var",
     "name=Kim",
     "--failover",

@@ -20,6 +20,7 @@ import pytest
 import respx
 
 from kmsg_cli.core.models import Message, MessageType, Status, StatusQuery
+from kmsg_cli.core.templates import Template
 from kmsg_cli.errors import AuthError, ProviderError, RateLimited, Unavailable, UnknownOutcome
 from kmsg_cli.providers.registry import Deps
 
@@ -40,9 +41,13 @@ IW_AT, IW_SMS = "https://alimtalk.bizservice.iwinv.kr", "https://sms.bizservice.
 AL_SMS, AL_KAKAO = "https://apis.aligo.in", "https://kakaoapi.aligo.in"
 
 
+def _template(code: str) -> Template:
+    return Template(code, "t", "approved", "#{name}: #{code}")
+
+
 def _iwinv_alimtalk(deps: Deps) -> Any:
     p = iwinv(deps)
-    p._templates["TPL1"] = ["name", "code"]  # the template fetch is covered in test_iwinv
+    p._templates["TPL1"] = _template("TPL1")  # the template fetch is covered in test_iwinv
     return p
 
 
@@ -254,7 +259,7 @@ def test_partial_batch_failure(provider, deps, router) -> None:
         route.return_value = httpx.Response(200, json=fixture("solapi_send_partial.json"))
     else:
         if provider == "iwinv-alimtalk":
-            p._templates["TPL2"] = ["name", "code"]
+            p._templates["TPL2"] = _template("TPL2")
         route.side_effect = [
             httpx.Response(200, json=case.ok),
             httpx.Response(200, json=case.row_error),

@@ -16,8 +16,10 @@ from kmsg_cli.core.models import (
     StatusQuery,
     StatusReport,
 )
+from kmsg_cli.core.templates import Template
 from kmsg_cli.errors import ConfigError, InvalidRequest
 from kmsg_cli.providers.aligo import build
+from kmsg_cli.providers.aligo import templates as tpl
 from kmsg_cli.providers.base import Secrets, chunks, in_order, int_code, read_image, run_calls
 from kmsg_cli.providers.http import Req, Transport, join_url, json_body
 from kmsg_cli.providers.registry import Deps
@@ -214,6 +216,17 @@ class AligoProvider:
 
     def check(self) -> None:
         self.balance()
+
+    # ----------------------------------------------------------------- templates
+
+    def templates(self) -> list[Template]:
+        req = tpl._build_templates_request(self.kakao_url, self._kakao_creds())
+        return list(self._call(req, send=False, parse=lambda b: tpl._parse_templates(b, self.id)))
+
+    def template(self, code: str) -> Template | None:
+        req = tpl._build_templates_request(self.kakao_url, self._kakao_creds(), code)
+        found = self._call(req, send=False, parse=lambda b: tpl._parse_templates(b, self.id))
+        return next((t for t in found if t.code == code), None)
 
 
 def _message(body: Any) -> object:

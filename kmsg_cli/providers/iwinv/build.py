@@ -5,12 +5,11 @@ Wire facts: docs/providers.md#iwinv."""
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from kmsg_cli.core.models import Message, MessageType, SendResult, Status, StatusQuery, StatusReport
-from kmsg_cli.errors import InvalidRequest, TemplateNotFound
+from kmsg_cli.errors import InvalidRequest
 from kmsg_cli.providers.base import as_str
 from kmsg_cli.providers.http import Req, join_url, scrub
 from kmsg_cli.providers.iwinv import codes
@@ -20,8 +19,6 @@ from kmsg_cli.providers.skew import IWINV_MARGIN_MS, window
 ALIMTALK_URL = "https://alimtalk.bizservice.iwinv.kr"
 SMS_URL = "https://sms.bizservice.iwinv.kr"
 JSON = "application/json;charset=UTF-8"
-_VAR = re.compile(r"#\{([^}]+)\}")
-_LINK_KEYS = ("linkMo", "linkPc", "linkIos", "linkAnd")
 DAY_MS = 86_400_000
 
 
@@ -69,33 +66,6 @@ def _items(body: Any) -> list[dict[str, Any]]:
         if isinstance(value, dict) and isinstance(value.get("list"), list):
             return [i for i in value["list"] if isinstance(i, dict)]
     return []
-
-
-def template_variables(template: dict[str, Any]) -> list[str]:
-    """Distinct ``#{name}`` in order of first appearance: body, then button links
-    (docs/providers.md#iwinv-alimtalk)."""
-    texts = [as_str(template.get("templateContent"))]
-    buttons = template.get("buttons")
-    for button in buttons if isinstance(buttons, list) else []:
-        if isinstance(button, dict):
-            texts.extend(as_str(button.get(k)) for k in _LINK_KEYS)
-    names: list[str] = []
-    for text in texts:
-        for name in _VAR.findall(text):
-            if name.strip() not in names:
-                names.append(name.strip())
-    return names
-
-
-def _parse_template_response(body: Any, template_code: str, provider_id: str) -> list[str]:
-    for item in _items(body):
-        if as_str(item.get("templateCode")) == template_code:
-            return template_variables(item)
-    raise TemplateNotFound(
-        f"{provider_id}: template {template_code!r} not found",
-        provider_id=provider_id,
-        vendor_code=None,
-    )
 
 
 def template_params(m: Message, order: Sequence[str], provider_id: str) -> list[str]:

@@ -16,10 +16,12 @@ from kmsg_cli.core.models import (
     StatusQuery,
     StatusReport,
 )
-from kmsg_cli.errors import ConfigError, InvalidRequest
+from kmsg_cli.core.templates import Template
+from kmsg_cli.errors import ConfigError, InvalidRequest, TemplateNotFound
 from kmsg_cli.providers.base import Secrets, chunks, in_order, read_image, run_calls
 from kmsg_cli.providers.http import MASK, Req, Transport, join_url, json_body
 from kmsg_cli.providers.iwinv import build, codes
+from kmsg_cli.providers.iwinv import templates as tpl
 from kmsg_cli.providers.registry import Deps
 
 SMS_MAX_RECIPIENTS = 1000
@@ -61,7 +63,7 @@ class IwinvProvider:
         )
         if sms_key and sms_auth:
             self.transport.secret(build.sms_secret(sms_key, sms_auth))
-        self._templates: dict[str, list[str]] = {}
+        self._templates: dict[str, Template | None] = {}
 
     @property
     def clock_offset_ms(self) -> int | None:
@@ -107,20 +109,42 @@ class IwinvProvider:
         return groups
 
     def _template_order(self, template_code: str) -> list[str]:
-        if template_code not in self._templates:
-            req = build._build_template_request(self.alimtalk_url, self._auth(), template_code)
-            self._templates[template_code] = self._call(
-                req,
-                send=False,
-                parse=lambda body: self._template_body(body, template_code),
+        found = self.template(template_code)
+        if found is None:
+            raise TemplateNotFound(
+                f"{self.id}: template {template_code!r} not found", provider_id=self.id
             )
-        return self._templates[template_code]
+        return list(found.variables)
 
-    def _template_body(self, body: Any, template_code: str) -> list[str]:
+    def _checked(self, body: Any) -> Any:
         code, text = codes.body_code(body, "code")
         if code is not None and code != codes.ALIMTALK_OK:
             raise codes.alimtalk_error(code, text, send=False, provider_id=self.id)
-        return build._parse_template_response(body, template_code, self.id)
+        return body
+
+    # ----------------------------------------------------------------- templates
+
+    def template(self, code: str) -> Template | None:
+        """The template by ``templateCode``, fetched once per run."""
+        if code not in self._templates:
+            req = build._build_template_request(self.alimtalk_url, self._auth(), code)
+            items = self._call(
+                req, send=False, parse=lambda b: tpl._parse_templates(self._checked(b))
+            )
+            self._templates[code] = next((t for t in items if t.code == code), None)
+        return self._templates[code]
+
+    def templates(self) -> list[Template]:
+        found: list[Template] = []
+        for page in range(1, 1000):
+            req = tpl._build_templates_request(self.alimtalk_url, self._auth(), page)
+            items = self._call(
+                req, send=False, parse=lambda b: tpl._parse_templates(self._checked(b))
+            )
+            found.extend(items)
+            if len(items) < tpl.PAGE:
+                break
+        return found
 
     def _alimtalk_request(self, m: Message, masked: bool) -> Req:
         if not m.template_id:

@@ -14,10 +14,12 @@ from kmsg_cli.core.models import (
     StatusQuery,
     StatusReport,
 )
+from kmsg_cli.core.templates import Sender, Template
 from kmsg_cli.errors import AuthError, Unavailable, UnknownOutcome
 from kmsg_cli.providers.base import Secrets, as_str, chunks, in_order, read_image, run_calls
 from kmsg_cli.providers.http import MASK, Req, Transport, join_url, json_body
 from kmsg_cli.providers.registry import Deps
+from kmsg_cli.providers.solapi import templates as tpl
 from kmsg_cli.providers.solapi.build import (
     BASE_URL,
     STATUS_CHUNK,
@@ -202,3 +204,27 @@ class SolapiProvider:
 
     def check(self) -> None:
         self.balance()
+
+    # ----------------------------------------------------------------- templates and senders
+
+    def _template_pages(self, code: str | None) -> list[Template]:
+        found: list[Template] = []
+        key: str | None = None
+        seen: set[str] = set()
+        while True:
+            req = tpl._build_templates_request(self.base_url, self.auth(), code=code, start_key=key)
+            page, key = tpl._parse_templates_page(self._call(req, send=False))
+            found.extend(page)
+            if key is None or key in seen:
+                return found
+            seen.add(key)
+
+    def templates(self) -> list[Template]:
+        return self._template_pages(None)
+
+    def template(self, code: str) -> Template | None:
+        return next((t for t in self._template_pages(code) if t.code == code), None)
+
+    def senders(self) -> list[Sender]:
+        req = tpl._build_senders_request(self.base_url, self.auth())
+        return tpl._parse_senders(self._call(req, send=False))

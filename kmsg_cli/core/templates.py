@@ -1,0 +1,198 @@
+"""AlimTalk templates and sender numbers as kmsg sees them, whatever the provider, and the check
+every AlimTalk passes before anything is journaled (docs/providers.md#templates-and-senders).
+
+A send is checked against the provider's registered template: from the local cache that
+``kmsg templates sync`` fills, else fetched live when the provider can list templates. The
+template's status must be approved, every ``#{name}`` it uses needs a value, and the body is
+rendered here, so the journal, ``--dry-run`` and providers that substitute nothing (Aligo) all see
+the exact text the recipient gets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from kmsg_cli.core import content
+from kmsg_cli.core.models import Message, MessageType, evolve
+from kmsg_cli.errors import InputError
+
+APPROVED = "approved"
+# every status a provider's vocabulary maps to
+STATUSES = ("approved", "inspecting", "registered", "rejected", "stopped", "unknown")
+_VAR = re.compile(r"#\{([^{}]*)\}")
+_LINK_KEYS = ("link_mo", "link_pc", "link_ios", "link_and")
+
+
+@dataclass(frozen=True)
+class Button:
+    name: str
+    type: str = ""
+    link_mo: str = ""
+    link_pc: str = ""
+    link_ios: str = ""
+    link_and: str = ""
+
+
+@dataclass(frozen=True)
+class Template:
+    """One registered AlimTalk template. ``status`` is one of ``STATUSES``; ``raw_status`` is the
+    provider's own word for it."""
+
+    code: str
+    name: str
+    status: str
+    body: str
+    buttons: tuple[Button, ...] = ()
+    raw_status: str = ""
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """Distinct ``#{name}`` in order of first appearance: the body, then the button links
+        (the order IWINV's positional parameters follow)."""
+        texts = [self.body]
+        for b in self.buttons:
+            texts.extend(getattr(b, key) for key in _LINK_KEYS)
+        return tuple(dict.fromkeys(n.strip() for t in texts for n in _VAR.findall(t)))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "status": self.status,
+            "raw_status": self.raw_status,
+            "body": self.body,
+            "variables": list(self.variables),
+            "buttons": [b.__dict__ for b in self.buttons],
+        }
+
+
+@dataclass(frozen=True)
+class Sender:
+    """A sender number registered with a provider; ``active``: it may send now."""
+
+    number: str
+    active: bool = True
+    status: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"number": self.number, "active": self.active, "status": self.status}
+
+
+@runtime_checkable
+class TemplateCatalog(Protocol):
+    """A provider that can list its registered AlimTalk templates."""
+
+    def templates(self) -> list[Template]: ...
+
+    def template(self, code: str) -> Template | None:
+        """The template, or None when the provider has none by that code."""
+        ...
+
+
+@runtime_checkable
+class SenderCatalog(Protocol):
+    """A provider that can list its registered sender numbers."""
+
+    def senders(self) -> list[Sender]: ...
+
+
+class TemplateCache(Protocol):
+    """The part of the store the checks read (kmsg_cli.store.Store satisfies it)."""
+
+    def cached_template(self, provider_id: str, code: str) -> Template | None: ...
+
+    def cached_senders(self, provider_id: str) -> list[Sender] | None: ...
+
+
+def status_of(raw: object, table: Mapping[str, str]) -> str:
+    return table.get(str(raw or "").strip().upper(), "unknown")
+
+
+@dataclass
+class Lookup:
+    """Templates and senders for the checks: the cache first, else the provider itself (templates
+    only), each asked once per run however many rows a campaign has."""
+
+    store: Callable[[], TemplateCache]
+    provider: Callable[[str], object]
+    _templates: dict[tuple[str, str], Template | None] = field(default_factory=dict)
+    _senders: dict[str, list[Sender] | None] = field(default_factory=dict)
+
+    def template(self, provider_id: str, code: str) -> Template | None:
+        """The registered template; None when nothing can tell (the provider lists none). A
+        provider that lists templates and has none by that code: InputError (65)."""
+        key = (provider_id, code)
+        if key not in self._templates:
+            found = self.store().cached_template(provider_id, code)
+            if found is None:
+                provider = self.provider(provider_id)
+                if isinstance(provider, TemplateCatalog):
+                    found = provider.template(code)
+                    if found is None:
+                        raise InputError(
+                            f"template {code!r} is not registered with provider {provider_id!r}",
+                            hint=f"see `kmsg templates list --provider {provider_id}`",
+                        )
+            self._templates[key] = found
+        return self._templates[key]
+
+    def senders(self, provider_id: str) -> list[Sender] | None:
+        """The cached registered senders, or None when they are not known."""
+        if provider_id not in self._senders:
+            self._senders[provider_id] = self.store().cached_senders(provider_id)
+        return self._senders[provider_id]
+
+
+def apply(message: Message, template: Template | None, provider_id: str) -> Message:
+    """``message`` checked against its registered template, with the body rendered: an
+    unapproved template or a missing variable is InputError (65); a ``--text`` other than the
+    rendered template too (the provider would refuse it)."""
+    if template is None or message.type is not MessageType.ALIMTALK:
+        return message
+    where = f"template {template.code!r} on {provider_id!r}"
+    if template.status != APPROVED:
+        raise InputError(
+            f"{where} is {template.status} ({template.raw_status or '-'}), not approved: "
+            "it cannot be sent",
+            hint="wait for the inspection, then `kmsg templates sync`",
+        )
+    values = {k.strip(): v for k, v in message.variables.items()}
+    missing = [n for n in template.variables if n not in values]
+    if missing:
+        raise InputError(
+            f"{where} needs #{{{missing[0]}}}: no value for {', '.join(missing)}",
+            hint="pass --var NAME=VALUE (a CSV column in send-bulk) for each",
+        )
+    body = _VAR.sub(lambda m: values[m.group(1).strip()], template.body)
+    if len(body) > content.ALIMTALK_MAX_CHARS:
+        raise InputError(
+            f"AlimTalk text is {len(body)} characters after substitution; "
+            f"the limit is {content.ALIMTALK_MAX_CHARS}"
+        )
+    given = message.text
+    if given.strip() and content.normalize_text(given) != content.normalize_text(body):
+        raise InputError(
+            f"--text differs from the registered {where}",
+            hint="omit --text: kmsg renders the registered template",
+        )
+    return evolve(message, text=body)
+
+
+def unknown_variables(names: Iterable[str], template: Template | None) -> None:
+    """Refuse a ``--var`` the template does not use (a typo would otherwise pass silently)."""
+    if template is None:
+        return
+    extra = [n.strip() for n in names if n.strip() not in template.variables]
+    if extra:
+        known = ", ".join(template.variables) or "none"
+        raise InputError(
+            f"template {template.code!r} has no variable {extra[0]!r} (its variables: {known})",
+            hint="drop the --var or fix its name",
+        )
+
+
+def variables_of(texts: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(n.strip() for t in texts for n in _VAR.findall(t)))
