@@ -59,6 +59,8 @@ COMMANDS = {
     "config": "config_cmd",
     "queue": "queue_cmd",
     "suppress": "suppress",
+    "templates": "templates",
+    "senders": "senders",
 }
 
 # the settings a command inherits from the root app when typer builds it

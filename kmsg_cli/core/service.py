@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from kmsg_cli.core import ledger, phone, templates
+from kmsg_cli.core import content, ledger, phone, templates
 from kmsg_cli.core.compose import Composed, Draft, check_for_provider, compose, failover_mode
 from kmsg_cli.core.ledger import Verdict
 from kmsg_cli.core.models import Message, MessageType, Record, SendResult, Status, evolve
@@ -126,7 +126,10 @@ def plan_one(
     message = for_provider(_registered(message, ids[0], env), ids[0], env)
     check_for_provider(message, env.kinds.get(ids[0], ""))
     price = env.prices.get(message.type.value)
-    return Planned(message, tuple(ids), reason, composed.bytes, composed.warnings, price)
+    size = composed.bytes
+    if message.text is not composed.message.text:  # rendered from the registered template
+        size = content.byte_length(message.text)
+    return Planned(message, tuple(ids), reason, size, composed.warnings, price)
 
 
 def _registered(message: Message, provider_id: str, env: Env) -> Message:

@@ -11,7 +11,7 @@ the exact text the recipient gets.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -21,7 +21,7 @@ from kmsg_cli.errors import InputError
 
 APPROVED = "approved"
 # every status a provider's vocabulary maps to
-STATUSES = ("approved", "inspecting", "registered", "rejected", "stopped", "unknown")
+STATUSES = ("approved", "inspecting", "registered", "rejected", "unknown")
 _VAR = re.compile(r"#\{([^{}]*)\}")
 _LINK_KEYS = ("link_mo", "link_pc", "link_ios", "link_and")
 
@@ -192,7 +192,3 @@ def unknown_variables(names: Iterable[str], template: Template | None) -> None:
             f"template {template.code!r} has no variable {extra[0]!r} (its variables: {known})",
             hint="drop the --var or fix its name",
         )
-
-
-def variables_of(texts: Sequence[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(n.strip() for t in texts for n in _VAR.findall(t)))
