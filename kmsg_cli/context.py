@@ -118,6 +118,10 @@ class AppContext:
             )
         return self._store
 
+    def _cache(self) -> Store | None:
+        """The store for the template/sender cache, without creating a database to read it."""
+        return self.store() if self._store is not None or self.db_path.exists() else None
+
     # -- providers ----------------------------------------------------------------------------
     def http(self) -> httpx.Client:
         if self._http is None:
@@ -185,7 +189,7 @@ class AppContext:
                 t.max_duration_seconds,
             ),
             warn=self.output.warn,
-            templates=Lookup(self.store, self.provider),
+            templates=Lookup(self._cache, self.provider),
             settle_after_ms=t.settle_after_seconds * 1000,
         )
 

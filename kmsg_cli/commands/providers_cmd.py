@@ -145,6 +145,34 @@ def _gaps(app_ctx: AppContext, pid: str) -> list[str]:
         gaps.append("no sms_api_key/sms_auth_key: SMS cannot be sent")
     if cfg.type == "aligo" and getattr(cfg, "test_mode", False):
         gaps.append("test_mode is on: Aligo accepts messages but never delivers them")
+    return gaps + _catalog_gaps(app_ctx, pid, cfg)
+
+
+# the sender number of the config templates (`kmsg config init`), never a real registration
+PLACEHOLDER_SENDER = "0212345678"
+
+
+def _catalog_gaps(app_ctx: AppContext, pid: str, cfg: Any) -> list[str]:
+    """Warnings from the template/sender cache of `kmsg templates sync`, and the placeholder."""
+    from kmsg_cli.core.templates import APPROVED, check_sender
+
+    gaps = []
+    sender = default_sender(cfg)
+    if sender == PLACEHOLDER_SENDER and cfg.type != "mock":
+        gaps.append(
+            f"default sender {sender} is the example number of the config template: "
+            "set the number registered with the provider"
+        )
+    if not app_ctx.db_path.exists():
+        return gaps
+    store = app_ctx.store()
+    try:
+        check_sender(sender, store.cached_senders(pid), pid)
+    except KmsgError as exc:
+        gaps.append(f"default {exc.message} (as of `kmsg templates sync`)")
+    for t in store.cached_templates(pid):
+        if t.status != APPROVED:
+            gaps.append(f"template {t.code} is {t.status} ({t.raw_status or '-'}): not sendable")
     return gaps
 
 

@@ -124,6 +124,8 @@ def plan_one(
         advance=(lambda _k, _n: 0) if preview else lambda k, n: env.store().advance_cursor(k, n),
     )
     message = for_provider(_registered(message, ids[0], env), ids[0], env)
+    if env.templates is not None:
+        templates.check_sender(message.sender, env.templates.senders(ids[0]), ids[0])
     check_for_provider(message, env.kinds.get(ids[0], ""))
     price = env.prices.get(message.type.value)
     size = composed.bytes

@@ -11,7 +11,7 @@ the exact text the recipient gets.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -116,7 +116,7 @@ class Lookup:
     """Templates and senders for the checks: the cache first, else the provider itself (templates
     only), each asked once per run however many rows a campaign has."""
 
-    store: Callable[[], TemplateCache]
+    store: Callable[[], TemplateCache | None]  # None: no database yet, so nothing cached
     provider: Callable[[str], object]
     _templates: dict[tuple[str, str], Template | None] = field(default_factory=dict)
     _senders: dict[str, list[Sender] | None] = field(default_factory=dict)
@@ -126,7 +126,8 @@ class Lookup:
         provider that lists templates and has none by that code: InputError (65)."""
         key = (provider_id, code)
         if key not in self._templates:
-            found = self.store().cached_template(provider_id, code)
+            cache = self.store()
+            found = cache.cached_template(provider_id, code) if cache is not None else None
             if found is None:
                 provider = self.provider(provider_id)
                 if isinstance(provider, TemplateCatalog):
@@ -142,7 +143,8 @@ class Lookup:
     def senders(self, provider_id: str) -> list[Sender] | None:
         """The cached registered senders, or None when they are not known."""
         if provider_id not in self._senders:
-            self._senders[provider_id] = self.store().cached_senders(provider_id)
+            cache = self.store()
+            self._senders[provider_id] = cache.cached_senders(provider_id) if cache else None
         return self._senders[provider_id]
 
 
@@ -191,4 +193,26 @@ def unknown_variables(names: Iterable[str], template: Template | None) -> None:
         raise InputError(
             f"template {template.code!r} has no variable {extra[0]!r} (its variables: {known})",
             hint="drop the --var or fix its name",
+        )
+
+
+def check_sender(number: str | None, registered: Sequence[Sender] | None, provider_id: str) -> None:
+    """Refuse a sender the provider's registered list (as last synced) does not hold as active;
+    an unknown list checks nothing (docs/providers.md#templates-and-senders)."""
+    if not number or registered is None:
+        return
+    found = next((s for s in registered if s.number == number), None)
+    hint = (
+        "register the number with the provider (발신번호 사전등록) or pick another --from, "
+        "then `kmsg templates sync`"
+    )
+    if found is None:
+        raise InputError(
+            f"sender {number} is not registered with provider {provider_id!r}", hint=hint
+        )
+    if not found.active:
+        raise InputError(
+            f"sender {number} is {found.status or 'inactive'} at provider {provider_id!r}, "
+            "not active",
+            hint=hint,
         )

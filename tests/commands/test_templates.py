@@ -326,3 +326,75 @@ def test_migration_006_is_portable_sql() -> None:
     assert types == {"TEXT", "BIGINT"}
     for word in ("INTEGER", "AUTOINCREMENT", "WITHOUT ROWID", "JSON_", "OR IGNORE", "STRICT"):
         assert word not in sql.upper()
+
+
+# ---- senders checked against the cached registered list -----------------------------------------
+
+OWN = "0311234567"  # the configured default sender in these tests
+
+
+@pytest.fixture
+def solapi_own(clock: FakeClock, kmsg_home: Path) -> Iterator[FakeSolapi]:
+    with FakeSolapi(KEY, SECRET, now_ms=clock.now_ms) as server:
+        (kmsg_home / "config.toml").write_text(
+            f'[providers.sol]\ntype = "solapi"\napi_key = "{KEY}"\napi_secret = "{SECRET}"\n'
+            f'kakao_pf_id = "KA01PF1"\ndefault_from = "{OWN}"\n'
+            f'base_url = "{server.base_url}"\ntimeout_seconds = 2\n'
+        )
+        (kmsg_home / "config.toml").chmod(0o600)
+        yield server
+
+
+def test_senders_unknown_until_synced_check_nothing(kmsg: Kmsg, solapi_own: FakeSolapi) -> None:
+    code, doc = kmsg.json("send", "--to", TO, "--text", "hi", "--from", "0317776666")
+    assert code == 0, doc
+
+
+def test_from_and_the_default_sender_are_checked_against_the_synced_list(
+    kmsg: Kmsg, solapi_own: FakeSolapi, kmsg_home: Path
+) -> None:
+    solapi_own.add_sender(OWN)
+    solapi_own.add_sender("0319998888", status="PENDING")
+    assert kmsg("templates", "sync").exit_code == 0
+    code, doc = kmsg.json("send", "--to", TO, "--text", "hi")  # the default sender: registered
+    assert code == 0, doc
+    unknown = kmsg("send", "--to", TO, "--text", "hi", "--from", "031-777-6666")
+    assert unknown.exit_code == 65
+    assert "sender 0317776666 is not registered with provider 'sol'" in unknown.stderr
+    assert "발신번호 사전등록" in unknown.stderr and "kmsg templates sync" in unknown.stderr
+    pending = kmsg("send", "--to", TO, "--text", "hi", "--from", "0319998888")
+    assert pending.exit_code == 65 and "is PENDING at provider 'sol', not active" in pending.stderr
+    assert journaled(kmsg_home) == 1
+    # the provider's registration changes; after the next sync the default sender is refused
+    solapi_own.senders.clear()
+    solapi_own.add_sender("0319998888")
+    kmsg("templates", "sync")
+    refused = kmsg("send", "--to", TO, "--text", "hi")
+    assert refused.exit_code == 65 and f"sender {OWN} is not registered" in refused.stderr
+    assert journaled(kmsg_home) == 1
+
+
+def test_doctor_warns_about_an_unregistered_sender_and_unapproved_templates(
+    kmsg: Kmsg, solapi_own: FakeSolapi
+) -> None:
+    solapi_own.add_sender("0319998888")
+    solapi_own.add_template("OK1", "#{name}")
+    solapi_own.add_template("WAIT", "#{name}", status="INSPECTING")
+    solapi_own.add_template("NO", "#{name}", status="REJECTED")
+    code, doc = kmsg.json("providers", "doctor")
+    assert code == 0 and doc["providers"][0]["warnings"] == []  # nothing synced: nothing known
+    kmsg("templates", "sync")
+    code, doc = kmsg.json("providers", "doctor")
+    assert code == 0, doc
+    assert doc["providers"][0]["warnings"] == [
+        f"default sender {OWN} is not registered with provider 'sol' (as of `kmsg templates sync`)",
+        "template NO is rejected (REJECTED): not sendable",
+        "template WAIT is inspecting (INSPECTING): not sendable",
+    ]
+
+
+def test_doctor_warns_about_the_placeholder_sender(kmsg: Kmsg, solapi: FakeSolapi) -> None:
+    code, doc = kmsg.json("providers", "doctor")
+    assert code == 0, doc
+    (warning,) = doc["providers"][0]["warnings"]
+    assert "default sender 0212345678 is the example number of the config template" in warning
