@@ -10,6 +10,7 @@ the exact text the recipient gets.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ class Template:
     buttons: tuple[Button, ...] = ()
     raw_status: str = ""
 
-    @property
+    @functools.cached_property  # a campaign checks one template for every row
     def variables(self) -> tuple[str, ...]:
         """Distinct ``#{name}`` in order of first appearance: the body, then the button links
         (the order IWINV's positional parameters follow)."""

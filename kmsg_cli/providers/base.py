@@ -1,4 +1,10 @@
-"""Shared pieces of the HTTP adapters: lazy secrets, multi-call sends, images, error tables."""
+"""Shared pieces of the HTTP adapters: lazy secrets, multi-call sends, images, error tables.
+
+Optional capabilities: besides the ``Provider`` port (core/ports.py) an adapter may list its
+registered AlimTalk templates (``templates()`` and ``template(code)``, core/templates.py
+``TemplateCatalog``) and its registered sender numbers (``senders()``, ``SenderCatalog``). Commands
+and the send checks look for them with ``isinstance``; an adapter without them is simply not
+checked (docs/providers.md#templates-and-senders)."""
 
 from __future__ import annotations
 
