@@ -10,7 +10,7 @@ import typer
 
 from kmsg_cli.commands._common import app_context, command
 from kmsg_cli.core import korea, queue, service
-from kmsg_cli.core.compose import Draft
+from kmsg_cli.core.compose import Draft, check_variables
 from kmsg_cli.core.models import Failover, MessageType
 from kmsg_cli.core.times import kst, parse_when
 from kmsg_cli.errors import InputError, KmsgError, UsageError
@@ -46,7 +46,7 @@ def send(
         typer.Option(
             "--text",
             metavar="TEXT",
-            help="Message text; - reads stdin. #{name} takes --var values.",
+            help="Message text; - reads stdin. #{name} or {name} takes --var values.",
         ),
     ] = None,
     type_: Annotated[
@@ -163,6 +163,7 @@ def send(
         ad=ad,
         scheduled_at=scheduled_at,
     )
+    check_variables(draft)
     recipients = [part.strip() for item in to for part in item.split(",") if part.strip()]
     env = app_ctx.env()
     planned = service.plan(draft, recipients, env)

@@ -50,6 +50,9 @@ class Planned:
     bytes: int
     warnings: tuple[str, ...] = ()
     cost: float | None = None
+    draft: Draft | None = (
+        None  # what it was planned from: a held campaign row's queue job replans it
+    )
 
 
 @dataclass
@@ -121,7 +124,7 @@ def plan_one(
     message = for_provider(message, ids[0], env)
     check_for_provider(message, env.kinds.get(ids[0], ""))
     price = env.prices.get(message.type.value)
-    return Planned(message, tuple(ids), reason, composed.bytes, composed.warnings, price)
+    return Planned(message, tuple(ids), reason, composed.bytes, composed.warnings, price, draft)
 
 
 def for_provider(message: Message, provider_id: str, env: Env) -> Message:
