@@ -35,6 +35,7 @@ from kmsg_cli.core.times import kst, parse_when
 from kmsg_cli.errors import (
     Cancelled,
     ExitCode,
+    Failed,
     InputFileError,
     KmsgError,
     NotConfirmed,
@@ -457,7 +458,12 @@ class Run:
         done = "sent or queued" if summary.queued_before else "sent"
         message = f"nothing to send: every valid row of job {self.job_id} was {done} before"
         if summary.invalid and self.out.json_mode:
-            self.out.fail(KmsgError(f"{message}; {summary.invalid:,} rows are invalid"), doc)
+            error = Failed(
+                f"{message}; {summary.invalid:,} rows are invalid",
+                exit_code=code,
+                code="invalid_rows",
+            )
+            self.out.fail(error, doc)
             return code
         self.out.emit(doc, lambda console: console.print(message), ids=[self.job_id])
         return code
@@ -473,9 +479,13 @@ class Run:
         out = self.out
         if out.json_mode and code:
             message = f"job {self.job_id}: {tally.line()}"
+            kind = None  # the fatal error's exit code says what stopped the campaign
             if stopped:
                 message = f"stopped; state saved: rerun the same command or --resume {self.job_id}"
-            out.fail(KmsgError(message), doc, exit_code=code)
+                kind = "interrupted_campaign"
+            elif not tally.fatal:
+                kind = "unsettled" if tally.counts["unknown"] else "some_failed"
+            out.fail(Failed(message, exit_code=code, code=kind), doc)
             return
 
         def human(console: Console) -> None:
