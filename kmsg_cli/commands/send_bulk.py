@@ -334,6 +334,9 @@ class Run:
         try:
             self._settled(run.settle())
             summary = run.preview()
+            if summary.providers:
+                routes = ", ".join(f"{n:,} via {pid}" for pid, n in summary.providers.items())
+                self.out.log(f"route: rows to send: {routes}")
             run.check(summary, max_cost)
             code = self._refuse(summary, yes=yes)
             if code is not None:
@@ -475,6 +478,7 @@ class Run:
             "counts": {state: tally.counts[state] for state in campaign.STATES},
             "stopped": stopped,
             "report": str(report) if report else None,
+            "scheduled_at": self.spec.at,  # --at: when the held rows go (ads: 08:00 KST at night)
         }
         out = self.out
         if out.json_mode and code:

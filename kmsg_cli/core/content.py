@@ -21,8 +21,9 @@ ALIMTALK_MAX_CHARS = 1000
 
 # A placeholder is ``#{name}`` (AlimTalk's form; spaces inside the braces ignored) or ``{name}``
 # (the CSV column form), in every text of `send` and `send-bulk` alike: docs/templates.md. A bare
-# ``{name}`` needs a name that does not start with a space; ``{{name}}`` and ``{}`` stay text.
-_PLACEHOLDER = re.compile(r"#\{([^{}]*)\}|(?<![#{])\{([^{}\s][^{}]*)\}(?!\})")
+# ``{name}`` needs a name of letters, digits, ``_``, and inner spaces, dots or dashes, so JSON and
+# other braces in a text (``{"a": 1}``, ``{}``, ``{{name}}``, ``{ x}``) stay text.
+_PLACEHOLDER = re.compile(r"#\{([^{}]*)\}|(?<![#{])\{(\w[\w .\-]*)\}(?!\})")
 
 
 def normalize_text(text: str) -> str:

@@ -77,7 +77,8 @@ def test_fallback_text_takes_placeholders_and_counts_as_using_a_var(kmsg: Kmsg) 
 
 
 def test_braces_that_are_not_placeholders_stay_text() -> None:
-    assert content.placeholders("{{name}} {} { x} #{a} {b}") == ("a", "b")
-    assert content.render("{{name}} {} { x} #{a} {b}", {"a": "1", "b": "2"}) == (
-        "{{name}} {} { x} 1 2"
+    text = '{{name}} {} { x} {"k": 1} {a: b} #{a} {b} {고객 이름}'
+    assert content.placeholders(text) == ("a", "b", "고객 이름")
+    assert content.render(text, {"a": "1", "b": "2", "고객 이름": "김"}) == (
+        '{{name}} {} { x} {"k": 1} {a: b} 1 2 김'
     )

@@ -68,6 +68,8 @@ def test_at_holds_every_row_then_the_queue_sends_each_once(
     code, doc = kmsg.json(*args, "--at", "+2h", "--report", str(report))
     assert code == 0, doc
     assert doc["counts"]["queued"] == 3 and fake.requests == 0  # nothing sent yet
+    assert doc["scheduled_at"] == clock.now + 2 * HOUR * 1000
+    assert doc["scheduled_at_iso"].endswith("+09:00")
     assert states(kmsg_home) == {"planned": 3}
     assert {at for _, at in jobs(kmsg_home)} == {clock.now + 2 * HOUR * 1000}
     with report.open(encoding="utf-8") as f:

@@ -91,3 +91,14 @@ def test_the_provider_request_id_is_shown(caplog: pytest.LogCaptureFixture) -> N
     with caplog.at_level("INFO", logger="kmsg.http"):
         transport.call(Req("POST", "https://api.example/send"), send=True, parse=lambda r: r)
     assert re.search(r"http: p POST /send -> 200 in \d+ ms \(request id req-42\)", caplog.text)
+
+
+def test_v_shows_a_campaigns_routes(kmsg: Kmsg, fake: FakeSolapi, tmp_path: Path) -> None:
+    data = tmp_path / "c.csv"
+    data.write_text("phone\n01011112222\n01011113333\n", encoding="utf-8")
+    result = kmsg("-v", "send-bulk", str(data), "--text", "hi", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert "route: rows to send: 2 via sol" in result.stderr
+    assert result.stderr.count("http: sol POST /messages/v4/send-many/detail -> 200") == 1
+    no_secrets(result.stderr)
+    assert "01011112222" not in result.stderr
