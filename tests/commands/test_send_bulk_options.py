@@ -211,3 +211,31 @@ def test_a_job_id_does_not_change_with_the_new_options_left_out() -> None:
     assert bulk.job_id("/data/c.csv", bulk.Spec(text="{name}님", variables={"a": "b"})) != (
         "c-32bfb052"
     )
+
+
+def test_resume_keeps_failover(kmsg: Kmsg, fake: FakeSolapi, rows: Path, kmsg_home: Path) -> None:
+    code, _ = kmsg.json(
+        "send-bulk", str(rows), "--template-id", "TPL1", "--failover",
+        "--fallback-text", "{name}님 주문 접수", "--job", "fo", "--yes", "--max-cost", "0",
+    )  # fmt: skip
+    assert code == 78 and fake.requests == 0  # no [prices]: refused before sending, job saved
+    code, doc = kmsg.json("send-bulk", "--resume", "fo", "--yes")
+    assert code == 0, doc
+    assert all(s["kakaoOptions"]["disableSms"] for s in fake.stored())
+    conn = sqlite3.connect(kmsg_home / "kmsg.db")
+    try:
+        modes = {r[0] for r in conn.execute('SELECT "failover_mode" FROM kmsg_delivery_tracking')}
+    finally:
+        conn.close()
+    assert modes == {"api"}
+
+
+def test_a_row_listed_twice_is_held_once(
+    kmsg: Kmsg, fake: FakeSolapi, kmsg_home: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "twice.csv"
+    data.write_text("phone,name\n01020000011,a\n01020000011,a\n01020000021,b\n", encoding="utf-8")
+    code, doc = kmsg.json("send-bulk", str(data), "--text", "{name}", "--at", "+1h", "--yes")
+    assert code == 0, doc
+    assert (doc["counts"]["queued"], doc["counts"]["duplicate"]) == (2, 1)
+    assert len(jobs(kmsg_home)) == 2 and states(kmsg_home) == {"planned": 2}
