@@ -72,6 +72,7 @@ VerboseOpt = Annotated[
         "--verbose",
         "-v",
         count=True,
+        show_default=False,
         help="Config, routes, HTTP calls, retries on stderr; -vv adds bodies (masked).",
         rich_help_panel=_GLOBAL_PANEL,
     ),
