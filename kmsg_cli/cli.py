@@ -149,7 +149,7 @@ def root(
         ),
     ] = False,
     quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
+    verbose: VerboseOpt = 0,
     no_color: NoColorOpt = False,
     show_recipients: ShowRecipientsOpt = False,
     version: Annotated[

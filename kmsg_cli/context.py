@@ -38,7 +38,7 @@ class Options:
     db: str | None = None
     json: bool = False
     quiet: bool = False
-    verbose: bool = False
+    verbose: int = 0  # -v 1, -vv 2
     no_color: bool = False
     show_recipients: bool = False
     format: str | None = None  # --format, on commands that list things
@@ -69,6 +69,7 @@ class AppContext:
             show_recipients=o.show_recipients,
             fmt=o.format,
         )
+        self.output.start_log()
 
     # -- configuration ------------------------------------------------------------------------
     @property
@@ -88,10 +89,13 @@ class AppContext:
                     once=True,
                 )
                 loaded = config.EMBEDDED_DEFAULT
+                self.output.log(f"config: none at {path}; the built-in mock provider")
             elif config.has_literal_secrets(loaded) and _others_can_read(path):
                 self.output.warn(
                     f"{path} holds literal secrets and is readable by others: chmod 600"
                 )
+            if not self.using_default:
+                self.output.log(f"config: {path}")
             self._settings = loaded
         return self._settings
 

@@ -1,6 +1,9 @@
-"""The one exception tree. Every error knows its exit code (README.md#exit-codes).
+"""The one exception tree. Every error knows its exit code (README.md#exit-codes) and its JSON
+``error.code`` (docs/output.md#error-codes; ``CODES`` has each exit code's own).
 
     KmsgError                      1   finished, something failed
+    ├── Failed                   any   a result that failed as a whole, with its exit code
+    ├── InternalError              1   an exception kmsg did not expect
     ├── UsageError                 2   bad flags or arguments
     │   └── NotConfirmed           2   send-bulk: no terminal to ask on and no --yes
     ├── InputError                65   bad number, missing variable, too long, bad CSV row
@@ -47,8 +50,11 @@ class ExitCode(IntEnum):
 
 
 class KmsgError(Exception):
+    """Finished, but something failed (exit 1, ``some_failed``). Every JSON error document names
+    a specific ``error.code``: docs/output.md#error-codes."""
+
     exit_code = 1
-    code = "error"
+    code = "some_failed"
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -60,6 +66,24 @@ class KmsgError(Exception):
         if self.hint:
             doc["hint"] = self.hint
         return doc
+
+
+class Failed(KmsgError):
+    """A result that is a failure as a whole (a campaign's, a check's): its exit code, and the
+    code that says which kind (by default the exit code's own: CODES)."""
+
+    def __init__(
+        self, message: str, *, exit_code: int, code: str | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = exit_code
+        self.code = code or CODES.get(exit_code, KmsgError.code)
+
+
+class InternalError(KmsgError):
+    """A bug: an exception kmsg did not expect (exit 1)."""
+
+    code = "internal"
 
 
 class UsageError(KmsgError):
@@ -212,4 +236,19 @@ ERROR_CLASSES: dict[str, type[ProviderError]] = {
         Unavailable,
         UnknownOutcome,
     )
+}
+
+
+# the error.code of each exit code, when nothing more specific is known (docs/output.md#error-codes)
+CODES: dict[int, str] = {
+    ExitCode.FAILED: KmsgError.code,
+    ExitCode.USAGE: UsageError.code,
+    ExitCode.DATAERR: InputError.code,
+    ExitCode.NOINPUT: InputFileError.code,
+    ExitCode.UNAVAILABLE: Unavailable.error_class,
+    ExitCode.IOERR: StorageError.code,
+    ExitCode.TEMPFAIL: TemporaryError.code,
+    ExitCode.NOPERM: AuthError.error_class,
+    ExitCode.CONFIG: ConfigError.code,
+    ExitCode.INTERRUPTED: Interrupted.code,
 }

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from kmsg_cli.core import phone
 from kmsg_cli.core.times import iso, kst
-from kmsg_cli.errors import KmsgError
+from kmsg_cli.errors import CODES, KmsgError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -127,7 +127,7 @@ class Output:
         *,
         json_mode: bool = False,
         quiet: bool = False,
-        verbose: bool = False,
+        verbose: int = 0,
         no_color: bool = False,
         show_recipients: bool = False,
         fmt: str | None = None,
@@ -261,13 +261,12 @@ class Output:
             if self.emitted:
                 return
             self.emitted = True
+            found = error.to_dict()
+            if type(error) is KmsgError and exit_code and exit_code != error.exit_code:
+                found["code"] = CODES.get(exit_code, error.code)  # the exit code's own kind
             self._document(
                 False,
-                {
-                    **(doc or {}),
-                    "error": error.to_dict(),
-                    "exit_code": exit_code or error.exit_code,
-                },
+                {**(doc or {}), "error": found, "exit_code": exit_code or error.exit_code},
             )
             return
         self.error(error.message)
@@ -403,7 +402,47 @@ class Output:
         if self.verbose:
             self._stderr(message)
 
+    def log(self, message: str) -> None:
+        """A -v line (docs/output.md#verbose-output): on stderr, even with --json."""
+        if self.verbose:
+            import logging
+
+            logging.getLogger("kmsg").info("%s", message)
+
+    def start_log(self) -> None:
+        """Route the ``kmsg`` loggers to stderr: INFO with -v, DEBUG with -vv, nothing without.
+        logging is imported only when -v asks for it, or when something (httpx) already has."""
+        if not self.verbose and "logging" not in sys.modules:
+            return
+        import logging
+
+        logger = logging.getLogger("kmsg")
+        for handler in [h for h in logger.handlers if getattr(h, "kmsg_output", None)]:
+            logger.removeHandler(handler)
+        logger.propagate = False  # never Python's last-resort handler either
+        if not self.verbose:
+            logger.setLevel(logging.WARNING)
+            return
+        logger.setLevel(logging.DEBUG if self.verbose >= 2 else logging.INFO)
+        logger.addHandler(_log_handler(self, logging))
+
     def _stderr(self, line: str) -> None:
         err = _err()
         err.write(line + "\n")
         err.flush()
+
+
+def _log_handler(out: Output, logging: Any) -> Any:
+    """A handler for -v lines, dim on a terminal, through the same guarded stderr as every
+    diagnostic; a log line never ends a command."""
+
+    class Handler(logging.Handler):
+        kmsg_output = out
+
+        def emit(self, record: Any) -> None:
+            try:
+                out._stderr(out._paint(record.getMessage(), "dim"))
+            except Exception:
+                self.handleError(record)
+
+    return Handler()

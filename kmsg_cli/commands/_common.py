@@ -21,7 +21,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from kmsg_cli.context import AppContext
-from kmsg_cli.errors import Interrupted, KmsgError
+from kmsg_cli.errors import InternalError, Interrupted, KmsgError
 
 if typing.TYPE_CHECKING:
     from typer._click.core import Command, Context
@@ -67,8 +67,15 @@ QuietOpt = Annotated[
     typer.Option("--quiet", "-q", help="Only errors and warnings.", rich_help_panel=_GLOBAL_PANEL),
 ]
 VerboseOpt = Annotated[
-    bool,
-    typer.Option("--verbose", "-v", help="More detail on stderr.", rich_help_panel=_GLOBAL_PANEL),
+    int,
+    typer.Option(
+        "--verbose",
+        "-v",
+        count=True,
+        show_default=False,
+        help="Config, routes, HTTP calls, retries on stderr; -vv adds bodies (masked).",
+        rich_help_panel=_GLOBAL_PANEL,
+    ),
 ]
 NoColorOpt = Annotated[
     bool,
@@ -109,7 +116,7 @@ GLOBAL_OPTIONS: dict[str, Any] = {
     "no_color": NoColorOpt,
     "show_recipients": ShowRecipientsOpt,
 }
-_DEFAULTS = {"config": None, "db": None}
+_DEFAULTS: dict[str, Any] = {"config": None, "db": None, "verbose": 0}
 
 
 def _format_panels(command: Command, ctx: Context, formatter: HelpFormatter) -> None:
@@ -224,7 +231,7 @@ def run(app_ctx: AppContext, body: Callable[[], Any]) -> Any:
         if os.environ.get("KMSG_DEBUG"):
             raise
         out.fail(
-            KmsgError(
+            InternalError(
                 f"internal error: {type(exc).__name__}: {exc}",
                 hint="rerun with KMSG_DEBUG=1 for details",
             )

@@ -54,7 +54,7 @@ def list_(ctx: typer.Context) -> None:
                 "type": cfg.type,
                 "types": [t.value for t in MessageType if t in caps[pid]],
                 "routing": roles,
-                "default_from": out.phone(sender) if sender else None,
+                "default_from": sender or None,  # the sender's own number: never masked
                 "secrets": secrets,
             }
         )

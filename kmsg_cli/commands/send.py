@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from kmsg_cli.commands._common import app_context, command
-from kmsg_cli.core import korea, queue, service
-from kmsg_cli.core.compose import Draft
+from kmsg_cli.core import korea, phone, queue, service
+from kmsg_cli.core.compose import Draft, check_variables
 from kmsg_cli.core.models import Failover, MessageType
 from kmsg_cli.core.times import kst, parse_when
-from kmsg_cli.errors import InputError, KmsgError, UsageError
+from kmsg_cli.errors import ExitCode, Failed, InputError, KmsgError, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -46,7 +46,7 @@ def send(
         typer.Option(
             "--text",
             metavar="TEXT",
-            help="Message text; - reads stdin. #{name} takes --var values.",
+            help="Message text; - reads stdin. #{name} or {name} takes --var values.",
         ),
     ] = None,
     type_: Annotated[
@@ -163,9 +163,20 @@ def send(
         ad=ad,
         scheduled_at=scheduled_at,
     )
+    check_variables(draft)
     recipients = [part.strip() for item in to for part in item.split(",") if part.strip()]
+    for raw in recipients:  # typed here: an error shows it as typed
+        phone.recipient(raw, typed=True)
     env = app_ctx.env()
     planned = service.plan(draft, recipients, env)
+    for item in planned:
+        m = item.message
+        rest = f"; then {', '.join(item.route[1:])}" if len(item.route) > 1 else ""
+        mode = f"; failover {m.failover_mode}" if m.failover_mode else ""
+        app_ctx.output.log(
+            f"route: {app_ctx.output.phone(m.to)} {m.type.value} via {item.route[0]} "
+            f"({item.reason}){rest}{mode}"
+        )
     # every recipient gets the same text, so its warnings once, not once per recipient
     for warning in dict.fromkeys(w for item in planned for w in item.warnings):
         app_ctx.output.warn(warning)
@@ -297,7 +308,7 @@ def _planned_doc(out: Output, item: Planned) -> dict[str, Any]:
         "provider": item.route[0],
         "route": list(item.route),
         "reason": item.reason,
-        "from": out.phone(m.sender),
+        "from": m.sender or "-",  # the sender's own number: never masked
         "failover": m.failover_mode,
         "cost": item.cost,
         "text": m.text,  # rendered: an AlimTalk's registered template with its variables
@@ -366,9 +377,12 @@ def _first_error(failed: list[tuple[Outcome, dict[str, Any]]]) -> KmsgError:
     errors = [o.error for o, _ in failed if o.error is not None]
     if errors:
         return errors[0]
-    return KmsgError(
+    state = failed[0][0].state
+    return Failed(
         f"{failed[0][1]['to']}: {failed[0][1]['result']}"
-        + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")
+        + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""),
+        exit_code=ExitCode.TEMPFAIL if state == "unknown" else ExitCode.FAILED,
+        code={"unknown": "unsettled", "suppressed": "suppressed"}.get(state, "rejected"),
     )
 
 

@@ -26,13 +26,16 @@ from kmsg_cli.commands._bulk_view import (
     types_text,
 )
 from kmsg_cli.commands._common import app_context, command, stop_on_signals
+from kmsg_cli.commands.send import parse_vars
 from kmsg_cli.core import bulk, campaign, campaign_run
 from kmsg_cli.core.bulk import Spec, Summary
 from kmsg_cli.core.campaign_run import CampaignRun
 from kmsg_cli.core.settle import Settled
+from kmsg_cli.core.times import kst, parse_when
 from kmsg_cli.errors import (
     Cancelled,
     ExitCode,
+    Failed,
     InputFileError,
     KmsgError,
     NotConfirmed,
@@ -142,6 +145,53 @@ def send_bulk(
     ad: Annotated[
         bool, typer.Option("--ad", help="Advertising: (광고), a 080 opt-out; not 21:00-08:00 KST.")
     ] = False,
+    var: Annotated[
+        list[str],
+        typer.Option(
+            "--var",
+            metavar="KEY=VALUE",
+            help="{KEY} in every row (not a column's name); repeatable.",
+        ),
+    ] = [],  # noqa: B006
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="WHEN",
+            help="Hold the rows in the queue until then (as kmsg send --at).",
+        ),
+    ] = None,
+    defer: Annotated[
+        bool,
+        typer.Option(
+            "--defer",
+            help="Hold ad rows due 21:00-08:00 KST for 08:00, not refuse.",
+        ),
+    ] = False,
+    failover: Annotated[
+        bool,
+        typer.Option(
+            "--failover/--no-failover",
+            help="ALIMTALK: fall back to SMS/LMS if not delivered.",
+            show_default=False,
+        ),
+    ] = False,
+    fallback_text: Annotated[
+        str | None,
+        typer.Option(
+            "--fallback-text", metavar="TEXT", help="Text of the fallback SMS/LMS, with {column}s."
+        ),
+    ] = None,
+    fallback_subject: Annotated[
+        str | None,
+        typer.Option("--fallback-subject", metavar="TEXT", help="Title of the fallback LMS."),
+    ] = None,
+    fallback_channel: Annotated[
+        str | None,
+        typer.Option(
+            "--fallback-channel", metavar="[sms|lms]", help="sms|lms (default: by length)."
+        ),
+    ] = None,
 ) -> int:
     """Send a CSV campaign: preview, confirm, send through batch endpoints, resume safely.
 
@@ -163,7 +213,24 @@ def send_bulk(
                 "missing FILE (or --resume JOB)", hint='kmsg send-bulk customers.csv --text "..."'
             )
         spec = Spec(
-            text, type_, subject, template_id, sender, provider, to_column, encoding, strict, ad
+            text=text,
+            type=type_,
+            subject=subject,
+            template_id=template_id,
+            sender=sender,
+            provider_id=provider,
+            to_column=to_column,
+            encoding=encoding,
+            strict=strict,
+            ad=ad,
+            variables=parse_vars(var, None),
+            # resolved once and saved with the job: --resume holds rows until the same time
+            at=parse_when(at, app_ctx.clock.now_ms()) if at else None,
+            defer=defer,
+            failover=failover,
+            fallback_text=fallback_text,
+            fallback_subject=fallback_subject,
+            fallback_channel=fallback_channel,
         )
         source = "-" if file == "-" else str(Path(file).expanduser().resolve())
         job_id = job or ""
@@ -267,6 +334,9 @@ class Run:
         try:
             self._settled(run.settle())
             summary = run.preview()
+            if summary.providers:
+                routes = ", ".join(f"{n:,} via {pid}" for pid, n in summary.providers.items())
+                self.out.log(f"route: rows to send: {routes}")
             run.check(summary, max_cost)
             code = self._refuse(summary, yes=yes)
             if code is not None:
@@ -298,7 +368,8 @@ class Run:
             show_summary(out.err_console(), self.job_id, summary)
         if summary.to_send == 0:
             return self._nothing_to_send(summary)
-        if ask and not out.confirm(f"Send {messages(summary.to_send)} ({cost_text(summary)})?"):
+        verb = f"Schedule for {kst(self.spec.at)}" if self.spec.at else "Send"
+        if ask and not out.confirm(f"{verb} {messages(summary.to_send)} ({cost_text(summary)})?"):
             error = Cancelled("cancelled; nothing sent")
             out.fail(error, self._preview_doc(summary))
             return error.exit_code
@@ -375,6 +446,7 @@ class Run:
             "job": self.job_id,
             "rows": summary.rows,
             "sent_before": summary.sent_before,
+            "queued_before": summary.queued_before,
             "unsettled": summary.unsettled,
             "invalid": summary.invalid,
         }
@@ -386,9 +458,15 @@ class Run:
             )
             self.out.fail(error, doc)
             return code
-        message = f"nothing to send: every valid row of job {self.job_id} was sent before"
+        done = "sent or queued" if summary.queued_before else "sent"
+        message = f"nothing to send: every valid row of job {self.job_id} was {done} before"
         if summary.invalid and self.out.json_mode:
-            self.out.fail(KmsgError(f"{message}; {summary.invalid:,} rows are invalid"), doc)
+            error = Failed(
+                f"{message}; {summary.invalid:,} rows are invalid",
+                exit_code=code,
+                code="invalid_rows",
+            )
+            self.out.fail(error, doc)
             return code
         self.out.emit(doc, lambda console: console.print(message), ids=[self.job_id])
         return code
@@ -400,19 +478,29 @@ class Run:
             "counts": {state: tally.counts[state] for state in campaign.STATES},
             "stopped": stopped,
             "report": str(report) if report else None,
+            "scheduled_at": self.spec.at,  # --at: when the held rows go (ads: 08:00 KST at night)
         }
         out = self.out
         if out.json_mode and code:
             message = f"job {self.job_id}: {tally.line()}"
+            kind = None  # the fatal error's exit code says what stopped the campaign
             if stopped:
                 message = f"stopped; state saved: rerun the same command or --resume {self.job_id}"
-            out.fail(KmsgError(message), doc, exit_code=code)
+                kind = "interrupted_campaign"
+            elif not tally.fatal:
+                kind = "unsettled" if tally.counts["unknown"] else "some_failed"
+            out.fail(Failed(message, exit_code=code, code=kind), doc)
             return
 
         def human(console: Console) -> None:
             console.print(f"job {self.job_id}: {tally.rows:,} rows, {tally.line()}")
 
         out.emit(doc, human, ids=[self.job_id])
+        if tally.counts["queued"]:
+            out.info(
+                f"kmsg: {tally.counts['queued']:,} rows wait in the local queue: "
+                "`kmsg queue run` (from cron) or `kmsg queue work` sends them when due"
+            )
         if stopped:
             out.error(
                 f"stopped; state saved: rerun the same command or `kmsg send-bulk --resume {self.job_id}`"

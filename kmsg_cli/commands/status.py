@@ -271,7 +271,7 @@ def record_doc(out: Output, r: Record) -> dict[str, Any]:
         "message_id": r.message_id,
         "type": r.type.value,
         "to": out.phone(r.to),
-        "from": out.phone(r.sender) if r.sender else None,
+        "from": r.sender or None,  # the sender's own number: never masked
         "provider": r.provider_id,
         "provider_message_id": r.provider_message_id or None,
         "status": r.status.value,

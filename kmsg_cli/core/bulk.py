@@ -7,16 +7,17 @@ only those, a reordered file sends nothing twice, and an identical row listed tw
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from kmsg_cli.core import content
 from kmsg_cli.core.compose import Draft
-from kmsg_cli.core.models import Message
+from kmsg_cli.core.models import Failover, Message
 from kmsg_cli.errors import ConfigError, InputError
 
 RECIPIENT_COLUMNS = (
@@ -36,7 +37,6 @@ RECIPIENT_COLUMNS = (
 # per-row columns with a meaning of their own; every other column (the recipient too) is a variable
 TEXT_COLUMN, TYPE_COLUMN, SUBJECT_COLUMN, AD_COLUMN = "text", "type", "subject", "ad"
 _YES, _NO = {"y", "yes", "true", "1", "예", "o"}, {"", "n", "no", "false", "0", "아니오", "x"}
-_BRACE = re.compile(r"(?<!#)\{([^{}]*)\}")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,29 @@ class Spec:
     encoding: str = "utf-8-sig"
     strict: bool = False
     ad: bool = False
+    # added by issue 14; a field left at its default does not change the job's id (job_id)
+    variables: dict[str, str] = field(default_factory=dict)  # --var: the same for every row
+    at: int | None = None  # --at, resolved once (epoch ms): every row is held until then
+    defer: bool = False  # --defer: advertising rows due at night are held for 08:00 KST
+    failover: bool = False
+    fallback_text: str | None = None
+    fallback_subject: str | None = None
+    fallback_channel: str | None = None
+
+    def fallback(self) -> Failover | None:
+        if not self.failover:
+            return None
+        return Failover(True, self.fallback_text, self.fallback_subject, self.fallback_channel)
+
+
+# fields that say when the rows go, not what they are: a rerun with another --at is the same job
+# (its rows are held already, or sent), never a second copy of the campaign
+_TIMING = ("at", "defer")
+_ADDED = {
+    f: v
+    for f, v in asdict(Spec()).items()
+    if f in ("variables", "failover", "fallback_text", "fallback_subject", "fallback_channel")
+}
 
 
 @dataclass(frozen=True)
@@ -69,6 +92,9 @@ def columns(header: Sequence[str], spec: Spec) -> Columns:
         ("--text", spec.text),
         ("--subject", spec.subject),
         ("--template-id", spec.template_id),
+        ("--fallback-text", spec.fallback_text),
+        ("--fallback-subject", spec.fallback_subject),
+        *((f"--var {k}", f"{k}={v}") for k, v in spec.variables.items()),
     ):
         if value is not None:  # once here, not the same error on every row
             content.check_utf8(value, what)
@@ -77,22 +103,44 @@ def columns(header: Sequence[str], spec: Spec) -> Columns:
         raise InputError("the CSV has no header row", hint="the first line must name the columns")
     _no_duplicates(names)
     to = _recipient_column(names, spec.to_column)
-    text = None
-    if spec.text is not None:
-        text = _BRACE.sub(r"#{\1}", spec.text)
-        unknown = sorted({v.strip() for v in re.findall(r"#\{([^{}]*)\}", text)} - set(names))
+    both = sorted(set(spec.variables) & set(names))
+    if both:
+        raise InputError(
+            f"--var {both[0]} is also a column: a row's value and a constant would compete",
+            hint="drop the --var, or rename the column",
+        )
+    if spec.variables and spec.template_id is None and spec.text is not None:
+        # a per-row 'text' column may use any variable; --text must use every --var
+        content.check_unused(
+            spec.variables, spec.text, spec.subject, spec.fallback_text, spec.fallback_subject
+        )
+    known = set(names) | set(spec.variables)
+    for what, template in (
+        ("--text", spec.text),
+        ("--subject", spec.subject),
+        ("--fallback-text", spec.fallback_text),
+        ("--fallback-subject", spec.fallback_subject),
+    ):
+        unknown = sorted(set(content.placeholders(template or "")) - known)
         if unknown:
             raise InputError(
-                f"--text uses {', '.join('{' + u + '}' for u in unknown)}, which "
+                f"{what} uses {', '.join('{' + u + '}' for u in unknown)}, which "
                 f"{'is not a column' if len(unknown) == 1 else 'are not columns'} "
-                f"(columns: {', '.join(names)})"
+                f"(columns: {', '.join(names)})" + _did_you_mean(unknown[0], known)
             )
-    elif spec.template_id is None and TEXT_COLUMN not in names:
+    if spec.text is None and spec.template_id is None and TEXT_COLUMN not in names:
         raise InputError(
             "no message text: pass --text, --template-id, or add a 'text' column",
             hint='kmsg send-bulk FILE --text "{name}님, ..."',
         )
-    return Columns(names, to, text)
+    if spec.failover and spec.template_id is None:
+        raise InputError("--failover applies to AlimTalk: pass --template-id")
+    return Columns(names, to, spec.text)
+
+
+def _did_you_mean(name: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.5)
+    return f"; did you mean {{{close[0]}}}?" if close else ""
 
 
 def _no_duplicates(names: Sequence[str]) -> None:
@@ -133,12 +181,10 @@ def draft(values: Sequence[str], cols: Columns, spec: Spec) -> tuple[str, Draft]
     row = dict(zip(cols.header, values, strict=True))
     own = {TEXT_COLUMN, TYPE_COLUMN, SUBJECT_COLUMN, AD_COLUMN}
     variables = {k: v for k, v in row.items() if k and k not in own}
-    if cols.text is not None:
-        text: str | None = cols.text
-    else:
-        text = row.get(TEXT_COLUMN) or None
-        if text is not None:  # a per-row text takes {column} placeholders too
-            text = _BRACE.sub(r"#{\1}", text)
+    if spec.variables:
+        variables.update(spec.variables)  # no column has a --var's name (columns())
+    # a per-row text takes {column} placeholders too
+    text = cols.text if cols.text is not None else row.get(TEXT_COLUMN) or None
     # an empty cell would go out as a gap in the text ("님, 0원"): that row is not ready to send
     empty = [n for n in content.placeholders(text or "") if n in row and not row[n].strip()]
     if empty:
@@ -153,6 +199,7 @@ def draft(values: Sequence[str], cols: Columns, spec: Spec) -> tuple[str, Draft]
         provider_id=spec.provider_id,
         strict=spec.strict,
         ad=spec.ad or _flag(row.get(AD_COLUMN, "")),
+        failover=spec.fallback() if spec.failover else None,
     )
 
 
@@ -185,7 +232,12 @@ def job_id(source: str, spec: Spec, content: str | None = None) -> str:
     rows piped again resume the job, other rows are another job."""
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", source.rsplit("/", 1)[-1].rsplit(".", 1)[0])
     stem = stem.strip("-")[:24] or "stdin"
-    named = [source, spec.__dict__] if source != "-" else [content, spec.__dict__]
+    fields = {
+        k: v
+        for k, v in asdict(spec).items()
+        if k not in _TIMING and not (k in _ADDED and v == _ADDED[k])
+    }
+    named = [source, fields] if source != "-" else [content, fields]
     digest = hashlib.sha256(json.dumps(named, sort_keys=True).encode())
     return f"{stem}-{digest.hexdigest()[:8]}"
 
@@ -199,6 +251,7 @@ class Summary:
     invalid: int = 0
     sent_before: int = 0  # valid rows this job already sent (a rerun skips them)
     unsettled: int = 0  # valid rows an earlier run may have sent: not sent until settled
+    queued_before: int = 0  # valid rows an earlier (scheduled) run holds in the queue
     types: Counter[str] = field(default_factory=Counter)  # rows to send, per type
     ads: int = 0  # rows to send as advertising (refused at night)
     providers: Counter[str] = field(default_factory=Counter)
@@ -208,7 +261,7 @@ class Summary:
 
     @property
     def to_send(self) -> int:
-        return self.valid - self.sent_before - self.unsettled
+        return self.valid - self.sent_before - self.unsettled - self.queued_before
 
     def add(self, m: Message, provider_id: str, size: int, prices: Mapping[str, float]) -> None:
         self.types[m.type.value] += 1

@@ -37,6 +37,7 @@ class RowState(StrEnum):
     INVALID = "invalid"
     SUPPRESSED = "suppressed"
     UNKNOWN = "unknown"  # may have been sent: settled before anything is sent again
+    QUEUED = "queued"  # held in the local queue until its time (--at, --defer): sent by the queue
 
 
 STATES = tuple(RowState)
@@ -205,6 +206,7 @@ def _result(row: int, o: Outcome) -> RowResult:
         service.ACCEPTED: RowState.ACCEPTED,
         service.REJECTED: RowState.FAILED,
         service.SUPPRESSED: RowState.SUPPRESSED,
+        service.QUEUED: RowState.QUEUED,  # held by a scheduled run of this campaign
     }.get(o.state, RowState.UNKNOWN)
     error = None
     if o.error is not None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from kmsg_cli.core import bulk, campaign, korea, ledger, service
+from kmsg_cli.core import bulk, campaign, campaign_hold, korea, ledger, service
 from kmsg_cli.core.bulk import Spec, Summary
 from kmsg_cli.core.campaign import Item, RowResult
 from kmsg_cli.core.ports import Env
@@ -101,17 +101,14 @@ class CampaignRun:
                 summary.sent_before += 1
             elif verdict is ledger.Verdict.SETTLE:
                 summary.unsettled += 1
+            elif verdict is ledger.Verdict.HELD:  # held in the queue by a scheduled run
+                summary.queued_before += 1
             else:
                 summary.add(p.message, p.route[0], p.bytes, self.env.prices)
 
     def check(self, summary: Summary, max_cost: float | None) -> None:
         """What refuses the whole run before anything is sent: an ad at night (75), the cost."""
-        if summary.ads:
-            try:
-                korea.ad_send_time(self.env.clock.now_ms(), None, defer=False)
-            except TemporaryError as exc:
-                exc.hint = "rerun from 08:00 KST: the same command sends what is left"
-                raise
+        campaign_hold.check_ads(summary, self.spec, self.env.clock.now_ms())
         summary.check_cost(max_cost)
 
     def send(
@@ -135,14 +132,17 @@ class CampaignRun:
                 beat[0] = now
                 self.store.heartbeat_campaign(self.campaign_id, owner, now)
 
-        return campaign.send_rows(
-            self.items(env, preview=False),
+        # rows due later (--at, --defer) are held in the queue as they pass; the rest are sent
+        holder = campaign_hold.Holder(env, self.spec, self.campaign_id, self.run_id, report, stop)
+        stopped = campaign.send_rows(
+            holder.split(self.items(env, preview=False)),
             env,
             emit=report,
             stop=stop,
             concurrency=concurrency,
             rate=rate,
         )
+        return stopped or holder.stopped
 
     def finish(self, owner: str, state: str, counts: dict[str, int]) -> None:
         self.store.finish_campaign(self.campaign_id, owner, state, counts, self.env.clock.now_ms())

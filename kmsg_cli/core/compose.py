@@ -90,6 +90,22 @@ def compose(draft: Draft, to: str, message_id: str, *, auto_lms_bytes: int = 90)
     return Composed(message, size, tuple(warnings))
 
 
+def check_variables(draft: Draft) -> None:
+    """Every variable given must be used by a text the message sends (exit 65, with a
+    did-you-mean). An AlimTalk's variables also fill its template at the provider, which kmsg
+    cannot see, so they are not checked."""
+    if draft.template_id or not draft.variables:
+        return
+    fo = draft.failover
+    content.check_unused(
+        draft.variables,
+        draft.text,
+        draft.subject,
+        fo.text if fo else None,
+        fo.subject if fo else None,
+    )
+
+
 def _check_utf8(draft: Draft) -> None:
     """Every field that reaches the provider or the journal as text, before any is rendered,
     stored or sent. One search over all of them first: the field is looked for only if needed."""

@@ -7,9 +7,10 @@ One byte-count function for send, bulk, dry-run and failover (BYTE-8).
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from kmsg_cli.errors import InputError
 
@@ -18,7 +19,11 @@ LMS_MAX_BYTES = 2000
 SUBJECT_MAX_BYTES = 40
 ALIMTALK_MAX_CHARS = 1000
 
-_PLACEHOLDER = re.compile(r"#\{([^{}]*)\}")
+# A placeholder is ``#{name}`` (AlimTalk's form; spaces inside the braces ignored) or ``{name}``
+# (the CSV column form), in every text of `send` and `send-bulk` alike: docs/templates.md. A bare
+# ``{name}`` needs a name of letters, digits, ``_``, and inner spaces, dots or dashes, so JSON and
+# other braces in a text (``{"a": 1}``, ``{}``, ``{{name}}``, ``{ x}``) stay text.
+_PLACEHOLDER = re.compile(r"#\{([^{}]*)\}|(?<![#{])\{(\w[\w .\-]*)\}(?!\})")
 
 
 def normalize_text(text: str) -> str:
@@ -92,17 +97,53 @@ def unencodable(text: str) -> list[str]:
 
 @functools.lru_cache(maxsize=256)  # a campaign renders one template for every row
 def placeholders(template: str) -> tuple[str, ...]:
-    return tuple(name.strip() for name in _PLACEHOLDER.findall(template))
+    """The names of the placeholders in ``template``, in order (both forms)."""
+    return tuple((hashed or bare).strip() for hashed, bare in _PLACEHOLDER.findall(template))
+
+
+def _name(match: re.Match[str]) -> str:
+    hashed = match.group(1)
+    return (hashed if hashed is not None else match.group(2)).strip()
+
+
+def unused(given: Iterable[str], *templates: str | None) -> list[str]:
+    """Variables ``given`` that no template uses, each with a did-you-mean when one is close:
+    a --var nobody reads is almost always a typo, and sending without it would be wrong."""
+    used = list(dict.fromkeys(n for t in templates if t for n in placeholders(t)))
+    problems = []
+    for name in given:
+        if name.strip() in used:
+            continue
+        close = difflib.get_close_matches(name.strip(), used, n=1, cutoff=0.5)
+        if close:
+            problems.append(f"--var {name} is not used by the text; did you mean {close[0]}?")
+        elif used:
+            problems.append(
+                f"--var {name} is not used by the text (its placeholders: {', '.join(used)})"
+            )
+        else:
+            problems.append(f"--var {name} is not used: the text has no placeholders")
+    return problems
+
+
+def check_unused(given: Iterable[str], *templates: str | None) -> None:
+    problems = unused(given, *templates)
+    if problems:
+        raise InputError(
+            "; ".join(problems),
+            hint="placeholders are #{name} or {name}; drop the --var or use it in the text",
+        )
 
 
 def render(template: str, variables: Mapping[str, str], *, what: str = "text") -> str:
-    """Replace ``#{name}`` (spaces inside the braces ignored). A missing variable is an InputError."""
+    """Replace ``#{name}`` and ``{name}`` (spaces inside the braces ignored). A missing variable
+    is an InputError naming it: a placeholder is never sent as it was typed."""
     values = {key.strip(): value for key, value in variables.items()}
     missing = [name for name in placeholders(template) if name not in values]
     if missing:
         names = ", ".join(dict.fromkeys(missing))
         raise InputError(
-            f"{what} uses #{{{missing[0]}}} but no value was given for: {names}",
+            f"{what} uses {{{missing[0]}}} but no value was given for: {names}",
             hint="pass --var NAME=VALUE",
         )
-    return _PLACEHOLDER.sub(lambda m: values[m.group(1).strip()], template)
+    return _PLACEHOLDER.sub(lambda m: values[_name(m)], template)

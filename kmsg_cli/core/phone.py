@@ -46,12 +46,14 @@ def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
-def recipient(raw: str) -> str:
-    """A normalized Korean mobile number, or InputError naming the bad value (masked)."""
+def recipient(raw: str, *, typed: bool = False) -> str:
+    """A normalized Korean mobile number, or InputError naming the bad value: masked (it may
+    come from a file whose errors are shared), or as the user ``typed`` it on the command line,
+    so the typo can be found (docs/output.md#phone-numbers)."""
     number = normalize(raw)
     if not _MOBILE.match(number):
         raise InputError(
-            f"invalid recipient {_shown(raw)}: "
+            f"invalid recipient {repr(raw.strip()) if typed else _shown(raw)}: "
             + _problem(number, "expected a Korean mobile number like 010-1234-5678")
         )
     return number
@@ -59,11 +61,12 @@ def recipient(raw: str) -> str:
 
 @functools.lru_cache(maxsize=64)  # a provider's default sender is checked for every message
 def sender(raw: str) -> str:
-    """A normalized sender (calling) number: mobile, landline with area code, or 15xx-xxxx."""
+    """A normalized sender (calling) number: mobile, landline with area code, or 15xx-xxxx. The
+    sender's own number is never masked, in an error neither."""
     number = normalize(raw)
     if not (_MOBILE.match(number) or _LANDLINE.match(number) or _REPRESENTATIVE.match(number)):
         raise InputError(
-            f"invalid sender number {_shown(raw)}: "
+            f"invalid sender number {raw.strip()!r}: "
             + _problem(
                 number,
                 "use a registered mobile, landline (with area code, e.g. 02-1234-5678) "

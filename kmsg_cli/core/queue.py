@@ -31,6 +31,7 @@ from kmsg_cli.core.service import (
     new_message_id,
     plan_one,
 )
+from kmsg_cli.core.times import kst
 from kmsg_cli.errors import ConfigError, InputError, KmsgError, ProviderError, TemporaryError
 
 SEND = "send"
@@ -245,7 +246,11 @@ def _retry(
     ledger settles the earlier attempt first, so the wait covers the settlement delay."""
     now = env.clock.now_ms()
     reason = f"{error.code}: {error.message}"
+    import logging  # only on this rare path: a plain send never loads it
+
+    log = logging.getLogger("kmsg.queue")  # shown by -v (docs/output.md#verbose-output)
     if job.attempts >= job.max_attempts:
+        log.info("retry: job %s: %s: not retried: %d attempts made", job.id, reason, job.attempts)
         store.fail_job(job.id, owner, now, reason, job.metadata)
         summary.dead += 1
         return
@@ -254,6 +259,7 @@ def _retry(
     if not refused:
         retry_after = max(retry_after or 0, env.settle_after_ms / 1000 + 1)
     at = now + backoff_ms(job.attempts, retry_after, rng)
+    log.info("retry: job %s: %s: again at %s", job.id, reason, kst(at))
     store.retry_job(job.id, owner, at, reason, job.metadata)
     summary.retried += refused
 

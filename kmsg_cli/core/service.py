@@ -50,6 +50,9 @@ class Planned:
     bytes: int
     warnings: tuple[str, ...] = ()
     cost: float | None = None
+    draft: Draft | None = (
+        None  # what it was planned from: a held campaign row's queue job replans it
+    )
 
 
 @dataclass
@@ -131,7 +134,7 @@ def plan_one(
     size = composed.bytes
     if message.text is not composed.message.text:  # rendered from the registered template
         size = content.byte_length(message.text)
-    return Planned(message, tuple(ids), reason, size, composed.warnings, price)
+    return Planned(message, tuple(ids), reason, size, composed.warnings, price, draft)
 
 
 def _registered(message: Message, provider_id: str, env: Env) -> Message:

@@ -20,11 +20,15 @@
   provider's clock minus ours, so lost sends are searched for by its own time (``providers.skew``).
 - Errors carry the HTTP status and the vendor code in separate fields (NET-7) and short messages
   scrubbed of secrets and phone numbers (PII-19).
+- The ``kmsg.http`` logger (shown by ``-v``: docs/output.md#verbose-output) gets one line per
+  request (method, path, status, milliseconds, the provider's request id) and per retry decision;
+  at DEBUG (``-vv``) the request and response bodies, secrets and phone numbers masked.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import re
@@ -61,6 +65,20 @@ DEADLINE_FACTOR = 3.0  # a whole answer may take this many read timeouts ...
 DEADLINE_CAP = 60.0  # ... but not more than a minute, unless the read timeout alone is longer
 RETRY_AFTER_CAP = 3600.0  # a Retry-After beyond an hour is clamped: the queue reschedules anyway
 _NO_AUTO_RETRY = "_kmsg_no_auto_retry"
+log = logging.getLogger("kmsg.http")
+# response headers that carry a provider's or its CDN's id for the request, first found wins
+REQUEST_ID_HEADERS = (
+    "x-request-id",
+    "x-amzn-requestid",
+    "x-amz-request-id",
+    "x-amz-cf-id",
+    "request-id",
+    "x-correlation-id",
+    "cf-ray",
+)
+# header names whose values are credentials whatever the adapter declared
+_CREDENTIAL = re.compile(r"auth|key|secret|token|signature|password", re.IGNORECASE)
+BODY_LOG_LIMIT = 4000
 
 
 def make_client(
@@ -218,6 +236,24 @@ def join_url(base: str, path: str) -> str:
 _PHONE = re.compile(r"(?<!\d)(\+?\d[\d\- ]{6,}\d)(?!\d)")
 _TAGS = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
+
+
+# Korean mobile and landline numbers, with or without dashes or +82: masked in logged bodies,
+# where long digit runs are often ids or times that must stay readable
+_KR_PHONE = re.compile(r"(?<![\d])(?:\+?82-?|0)\d{1,2}-?\d{3,4}-?\d{4}(?!\d)")
+
+
+def mask_body(text: str, secrets: set[str] | frozenset[str] = frozenset()) -> str:
+    """A request or response body for ``-vv``: secrets and phone numbers masked, length capped."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, MASK)
+    text = _KR_PHONE.sub(lambda m: MASK + re.sub(r"\D", "", m.group())[-4:], text)
+    return text if len(text) <= BODY_LOG_LIMIT else text[:BODY_LOG_LIMIT] + "…"
+
+
+def request_id(response: httpx.Response) -> str | None:
+    return next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
 
 
 def _mask_phone(match: re.Match[str]) -> str:
@@ -451,11 +487,19 @@ class Transport:
             try:
                 return parse(self._once(req, send))
             except ProviderError as err:
-                if attempt == last or not auto_retryable(err):
+                if not auto_retryable(err):
+                    self._decided(req, err, _why_not_retried(err))
+                    raise
+                if attempt == last:
+                    self._decided(req, err, f"not retried: {attempt + 1} attempts made")
                     raise
                 delay = self._delay(err, attempt)
                 if delay is None:
+                    self._decided(req, err, "not retried here: Retry-After is too long")
                     raise
+                self._decided(
+                    req, err, f"retry {attempt + 2}/{self.policy.attempts} in {delay:.1f} s"
+                )
                 self.clock.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -474,7 +518,22 @@ class Transport:
             timeout=self.timeout,
         )
         self.attempts += 1
-        response = self._receive(client, request, req.auth, send)
+        verbose = log.isEnabledFor(logging.INFO)
+        if verbose:
+            self._log_request(req, request)
+            started = time.perf_counter()
+        try:
+            response = self._receive(client, request, req.auth, send)
+        except ProviderError as err:
+            if verbose:
+                ms = (time.perf_counter() - started) * 1000
+                log.info(
+                    "http: %s %s %s: no answer after %.0f ms: %s",
+                    self.provider_id, request.method, request.url.path, ms, err.message,
+                )  # fmt: skip
+            raise
+        if verbose:
+            self._log_response(request, response, (time.perf_counter() - started) * 1000)
         error = classify_status(
             response,
             send=send,
@@ -513,6 +572,34 @@ class Transport:
             response.close()
         return response
 
+    def _log_request(self, req: Req, request: httpx.Request) -> None:
+        if not log.isEnabledFor(logging.DEBUG):
+            return
+        doc = req.preview(self.provider_id)
+        doc["headers"] = {
+            k: (MASK if _CREDENTIAL.search(k) else v) for k, v in doc["headers"].items()
+        }
+        doc.pop("url", None)
+        doc["path"] = request.url.path
+        text = json.dumps(doc, ensure_ascii=False, default=str)
+        log.debug("http: request %s", mask_body(text, self.secrets))
+
+    def _log_response(self, request: httpx.Request, response: httpx.Response, ms: float) -> None:
+        log.info(
+            "http: %s %s %s -> %d in %.0f ms (request id %s)",
+            self.provider_id, request.method, request.url.path, response.status_code, ms,
+            request_id(response) or "-",
+        )  # fmt: skip
+        if log.isEnabledFor(logging.DEBUG):
+            body = response.content.decode("utf-8", "replace")
+            log.debug("http: response %s", mask_body(body, self.secrets))
+
+    def _decided(self, req: Req, err: ProviderError, decision: str) -> None:
+        log.info(
+            "retry: %s %s %s: %s (%s): %s",
+            self.provider_id, req.method, httpx.URL(req.url).path, err.code, err.message, decision,
+        )  # fmt: skip
+
     def _note_clock(self, response: httpx.Response) -> None:
         offset = offset_from_date(response.headers.get("Date"), self.clock.now_ms())
         if offset is not None:
@@ -535,6 +622,14 @@ class Transport:
                 after if after <= self.policy.cap else None
             )  # too long: let the caller reschedule
         return self.policy.backoff(attempt, self.rng)
+
+
+def _why_not_retried(err: ProviderError) -> str:
+    if isinstance(err, UnknownOutcome):
+        return "not retried: it may have been accepted (settled later, never resent blind)"
+    if isinstance(err, RateLimited | Unavailable):
+        return "not retried in this call"
+    return "not retried: repeating it cannot help"
 
 
 def form(fields: Mapping[str, object]) -> dict[str, str]:
