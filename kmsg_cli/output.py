@@ -27,6 +27,7 @@ from kmsg_cli.errors import KmsgError
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
 SCHEMA_VERSION = 1
 FORMATS = ("table", "tsv", "csv", "json")
@@ -34,6 +35,8 @@ FORMATS = ("table", "tsv", "csv", "json")
 # colour carries meaning: status words by their first word, ids dim, diagnostics by their prefix
 STATUS_STYLE = {"DELIVERED": "green", "FAILED": "red"}
 ID_COLUMNS = frozenset({"id", "message_id"})
+KEEP_WHOLE = ID_COLUMNS | {"status", "result", "state"}
+FOLD_MIN = 8  # a narrower column of text would read as confetti: show rows as lines instead
 _ANSI = {"red": "31", "yellow": "33", "green": "32", "dim": "2"}
 
 
@@ -106,6 +109,20 @@ class _Guarded:
             os.dup2(devnull, fd)
         finally:
             os.close(devnull)
+
+
+def _narrowest(columns: Sequence[str], cells: list[list[str]]) -> int:
+    """The least width a boxed table of these cells takes: ids and statuses whole, any other
+    column at least FOLD_MIN characters (or its longest word, if shorter), plus the borders."""
+    width = 1
+    for i, name in enumerate(columns):
+        texts = [row[i] for row in cells] + [name]
+        if name in KEEP_WHOLE:
+            least = max(len(t) for t in texts)
+        else:
+            least = min(FOLD_MIN, max(len(w) for t in texts for w in t.split() or [""]))
+        width += least + 3
+    return width
 
 
 def _flat(cell: Any) -> str:
@@ -208,23 +225,56 @@ class Output:
             writer.writerow(columns)
             writer.writerows([["" if c is None else str(c) for c in row] for row in rows])
             return
-        from rich.table import Table
+        from rich.table import Column, Table
+
+        cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
+        # ids and statuses are never cut: their column is as wide as its longest cell, and the
+        # other columns wrap; where even that does not fit, each row is shown as lines of
+        # "column value" (a 40-column terminal)
+        specs = []
+        for i, name in enumerate(columns):
+            if header and name in KEEP_WHOLE:
+                widest = max((len(row[i]) for row in cells), default=0)
+                specs.append(Column(name, no_wrap=True, min_width=max(widest, len(name))))
+            else:
+                specs.append(Column(name if header else "", overflow="fold"))
+        if header:
+            table = Table(*specs, title=title)
+        else:
+            table = Table(*specs, title=title, show_header=False, box=None)
+        for row in cells:
+            table.add_row(
+                *(self._cell(column, text) for column, text in zip(columns, row, strict=True))
+            )
+        console = self.console()
+        if header and _narrowest(columns, cells) > console.width:
+            self._stacked(console, columns, cells, title)
+            return
+        console.print(table)
+
+    def _cell(self, column: str, text: str) -> Text:
         from rich.text import Text
 
-        if header:
-            table = Table(*columns, title=title)
-        else:
-            table = Table(*([""] * len(columns)), title=title, show_header=False, box=None)
-        for row in rows:
-            cells = []
-            for column, cell in zip(columns, row, strict=True):
-                text = "" if cell is None else str(cell)
-                style = "dim" if column in ID_COLUMNS else None
-                if column in ("status", "result"):
-                    style = status_style(text)
-                cells.append(Text(text, style=style or ""))
-            table.add_row(*cells)
-        self.console().print(table)
+        style = "dim" if column in ID_COLUMNS else None
+        if column in ("status", "result"):
+            style = status_style(text)
+        return Text(text, style=style or "")
+
+    def _stacked(
+        self, console: Console, columns: Sequence[str], rows: list[list[str]], title: str | None
+    ) -> None:
+        """A table too wide for the terminal: one block of "column value" lines per row."""
+        from rich.text import Text
+
+        label = max(len(c) for c in columns) + 1
+        if title:
+            console.print(title, markup=False)
+        for n, row in enumerate(rows):
+            if n:
+                console.print()
+            for column, text in zip(columns, row, strict=True):
+                if text:
+                    console.print(Text(column.ljust(label)) + self._cell(column, text))
 
     def phone(self, number: str | None) -> str:
         if not number:

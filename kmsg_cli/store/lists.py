@@ -1,5 +1,5 @@
-"""Small tables beside the records, mixed into Store: the round-robin cursor and the suppression
-(opt-out) list."""
+"""Small tables beside the records, mixed into Store: the round-robin cursor, the suppression
+(opt-out) list, and what `kmsg status` says of tracking."""
 
 from __future__ import annotations
 
@@ -67,3 +67,21 @@ class ListQueries:
             (limit,),
         )
         return [(n, at, reason) for n, at, reason in rows]
+
+    # ---- tracking, as `kmsg status` and `kmsg track --once` report it ------------------------
+
+    def tracking_overview(self, now: int, recent: int) -> tuple[int, int | None, int | None]:
+        """(messages due for a delivery check now, when the most overdue of them was due, the
+        last check of a message requested since ``recent``). Due as a track pass claims them:
+        polled statuses, handed to a provider, next check reached. Each read is index-backed."""
+        due, oldest = self.conn.execute(
+            'SELECT COUNT(*), MIN("next_check_at") FROM "kmsg_delivery_tracking" '
+            "WHERE \"status\" IN ('PENDING','SENT') AND \"next_check_at\" <= ? "
+            "AND \"send_state\" <> 'planned'",
+            (now,),
+        ).fetchone()
+        (last,) = self.conn.execute(
+            'SELECT MAX("last_checked_at") FROM "kmsg_delivery_tracking" WHERE "requested_at" >= ?',
+            (recent,),
+        ).fetchone()
+        return int(due), oldest, last
