@@ -210,9 +210,11 @@ class Output:
         *,
         title: str | None = None,
         header: bool = True,
+        empty: str = "nothing to list",
     ) -> None:
         """A list: a rich table (``table``), tab-separated rows without a header (``tsv``: a tab
-        or line break inside a cell becomes a space), or CSV with a header row (``csv``)."""
+        or line break inside a cell becomes a space), or CSV with a header row (``csv``). An
+        empty table is ``empty`` in words; empty tsv is no rows at all, as scripts expect."""
         self.emitted = True
         fmt = self.table_format()
         if fmt == "tsv":
@@ -228,6 +230,9 @@ class Output:
         from rich.table import Column, Table
 
         cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
+        if not cells:
+            self.console().print(empty, markup=False)
+            return
         # ids and statuses are never cut: their column is as wide as its longest cell, and the
         # other columns wrap; where even that does not fit, each row is shown as lines of
         # "column value" (a 40-column terminal)

@@ -86,6 +86,7 @@ def list_(
                 )  # fmt: skip
                 for j in jobs
             ],
+            empty="no jobs match" if status or failed else "the queue is empty",
         )
 
     out.emit(doc, human, data=True)

@@ -235,16 +235,14 @@ def _list(app_ctx: AppContext) -> int:
         ]
     }
 
-    def human(console: Console) -> None:
-        if not listed and out.prose():
-            console.print("no campaigns yet: `kmsg send-bulk FILE` starts one", markup=False)
-            return
+    def human(_console: Console) -> None:
         out.table(
             ("id", "state", *CAMPAIGN_COUNTS, "created"),
             [
                 (c.id, c.state, *(str(counts[k]) for k in CAMPAIGN_COUNTS), out.time(c.created_at))
                 for c, counts in listed
             ],
+            empty="no campaigns yet: `kmsg send-bulk FILE` starts one",
         )
 
     out.emit(doc, human, data=True)

@@ -18,7 +18,7 @@ from kmsg_cli.commands._complete import (
 )
 from kmsg_cli.core import phone
 from kmsg_cli.core.models import MessageType, Record, SendState, Status
-from kmsg_cli.core.times import kst, parse_point
+from kmsg_cli.core.times import iso, kst, parse_point
 from kmsg_cli.errors import InputError, InputFileError
 
 if TYPE_CHECKING:
@@ -121,10 +121,10 @@ def status(
     app_ctx = app_context(ctx)
     out = app_ctx.output
     store = app_ctx.store(existing=True)
-    if message_id:
-        _one(out, store, message_id)
-        return
     now = app_ctx.clock.now_ms()
+    if message_id:
+        _one(out, store, message_id, now)
+        return
     window = since or (None if job is not None or to is not None else DEFAULT_WINDOW)
     start = parse_point(window, now, "--since") if window else None
     end = parse_point(until, now, "--until") if until else None
@@ -197,9 +197,8 @@ def status(
 
 DEFAULT_WINDOW = "24h"
 # tracking whose most overdue message has waited this long is not running (a cron line every few
-# minutes keeps it well under); the last check is looked for among messages of the last week
+# minutes keeps it well under)
 BEHIND_MS = 15 * 60_000
-_LAST_CHECK_WINDOW_MS = 7 * 86_400_000
 
 
 def _scope(
@@ -223,7 +222,7 @@ def _scope(
 
 
 def _tracking(store: Store, now: int) -> dict[str, Any]:
-    due, oldest, last = store.tracking_overview(now, now - _LAST_CHECK_WINDOW_MS)
+    due, oldest, last = store.tracking_overview(now)
     return {
         "due": due,
         "oldest_due_at": oldest,
@@ -270,15 +269,16 @@ def note(out: Output, r: Record, linked: dict[str, Record], now: int) -> str | N
     """What the status alone does not say: the SMS an AlimTalk fell back to, why a message
     failed, and where and until when a scheduled one is held."""
     parts = []
+    until = (iso(r.scheduled_at) if out.json_mode else out.time(r.scheduled_at)) or ""
     fallback = linked.get(r.fallback_message_id or "")
     if fallback is not None:
         parts.append(f"{fallback.type.value} sent instead: {_status_text(fallback)}")
     if r.fallback_of:
         parts.append("fallback of an AlimTalk")
     if r.send_state is SendState.PLANNED and r.scheduled_at:
-        parts.append(f"held in kmsg's queue until {out.time(r.scheduled_at)}")
+        parts.append(f"held in kmsg's queue until {until}")
     elif r.scheduled_at and r.scheduled_at > now and not r.status.terminal:
-        parts.append(f"held by {r.provider_id} until {out.time(r.scheduled_at)}")
+        parts.append(f"held by {r.provider_id} until {until}")
     why = reason(r)
     if why:
         parts.append(why)
@@ -361,11 +361,14 @@ def _status_text(r: Record) -> str:
     return r.status.value
 
 
-def _one(out: Output, store: Store, message_id: str) -> None:
+def _one(out: Output, store: Store, message_id: str, now: int) -> None:
     record = resolve(store, message_id)
     history = store.history(record.message_id)
     doc: dict[str, Any] = {
-        "message": record_doc(out, record),
+        "message": {
+            **record_doc(out, record),
+            "note": note(out, record, _linked(store, [record]), now),
+        },
         "history": [
             {
                 "at": h.at,

@@ -211,6 +211,7 @@ def list_(
         out.table(
             ("number", "added", "reason"),
             [(out.phone(n), out.time(at), r or "") for n, at, r in entries],
+            empty="the opt-out list is empty",
         )
 
     out.emit(doc, human, data=True)

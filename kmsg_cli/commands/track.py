@@ -101,7 +101,7 @@ def track(
     if once:
         summary = _one_pass(app_ctx, opts)
         at = app_ctx.clock.now_ms()
-        due, _, _ = app_ctx.store(existing=True).tracking_overview(at, at)
+        due, _, _ = app_ctx.store(existing=True).tracking_overview(at)
         return _report(app_ctx.output, summary, passes=1, due=due)
     return _loop(app_ctx, opts, interval)
 

@@ -70,18 +70,20 @@ class ListQueries:
 
     # ---- tracking, as `kmsg status` and `kmsg track --once` report it ------------------------
 
-    def tracking_overview(self, now: int, recent: int) -> tuple[int, int | None, int | None]:
-        """(messages due for a delivery check now, when the most overdue of them was due, the
-        last check of a message requested since ``recent``). Due as a track pass claims them:
-        polled statuses, handed to a provider, next check reached. Each read is index-backed."""
+    def tracking_overview(self, now: int) -> tuple[int, int | None, int | None]:
+        """(messages due for a delivery check now, when the most overdue of them was due, when
+        tracking last asked a provider about any message). Due as a track pass claims them:
+        polled statuses, handed to a provider, next check reached. The last check is the newest
+        "check" history row, read newest first: where tracking runs, that is among the last rows
+        written."""
         due, oldest = self.conn.execute(
             'SELECT COUNT(*), MIN("next_check_at") FROM "kmsg_delivery_tracking" '
             "WHERE \"status\" IN ('PENDING','SENT') AND \"next_check_at\" <= ? "
             "AND \"send_state\" <> 'planned'",
             (now,),
         ).fetchone()
-        (last,) = self.conn.execute(
-            'SELECT MAX("last_checked_at") FROM "kmsg_delivery_tracking" WHERE "requested_at" >= ?',
-            (recent,),
+        last = self.conn.execute(
+            'SELECT "at" FROM "kmsg_status_history" WHERE "source" = \'check\' '
+            'ORDER BY "id" DESC LIMIT 1'
         ).fetchone()
-        return int(due), oldest, last
+        return int(due), oldest, last[0] if last else None

@@ -94,6 +94,9 @@ def test_scheduled_messages_say_when_and_where_they_are_held(kmsg: Kmsg, clock: 
     )
     table = kmsg("status", "--format", "table").stdout
     assert "held in kmsg's queue until 2026-11-27 08:00:00 KST" in " ".join(table.split())
+    scheduled = rows(kmsg, "--to", "01012345678")[0]["id"]
+    _, one = kmsg.json("status", scheduled)
+    assert one["message"]["note"] == "held by mock until 2026-11-27T00:00:00.000+09:00"
 
 
 # -- tracking --------------------------------------------------------------------------------------
@@ -125,8 +128,15 @@ def test_empty_lists_say_so_in_words(kmsg: Kmsg, clock: FakeClock) -> None:
     assert table.exit_code == 0
     assert table.stdout.startswith("no messages in the last 24h\n")
     assert kmsg("status").stdout == ""  # piped: rows alone, and there are none
-    listed = kmsg("send-bulk", "--list", "--format", "table")
-    assert listed.exit_code == 0 and "no campaigns yet" in listed.stdout
+    for args, words in (
+        (["send-bulk", "--list"], "no campaigns yet: `kmsg send-bulk FILE` starts one\n"),
+        (["queue", "list"], "the queue is empty\n"),
+        (["queue", "list", "--failed"], "no jobs match\n"),
+        (["suppress", "list"], "the opt-out list is empty\n"),
+    ):
+        listed = kmsg(*args, "--format", "table")
+        assert (listed.exit_code, listed.stdout) == (0, words), args
+        assert kmsg(*args).stdout == "", args  # piped: no rows
 
 
 # -- windows and filters ---------------------------------------------------------------------------
