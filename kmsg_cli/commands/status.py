@@ -276,7 +276,8 @@ def note(out: Output, r: Record, linked: dict[str, Record], now: int) -> str | N
     if r.fallback_of:
         parts.append("fallback of an AlimTalk")
     if r.send_state is SendState.PLANNED and r.scheduled_at:
-        parts.append(f"held in kmsg's queue until {until}")
+        job = f" (job {r.job_id})" if r.job_id else ""
+        parts.append(f"held in kmsg's queue until {until}{job}")
     elif r.scheduled_at and r.scheduled_at > now and not r.status.terminal:
         parts.append(f"held by {r.provider_id} until {until}")
     why = reason(r)

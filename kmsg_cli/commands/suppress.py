@@ -151,7 +151,7 @@ def import_(
 ) -> int:
     """Add every number in a file to the opt-out list.
 
-    For example a CSV export of 080 opt-outs.
+    A CSV export of 080 opt-outs, or a text file with one number a line.
 
     Examples:
 

@@ -88,9 +88,10 @@ def test_scheduled_messages_say_when_and_where_they_are_held(kmsg: Kmsg, clock: 
     assert deferred.exit_code == 0, deferred.output
     notes = {r["to"]: (r["status"], r["note"]) for r in rows(kmsg)}
     assert notes["010-****-5678"] == ("PENDING", "held by mock until 2026-11-27T00:00:00.000+09:00")
+    [job] = kmsg.json("queue", "list")[1]["jobs"]
     assert notes["010-****-5679"] == (
         "QUEUED",
-        "held in kmsg's queue until 2026-11-27T08:00:00.000+09:00",
+        f"held in kmsg's queue until 2026-11-27T08:00:00.000+09:00 (job {job['id']})",
     )
     table = kmsg("status", "--format", "table").stdout
     assert "held in kmsg's queue until 2026-11-27 08:00:00 KST" in " ".join(table.split())
