@@ -6,7 +6,7 @@ campaign-id prefixes resolve git style, here for every command that takes one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
@@ -18,7 +18,7 @@ from kmsg_cli.commands._complete import (
 )
 from kmsg_cli.core import phone
 from kmsg_cli.core.models import MessageType, Record, SendState, Status
-from kmsg_cli.core.times import iso, kst, parse_point
+from kmsg_cli.core.times import is_duration, iso, kst, parse_point
 from kmsg_cli.errors import InputError, InputFileError
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from kmsg_cli.output import Output
     from kmsg_cli.store import Store
+    from kmsg_cli.store.track import Intent
 
 
 AMBIGUOUS_SHOWN = 10
@@ -207,8 +208,7 @@ def _scope(
     """What the summary covers, in words: "in the last 24h", "since ... until ...", "for job X"."""
     parts = []
     if window is not None and start is not None:
-        is_duration = window.strip()[-1:].lower() in "smhdw" and window.strip()[:1].isdigit()
-        parts.append(f"in the last {window}" if is_duration else f"since {kst(start)}")
+        parts.append(f"in the last {window}" if is_duration(window) else f"since {kst(start)}")
     if end is not None:
         parts.append(f"before {kst(end)}")
     if filters["job"]:
@@ -252,27 +252,41 @@ def ago(ms: int) -> str:
     return f"{seconds}s"
 
 
-def _linked(store: Store, records: list[Record]) -> dict[str, Record]:
-    """The fallbacks of the listed AlimTalk messages, by id (one read each, for those alone)."""
+class Linked(NamedTuple):
+    fallbacks: dict[str, Record]  # by the fallback's id
+    intents: dict[str, Intent]  # by the original's id, while it has no fallback message
+
+
+def _linked(store: Store, records: list[Record]) -> Linked:
+    """For the listed AlimTalk messages that failed over: their fallback message by its id, or,
+    while there is none (not sent yet, or skipped), their failover intent by the original's id.
+    One read each, for those alone."""
     listed = {r.message_id: r for r in records}
-    found = {}
+    found = Linked({}, {})
     for r in records:
         fid = r.fallback_message_id
-        if fid:
-            fallback = listed.get(fid) or store.get(fid)
-            if fallback is not None:
-                found[fid] = fallback
+        fallback = (listed.get(fid) or store.get(fid)) if fid else None
+        if fid and fallback is not None:
+            found.fallbacks[fid] = fallback
+        elif r.failover_mode == "api" and r.status is Status.FAILED:
+            intent = store.intent(r.message_id)
+            if intent is not None:
+                found.intents[r.message_id] = intent
     return found
 
 
-def note(out: Output, r: Record, linked: dict[str, Record], now: int) -> str | None:
-    """What the status alone does not say: the SMS an AlimTalk fell back to, why a message
-    failed, and where and until when a scheduled one is held."""
+def note(out: Output, r: Record, linked: Linked, now: int) -> str | None:
+    """What the status alone does not say: the SMS an AlimTalk fell back to (or why it has not),
+    why a message failed, and where and until when a scheduled one is held."""
     parts = []
     until = (iso(r.scheduled_at) if out.json_mode else out.time(r.scheduled_at)) or ""
-    fallback = linked.get(r.fallback_message_id or "")
+    fallback = linked.fallbacks.get(r.fallback_message_id or "")
+    intent = linked.intents.get(r.message_id)
     if fallback is not None:
         parts.append(f"{fallback.type.value} sent instead: {_status_text(fallback)}")
+    elif intent is not None:
+        error = f" ({intent.error})" if intent.error else ""
+        parts.append(f"SMS fallback {intent.state}{error}")
     if r.fallback_of:
         parts.append("fallback of an AlimTalk")
     if r.send_state is SendState.PLANNED and r.scheduled_at:

@@ -72,6 +72,17 @@ def test_a_failed_over_alimtalk_shows_the_sms_went_out_and_why(kmsg: Kmsg) -> No
     assert "SMS sent instead: DELIVERED" in rows(kmsg, "--type", "ALIMTALK")[0]["note"]
 
 
+def test_an_alimtalk_whose_fallback_was_skipped_says_why(kmsg: Kmsg) -> None:
+    assert kmsg(*ALIMTALK).exit_code == 0
+    assert kmsg("suppress", "add", "01011110000").exit_code == 0  # opted out meanwhile
+    kmsg.clock.advance(31)
+    assert kmsg("track", "--once").exit_code == 0
+    [row] = rows(kmsg)
+    assert row["note"].startswith(
+        "SMS fallback skipped (recipient is on the suppression list); "
+    ), row
+
+
 def test_a_rejected_message_shows_the_providers_reason(kmsg: Kmsg) -> None:
     result = kmsg("send", "--to", "01012349999", "--text", "hi")
     assert result.exit_code == 1
