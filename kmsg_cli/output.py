@@ -125,6 +125,14 @@ def _narrowest(columns: Sequence[str], cells: list[list[str]]) -> int:
     return width
 
 
+def _widest_words(cells: list[list[str]]) -> int:
+    """The least width a headerless table of these cells takes without cutting a word."""
+    width = 0
+    for column in zip(*cells, strict=True):
+        width += max(len(w) for text in column for w in text.split() or [""]) + 2
+    return width
+
+
 def _flat(cell: Any) -> str:
     text = "" if cell is None else str(cell)
     return text.replace("\t", " ").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
@@ -255,7 +263,24 @@ class Output:
         if header and _narrowest(columns, cells) > console.width:
             self._stacked(console, columns, cells, title)
             return
+        if not header and _widest_words(cells) > console.width:
+            self._lines(console, columns, cells, title)
+            return
         console.print(table)
+
+    def _lines(
+        self, console: Console, columns: Sequence[str], rows: list[list[str]], title: str | None
+    ) -> None:
+        """A list without a header (a message's fields) too wide to be a table without cutting a
+        word: each row one line, the terminal wrapping what it must."""
+        from rich.text import Text
+
+        if title:
+            console.print(title, markup=False)
+        width = max((len(row[0]) for row in rows), default=0) + 2
+        for row in rows:
+            cells = [self._cell(c, t) for c, t in zip(columns[1:], row[1:], strict=True)]
+            console.print(Text(row[0].ljust(width)) + Text(" ").join(cells))
 
     def _cell(self, column: str, text: str) -> Text:
         from rich.text import Text

@@ -179,6 +179,8 @@ def send_bulk(
     """
     app_ctx = app_context(ctx)
     if list_:
+        if file is not None or resume is not None:
+            raise UsageError("--list takes no FILE and no --resume")
         return _list(app_ctx)
     if resume is not None:
         if file is not None or job is not None:

@@ -234,6 +234,7 @@ def test_send_bulk_list_and_resume_by_prefix(kmsg: Kmsg, tmp_path: Path) -> None
     assert ambiguous.exit_code == 65
     first = ambiguous.stderr.splitlines()[0]
     assert "ambiguous" in first and first.count("spring-") == 2
+    assert kmsg("send-bulk", "--list", "spring.csv").exit_code == 2
     missing = kmsg("send-bulk", "--resume", "autumn", "--yes")
     assert missing.exit_code == 66 and "error: no campaign 'autumn'" in missing.stderr
 
@@ -283,3 +284,19 @@ def test_narrow_terminals_never_cut_ids_or_statuses(
     for whole in (*ids, "PENDING (outcome unknown)", "DELIVERED"):
         assert whole in text, text
     assert "…" not in text
+
+
+def test_a_message_s_fields_on_a_narrow_terminal_keep_whole_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kmsg_cli.output import Output
+
+    screen = Terminal()
+    monkeypatch.setattr("sys.stdout", screen)
+    monkeypatch.setenv("COLUMNS", "40")
+    fields = [("message_id", "01a235ff6942d5bfcfb1ece700bb2f5d"), ("provider_message_id", "x")]
+    Output(no_color=True).table(("key", "status"), fields, header=False)
+    assert screen.getvalue().splitlines() == [
+        "message_id           01a235ff6942d5bfcfb1ece700bb2f5d",
+        "provider_message_id  x",
+    ]
