@@ -205,7 +205,7 @@ BEHIND_MS = 15 * 60_000
 def _scope(
     out: Output, window: str | None, start: int | None, end: int | None, filters: dict[str, Any]
 ) -> str:
-    """What the summary covers, in words: "in the last 24h", "since ... until ...", "for job X"."""
+    """What the summary covers, in words: "in the last 24h", "since ... before ...", "of job X"."""
     parts = []
     if window is not None and start is not None:
         parts.append(f"in the last {window}" if is_duration(window) else f"since {kst(start)}")
