@@ -99,7 +99,7 @@ def status(
         ),
     ] = None,
     to: Annotated[
-        str | None, typer.Option("--to", metavar="NUMBER[,NUMBER]", help="Only this recipient.")
+        str | None, typer.Option("--to", metavar="NUMBER[,NUMBER]", help="Only these recipients.")
     ] = None,
     limit: Annotated[
         int, typer.Option("--limit", metavar="N", min=1, help="Messages to list.")
@@ -136,7 +136,7 @@ def status(
         "type": MessageType.parse(type_).value if type_ else None,
         "provider": provider,
         "job": job_filter(store, job) if job is not None else None,
-        "to": phone.normalize(to) if to else None,
+        "to": _numbers(to),
     }
     counts = {
         key: dict(store.counts(key, since=start, until=end, **filters))
@@ -202,6 +202,12 @@ DEFAULT_WINDOW = "24h"
 BEHIND_MS = 15 * 60_000
 
 
+def _numbers(to: str | None) -> str | None:
+    """``--to``: one number or several, comma-separated, normalized (the store's form)."""
+    numbers = [phone.normalize(n) for n in (to or "").split(",") if n.strip()]
+    return ",".join(numbers) or None
+
+
 def _scope(
     out: Output, window: str | None, start: int | None, end: int | None, filters: dict[str, Any]
 ) -> str:
@@ -214,7 +220,7 @@ def _scope(
     if filters["job"]:
         parts.append(f"of job {filters['job']}")
     if filters["to"]:
-        parts.append(f"to {out.phone(filters['to'])}")
+        parts.append("to " + ", ".join(out.phone(n) for n in filters["to"].split(",")))
     for key in ("status", "type", "provider"):
         if filters[key]:
             parts.append(f"{key} {filters[key]}")

@@ -380,11 +380,14 @@ def _filters(
         ('"type"', type),
         ('"provider_id"', provider),
         ('"job_id"', job),
-        ('"to"', to),
     ):
         if value is not None:
             clauses.append(f"{column} = ?")
             args.append(value)
+    if to is not None:  # one number, or several joined by commas (numbers never hold one)
+        numbers = to.split(",")
+        clauses.append(f'"to" IN ({",".join("?" * len(numbers))})')
+        args.extend(numbers)
     if since is not None:
         clauses.append('"requested_at" >= ?')
         args.append(since)

@@ -189,6 +189,8 @@ def test_named_filters_are_not_limited_to_the_last_24_hours(
     clock.advance(30 * 86_400)
 
     assert [r["id"] for r in rows(kmsg, "--to", "010-1234-5678")] == [message_id]
+    both = rows(kmsg, "--to", "010-1234-5678,01011112222")
+    assert sorted(r["to"] for r in both) == ["010-****-2222", "010-****-5678"]
     [job] = kmsg.json("send-bulk", "--list")[1]["campaigns"]
     assert [r["to"] for r in rows(kmsg, "--job", job["id"])] == ["010-****-2222"]
     assert [r["to"] for r in rows(kmsg, "--job", "spring")] == ["010-****-2222"]  # a prefix
