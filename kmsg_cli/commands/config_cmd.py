@@ -181,7 +181,7 @@ def init(
 
     Examples:
 
-    
+    \b
       kmsg config init
       kmsg config init --provider solapi
       kmsg config init --example
@@ -307,7 +307,7 @@ def add_provider(
 
     Examples:
 
-    
+    \b
       kmsg config add-provider backup --type aligo
       kmsg config add-provider kakao --type iwinv
     """
@@ -357,7 +357,7 @@ def show(ctx: typer.Context) -> None:
 
     Examples:
 
-    
+    \b
       kmsg config show
       kmsg config show --json
     """
@@ -400,7 +400,7 @@ def validate(
 
     Examples:
 
-    
+    \b
       kmsg config validate
       kmsg config validate --provider solapi
     """
@@ -452,7 +452,7 @@ def path(ctx: typer.Context) -> None:
 
     Examples:
 
-    
+    \b
       kmsg config path
       kmsg --config ./staging.toml config path
     """

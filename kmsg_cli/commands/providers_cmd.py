@@ -40,7 +40,7 @@ def list_(ctx: typer.Context) -> None:
 
     Examples:
 
-    
+    \b
       kmsg providers list
       kmsg providers list --json
     """
@@ -146,7 +146,7 @@ def doctor(
 
     Examples:
 
-    
+    \b
       kmsg providers doctor
       kmsg providers doctor --provider solapi
     """
@@ -229,7 +229,7 @@ def balance(
 
     Examples:
 
-    
+    \b
       kmsg providers balance
       kmsg providers balance --json
     """

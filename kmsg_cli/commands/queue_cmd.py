@@ -59,7 +59,7 @@ def list_(
 
     Examples:
 
-    
+    \b
       kmsg queue list
       kmsg queue list --failed
       kmsg queue list --status pending
@@ -101,7 +101,7 @@ def show(
 
     Examples:
 
-    
+    \b
       kmsg queue show 01a21963
       kmsg queue show 01a21963 --json
     """
@@ -130,7 +130,7 @@ def run(
 
     Examples:
 
-    
+    \b
       kmsg queue run --once
       kmsg queue run --once --json
     """
@@ -154,7 +154,7 @@ def work(
 
     Examples:
 
-    
+    \b
       kmsg queue work
       kmsg queue work --interval 5
     """
@@ -211,7 +211,7 @@ def retry(
 
     Examples:
 
-    
+    \b
       kmsg queue retry --failed
       kmsg queue retry 01a21963
     """
@@ -249,7 +249,7 @@ def cancel(
 
     Examples:
 
-    
+    \b
       kmsg queue cancel 01a21963
       kmsg queue cancel 01a21963 --json
     """
@@ -298,7 +298,7 @@ def purge(
 
     Examples:
 
-    
+    \b
       kmsg queue purge
       kmsg queue purge --older-than 7d
     """

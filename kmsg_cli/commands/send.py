@@ -147,7 +147,7 @@ def send(
 
     Examples:
 
-    
+    \b
       kmsg send --to 010-1234-5678 --text "배송이 시작되었습니다"
       kmsg send --to 010-1234-5678,010-2222-3333 --text "점검 안내" --at "2026-12-01 09:00"
       kmsg send --to 010-1234-5678 --template-id TPL1 --var name=김철수 --failover

@@ -171,7 +171,7 @@ def send_bulk(
 
     Examples:
 
-    
+    \b
       kmsg send-bulk customers.csv --text "{name}님, 주문하신 상품이 출발했습니다" --report out.csv
       kmsg send-bulk customers.csv --template-id TPL1 --dry-run
       kmsg send-bulk --list

@@ -118,7 +118,7 @@ def add(
 
     Examples:
 
-    
+    \b
       kmsg suppress add 010-1234-5678 --reason "080 opt-out"
       cat numbers.txt | kmsg suppress add -
     """
@@ -155,7 +155,7 @@ def import_(
 
     Examples:
 
-    
+    \b
       kmsg suppress import optouts.csv --reason "080 opt-out"
       kmsg suppress import optouts.txt
     """
@@ -176,7 +176,7 @@ def remove(ctx: typer.Context, numbers: Numbers) -> None:
 
     Examples:
 
-    
+    \b
       kmsg suppress remove 010-1234-5678
       kmsg suppress remove 010-1234-5678 010-2222-3333
     """
@@ -196,7 +196,7 @@ def list_(
 
     Examples:
 
-    
+    \b
       kmsg suppress list
       kmsg suppress list --show-recipients --limit 500
     """

@@ -83,7 +83,7 @@ def track(
 
     Examples:
 
-    
+    \b
       kmsg track --once
       kmsg track --interval 10
       kmsg track --purge --older-than 90d
