@@ -8,6 +8,7 @@ else goes to the Typer app in ``cli.py`` (global options, the sub-commands), imp
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -41,8 +42,36 @@ def main() -> None:
     """Console script. With --json, usage errors are a JSON document too (CLI-5)."""
     argv = sys.argv[1:]
     if argv in _VERSION_ONLY:
-        sys.stdout.write(version_text("--json" in argv))
+        try:
+            sys.stdout.write(version_text("--json" in argv))
+            sys.stdout.flush()
+        except BrokenPipeError:  # `kmsg --version | true`: nobody left to read it
+            _discard_stdout()
         return
+    try:
+        _run(argv)
+    except SystemExit as exc:
+        from typer._click.utils import PacifyFlushWrapper
+
+        # click's answer to a reader that went away while it printed (`kmsg --help | head -1`):
+        # stdout swapped for this wrapper, then exit 1. The reader has what it wanted: exit 0.
+        if exc.code == 1 and isinstance(sys.stdout, PacifyFlushWrapper):
+            _discard_stdout()
+            sys.exit(0)
+        raise
+
+
+def _discard_stdout() -> None:
+    """Later writes, and the interpreter's flush at exit, go to /dev/null quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _run(argv: list[str]) -> None:
     import typer
 
     from kmsg_cli.cli import app

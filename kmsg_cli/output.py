@@ -27,6 +27,7 @@ from kmsg_cli.errors import CODES, KmsgError
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
 SCHEMA_VERSION = 1
 FORMATS = ("table", "tsv", "csv", "json")
@@ -34,6 +35,8 @@ FORMATS = ("table", "tsv", "csv", "json")
 # colour carries meaning: status words by their first word, ids dim, diagnostics by their prefix
 STATUS_STYLE = {"DELIVERED": "green", "FAILED": "red"}
 ID_COLUMNS = frozenset({"id", "message_id"})
+KEEP_WHOLE = ID_COLUMNS | {"status", "result", "state"}
+FOLD_MIN = 8  # a narrower column of text would read as confetti: show rows as lines instead
 _ANSI = {"red": "31", "yellow": "33", "green": "32", "dim": "2"}
 
 
@@ -106,6 +109,28 @@ class _Guarded:
             os.dup2(devnull, fd)
         finally:
             os.close(devnull)
+
+
+def _narrowest(columns: Sequence[str], cells: list[list[str]]) -> int:
+    """The least width a boxed table of these cells takes: ids and statuses whole, any other
+    column at least FOLD_MIN characters (or its longest word, if shorter), plus the borders."""
+    width = 1
+    for i, name in enumerate(columns):
+        texts = [row[i] for row in cells] + [name]
+        if name in KEEP_WHOLE:
+            least = max(len(t) for t in texts)
+        else:
+            least = min(FOLD_MIN, max(len(w) for t in texts for w in t.split() or [""]))
+        width += least + 3
+    return width
+
+
+def _widest_words(cells: list[list[str]]) -> int:
+    """The least width a headerless table of these cells takes without cutting a word."""
+    width = 0
+    for column in zip(*cells, strict=True):
+        width += max(len(w) for text in column for w in text.split() or [""]) + 2
+    return width
 
 
 def _flat(cell: Any) -> str:
@@ -193,9 +218,11 @@ class Output:
         *,
         title: str | None = None,
         header: bool = True,
+        empty: str = "nothing to list",
     ) -> None:
         """A list: a rich table (``table``), tab-separated rows without a header (``tsv``: a tab
-        or line break inside a cell becomes a space), or CSV with a header row (``csv``)."""
+        or line break inside a cell becomes a space), or CSV with a header row (``csv``). An
+        empty table is ``empty`` in words; empty tsv is no rows at all, as scripts expect."""
         self.emitted = True
         fmt = self.table_format()
         if fmt == "tsv":
@@ -208,23 +235,76 @@ class Output:
             writer.writerow(columns)
             writer.writerows([["" if c is None else str(c) for c in row] for row in rows])
             return
-        from rich.table import Table
+        from rich.table import Column, Table
+
+        cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
+        if not cells:
+            self.console().print(empty, markup=False)
+            return
+        # ids and statuses are never cut: their column is as wide as its longest cell, and the
+        # other columns wrap; where even that does not fit, each row is shown as lines of
+        # "column value" (a 40-column terminal)
+        specs = []
+        for i, name in enumerate(columns):
+            if header and name in KEEP_WHOLE:
+                widest = max((len(row[i]) for row in cells), default=0)
+                specs.append(Column(name, no_wrap=True, min_width=max(widest, len(name))))
+            else:
+                specs.append(Column(name if header else "", overflow="fold"))
+        if header:
+            table = Table(*specs, title=title)
+        else:
+            table = Table(*specs, title=title, show_header=False, box=None)
+        for row in cells:
+            table.add_row(
+                *(self._cell(column, text) for column, text in zip(columns, row, strict=True))
+            )
+        console = self.console()
+        if header and _narrowest(columns, cells) > console.width:
+            self._stacked(console, columns, cells, title)
+            return
+        if not header and _widest_words(cells) > console.width:
+            self._lines(console, columns, cells, title)
+            return
+        console.print(table)
+
+    def _lines(
+        self, console: Console, columns: Sequence[str], rows: list[list[str]], title: str | None
+    ) -> None:
+        """A list without a header (a message's fields) too wide to be a table without cutting a
+        word: each row one line, the terminal wrapping what it must."""
         from rich.text import Text
 
-        if header:
-            table = Table(*columns, title=title)
-        else:
-            table = Table(*([""] * len(columns)), title=title, show_header=False, box=None)
+        if title:
+            console.print(title, markup=False)
+        width = max((len(row[0]) for row in rows), default=0) + 2
         for row in rows:
-            cells = []
-            for column, cell in zip(columns, row, strict=True):
-                text = "" if cell is None else str(cell)
-                style = "dim" if column in ID_COLUMNS else None
-                if column in ("status", "result"):
-                    style = status_style(text)
-                cells.append(Text(text, style=style or ""))
-            table.add_row(*cells)
-        self.console().print(table)
+            cells = [self._cell(c, t) for c, t in zip(columns[1:], row[1:], strict=True)]
+            console.print(Text(row[0].ljust(width)) + Text(" ").join(cells))
+
+    def _cell(self, column: str, text: str) -> Text:
+        from rich.text import Text
+
+        style = "dim" if column in ID_COLUMNS else None
+        if column in ("status", "result"):
+            style = status_style(text)
+        return Text(text, style=style or "")
+
+    def _stacked(
+        self, console: Console, columns: Sequence[str], rows: list[list[str]], title: str | None
+    ) -> None:
+        """A table too wide for the terminal: one block of "column value" lines per row."""
+        from rich.text import Text
+
+        label = max(len(c) for c in columns) + 1
+        if title:
+            console.print(title, markup=False)
+        for n, row in enumerate(rows):
+            if n:
+                console.print()
+            for column, text in zip(columns, row, strict=True):
+                if text:
+                    console.print(Text(column.ljust(label)) + self._cell(column, text))
 
     def phone(self, number: str | None) -> str:
         if not number:

@@ -70,6 +70,7 @@ def test_a_mock_send_loads_its_command_and_the_mock_alone(kmsg_home: Path) -> No
     assert code == 0 and "SENT" in out
     assert kmsg_modules(modules, "kmsg_cli.commands.") == {
         "kmsg_cli.commands._common",
+        "kmsg_cli.commands._complete",  # small: the option values Tab completes
         "kmsg_cli.commands.send",
     }
     assert kmsg_modules(modules, "kmsg_cli.providers.") == {
@@ -87,6 +88,7 @@ def test_status_loads_no_provider_and_no_http(kmsg_home: Path) -> None:
     assert code == 0 and "1 message(s)" in out
     assert kmsg_modules(modules, "kmsg_cli.commands.") == {
         "kmsg_cli.commands._common",
+        "kmsg_cli.commands._complete",
         "kmsg_cli.commands.status",
     }
     assert not kmsg_modules(modules, "kmsg_cli.providers")

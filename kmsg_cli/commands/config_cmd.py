@@ -14,12 +14,22 @@ import typer
 
 from kmsg_cli import config
 from kmsg_cli.commands._common import app_context, command
+from kmsg_cli.commands._complete import complete_provider_ids
 from kmsg_cli.errors import Cancelled, ConfigError, InputError, KmsgError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-app = typer.Typer(help="Create, show and check the configuration file.", no_args_is_help=True)
+HELP = """Create, show and check the configuration file.
+
+Examples:
+
+\b
+  kmsg config init
+  kmsg config add-provider backup --type aligo
+  kmsg config validate
+"""
+app = typer.Typer(help=HELP, no_args_is_help=True)
 
 STARTERS = {
     "mock": """[providers.mock]
@@ -165,9 +175,16 @@ def init(
         bool, typer.Option("--example", help="Write config.example.toml: every key, commented.")
     ] = False,
 ) -> int:
-    """Write a commented starter config (mode 0600); on a terminal, ask for the details first.
+    """Write a starter config file.
 
-    Example: kmsg config init --provider solapi
+    A commented file, mode 0600; on a terminal, kmsg asks for the details first.
+
+    Examples:
+
+    \b
+      kmsg config init
+      kmsg config init --provider solapi
+      kmsg config init --example
     """
     app_ctx = app_context(ctx)
     out = app_ctx.output
@@ -284,9 +301,15 @@ def add_provider(
     ],
     provider_type: ProviderTypeOpt = "mock",
 ) -> None:
-    """Add a provider table to the config file, keeping everything else as it is.
+    """Add a provider to the config file.
 
-    Example: kmsg config add-provider backup --type aligo
+    Everything else in the file is kept as it is.
+
+    Examples:
+
+    \b
+      kmsg config add-provider backup --type aligo
+      kmsg config add-provider kakao --type iwinv
     """
     app_ctx = app_context(ctx)
     if provider_type not in STARTERS:
@@ -332,7 +355,11 @@ def add_provider(
 def show(ctx: typer.Context) -> None:
     """Print the effective configuration, secrets masked.
 
-    Example: kmsg config show --json
+    Examples:
+
+    \b
+      kmsg config show
+      kmsg config show --json
     """
     app_ctx = app_context(ctx)
     data = config.redacted_dict(app_ctx.settings)
@@ -358,12 +385,24 @@ def show(ctx: typer.Context) -> None:
 def validate(
     ctx: typer.Context,
     provider: Annotated[
-        list[str], typer.Option("--provider", metavar="ID", help="Only these provider ids.")
+        list[str],
+        typer.Option(
+            "--provider",
+            metavar="ID",
+            help="Only these provider ids.",
+            autocompletion=complete_provider_ids,
+        ),
     ] = [],  # noqa: B006
 ) -> int:
-    """Check the file, resolve every secret reference and build each provider (no network).
+    """Check the config file and every provider in it.
 
-    Example: kmsg config validate --provider solapi
+    Resolves every secret reference and builds each provider, without the network.
+
+    Examples:
+
+    \b
+      kmsg config validate
+      kmsg config validate --provider solapi
     """
     app_ctx = app_context(ctx)
     try:
@@ -411,7 +450,11 @@ def validate(
 def path(ctx: typer.Context) -> None:
     """Print which config file and database kmsg uses.
 
-    Example: kmsg config path
+    Examples:
+
+    \b
+      kmsg config path
+      kmsg --config ./staging.toml config path
     """
     app_ctx = app_context(ctx)
     cfg = app_ctx.config_path

@@ -9,6 +9,7 @@ import typer
 
 from kmsg_cli import config
 from kmsg_cli.commands._common import app_context, command
+from kmsg_cli.commands._complete import complete_provider_ids
 from kmsg_cli.context import default_sender
 from kmsg_cli.core.models import MessageType
 from kmsg_cli.errors import ConfigError, KmsgError
@@ -19,14 +20,29 @@ if TYPE_CHECKING:
     from kmsg_cli.context import AppContext
     from kmsg_cli.output import Output
 
-app = typer.Typer(help="Configured providers: list, doctor, balance.", no_args_is_help=True)
+HELP = """Configured providers: list, doctor, balance.
+
+Examples:
+
+\b
+  kmsg providers list
+  kmsg providers doctor
+  kmsg providers balance --json
+"""
+app = typer.Typer(help=HELP, no_args_is_help=True)
 
 
 @command(app, "list", formats=True)
 def list_(ctx: typer.Context) -> None:
-    """List configured providers, what they can send and how routing uses them (secrets masked).
+    """List configured providers and how routing uses them.
 
-    Example: kmsg providers list --json
+    Shows what each provider can send; secrets are masked.
+
+    Examples:
+
+    \b
+      kmsg providers list
+      kmsg providers list --json
     """
     app_ctx = app_context(ctx)
     out = app_ctx.output
@@ -115,12 +131,24 @@ def _problem(pid: str, exc: KmsgError) -> dict[str, Any]:
 def doctor(
     ctx: typer.Context,
     provider: Annotated[
-        list[str], typer.Option("--provider", metavar="ID", help="Only these provider ids.")
+        list[str],
+        typer.Option(
+            "--provider",
+            metavar="ID",
+            help="Only these provider ids.",
+            autocompletion=complete_provider_ids,
+        ),
     ] = [],  # noqa: B006
 ) -> int:
-    """Check each provider: config complete, secrets present, one authenticated read-only call.
+    """Check each provider's config, secrets and credentials.
 
-    Example: kmsg providers doctor --provider solapi
+    The config must be complete and the secrets present; then one authenticated read-only call.
+
+    Examples:
+
+    \b
+      kmsg providers doctor
+      kmsg providers doctor --provider solapi
     """
     app_ctx = app_context(ctx)
     out = app_ctx.output
@@ -214,12 +242,24 @@ def _finish(
 def balance(
     ctx: typer.Context,
     provider: Annotated[
-        list[str], typer.Option("--provider", metavar="ID", help="Only these provider ids.")
+        list[str],
+        typer.Option(
+            "--provider",
+            metavar="ID",
+            help="Only these provider ids.",
+            autocompletion=complete_provider_ids,
+        ),
     ] = [],  # noqa: B006
 ) -> int:
-    """Show each provider's remaining balance (KRW, or messages for Aligo).
+    """Show each provider's remaining balance.
 
-    Example: kmsg providers balance --json
+    In KRW, or in messages for Aligo.
+
+    Examples:
+
+    \b
+      kmsg providers balance
+      kmsg providers balance --json
     """
     app_ctx = app_context(ctx)
     results = []

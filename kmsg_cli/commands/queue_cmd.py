@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from kmsg_cli.commands._common import app_context, command, stop_on_signals
+from kmsg_cli.commands._complete import complete_job_statuses
 from kmsg_cli.core import queue
 from kmsg_cli.core.models import Job
 from kmsg_cli.core.times import duration_ms, kst
@@ -20,9 +21,16 @@ if TYPE_CHECKING:
     from kmsg_cli.context import AppContext
     from kmsg_cli.output import Output
 
-app = typer.Typer(
-    help="The local queue: scheduled and deferred sends, retries.", no_args_is_help=True
-)
+HELP = """The local queue: scheduled and deferred sends, retries.
+
+Examples:
+
+\b
+  kmsg queue list
+  kmsg queue run --once
+  kmsg queue cancel 01a21963
+"""
+app = typer.Typer(help=HELP, no_args_is_help=True)
 STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
 
 
@@ -36,7 +44,10 @@ def list_(
     status: Annotated[
         str | None,
         typer.Option(
-            "--status", metavar="STATUS", help="pending|processing|completed|failed|cancelled"
+            "--status",
+            metavar="STATUS",
+            help="pending|processing|completed|failed|cancelled",
+            autocompletion=complete_job_statuses,
         ),
     ] = None,
     failed: Annotated[
@@ -46,7 +57,12 @@ def list_(
 ) -> None:
     """List jobs, latest scheduled first.
 
-    Example: kmsg queue list --failed
+    Examples:
+
+    \b
+      kmsg queue list
+      kmsg queue list --failed
+      kmsg queue list --status pending
     """
     app_ctx = app_context(ctx)
     if status and status not in STATUSES:
@@ -70,6 +86,7 @@ def list_(
                 )  # fmt: skip
                 for j in jobs
             ],
+            empty="no jobs match" if status or failed else "the queue is empty",
         )
 
     out.emit(doc, human, data=True)
@@ -82,7 +99,11 @@ def show(
 ) -> None:
     """Show one job.
 
-    Example: kmsg queue show 01a21963
+    Examples:
+
+    \b
+      kmsg queue show 01a21963
+      kmsg queue show 01a21963 --json
     """
     app_ctx = app_context(ctx)
     job = _get(app_ctx, job_id)
@@ -105,9 +126,13 @@ def run(
     ] = True,
     limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, help="Jobs per pass.")] = 50,
 ) -> int:
-    """Process the jobs that are due, once, and exit (for cron).
+    """Send the jobs that are due, once (for cron).
 
-    Example: kmsg queue run --once
+    Examples:
+
+    \b
+      kmsg queue run --once
+      kmsg queue run --once --json
     """
     app_ctx = app_context(ctx)
     summary = queue.run_once(app_ctx.env(), app_ctx.store(existing=True), owner(), limit=limit)
@@ -123,9 +148,15 @@ def work(
     ] = 1.0,
     limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, help="Jobs per pass.")] = 50,
 ) -> int:
-    """Process due jobs in a loop until SIGINT/SIGTERM; the job in hand is finished first.
+    """Send due jobs in a loop until stopped.
 
-    Example: kmsg queue work --interval 5
+    Runs until SIGINT/SIGTERM; the job in hand is finished first.
+
+    Examples:
+
+    \b
+      kmsg queue work
+      kmsg queue work --interval 5
     """
     from kmsg_cli.core.loop import run_every
 
@@ -178,7 +209,11 @@ def retry(
 ) -> None:
     """Put dead jobs back in the queue with fresh attempts.
 
-    Example: kmsg queue retry --failed
+    Examples:
+
+    \b
+      kmsg queue retry --failed
+      kmsg queue retry 01a21963
     """
     app_ctx = app_context(ctx)
     if bool(job_id) == failed:
@@ -208,9 +243,15 @@ def cancel(
         ),
     ],
 ) -> None:
-    """Cancel a queued job, or a provider-side scheduled message (where the provider can).
+    """Cancel a queued job or a scheduled message.
 
-    Example: kmsg queue cancel 01a21963
+    A message scheduled with the provider is cancelled there, where the provider can.
+
+    Examples:
+
+    \b
+      kmsg queue cancel 01a21963
+      kmsg queue cancel 01a21963 --json
     """
     app_ctx = app_context(ctx)
     store = app_ctx.store(existing=True)
@@ -251,9 +292,15 @@ def purge(
         ),
     ] = "30d",
 ) -> None:
-    """Delete completed, cancelled and dead jobs older than a window (pending jobs are kept).
+    """Delete finished jobs older than a window.
 
-    Example: kmsg queue purge --older-than 7d
+    Completed, cancelled and dead jobs go; pending jobs are kept.
+
+    Examples:
+
+    \b
+      kmsg queue purge
+      kmsg queue purge --older-than 7d
     """
     app_ctx = app_context(ctx)
     count = app_ctx.store(existing=True).purge_jobs(

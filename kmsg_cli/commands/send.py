@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from kmsg_cli.commands._common import app_context, command
+from kmsg_cli.commands._complete import complete_provider_ids, complete_types
 from kmsg_cli.core import korea, phone, queue, service
 from kmsg_cli.core.compose import Draft, check_variables
 from kmsg_cli.core.models import Failover, MessageType
@@ -55,6 +56,7 @@ def send(
             "--type",
             metavar="TYPE",
             help="SMS|LMS|MMS|ALIMTALK|FRIENDTALK (default: SMS, LMS past 90 bytes).",
+            autocompletion=complete_types,
         ),
     ] = None,
     sender: Annotated[
@@ -79,7 +81,13 @@ def send(
         str | None, typer.Option("--vars", metavar="JSON", help="Variables as a JSON object.")
     ] = None,
     provider: Annotated[
-        str | None, typer.Option("--provider", metavar="ID", help="Send through this provider id.")
+        str | None,
+        typer.Option(
+            "--provider",
+            metavar="ID",
+            help="Send through this provider id.",
+            autocompletion=complete_provider_ids,
+        ),
     ] = None,
     failover: Annotated[
         bool,
@@ -137,7 +145,12 @@ def send(
 ) -> int:
     """Send one message to one or more recipients.
 
-    Example: kmsg send --to 010-1234-5678 --text "배송이 시작되었습니다"
+    Examples:
+
+    \b
+      kmsg send --to 010-1234-5678 --text "배송이 시작되었습니다"
+      kmsg send --to 010-1234-5678,010-2222-3333 --text "점검 안내" --at "2026-12-01 09:00"
+      kmsg send --to 010-1234-5678 --template-id TPL1 --var name=김철수 --failover
     """
     app_ctx = app_context(ctx)
     if not to:

@@ -26,7 +26,9 @@ from kmsg_cli.commands._bulk_view import (
     types_text,
 )
 from kmsg_cli.commands._common import app_context, command, stop_on_signals
+from kmsg_cli.commands._complete import complete_provider_ids, complete_types
 from kmsg_cli.commands.send import parse_vars
+from kmsg_cli.commands.status import campaign_id
 from kmsg_cli.core import bulk, campaign, campaign_run
 from kmsg_cli.core.bulk import Spec, Summary
 from kmsg_cli.core.campaign_run import CampaignRun
@@ -36,7 +38,6 @@ from kmsg_cli.errors import (
     Cancelled,
     ExitCode,
     Failed,
-    InputFileError,
     KmsgError,
     NotConfirmed,
     TemporaryError,
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 
 
 def register(app: typer.Typer) -> None:
-    command(app, "send-bulk")(send_bulk)
+    command(app, "send-bulk", formats=True)(send_bulk)
 
 
 def send_bulk(
@@ -75,7 +76,12 @@ def send_bulk(
     ] = None,
     type_: Annotated[
         str | None,
-        typer.Option("--type", metavar="TYPE", help="SMS|LMS|MMS|ALIMTALK (a 'type' column wins)."),
+        typer.Option(
+            "--type",
+            metavar="TYPE",
+            help="SMS|LMS|MMS|ALIMTALK (a 'type' column wins).",
+            autocompletion=complete_types,
+        ),
     ] = None,
     subject: Annotated[
         str | None, typer.Option("--subject", metavar="TEXT", help="LMS title.")
@@ -84,7 +90,13 @@ def send_bulk(
         str | None, typer.Option("--from", metavar="NUMBER", help="Sender number.")
     ] = None,
     provider: Annotated[
-        str | None, typer.Option("--provider", metavar="ID", help="Send through this provider id.")
+        str | None,
+        typer.Option(
+            "--provider",
+            metavar="ID",
+            help="Send through this provider id.",
+            autocompletion=complete_provider_ids,
+        ),
     ] = None,
     to_column: Annotated[
         str | None,
@@ -107,9 +119,15 @@ def send_bulk(
     resume: Annotated[
         str | None,
         typer.Option(
-            "--resume", metavar="ID", help="Continue job JOB with its saved file and options."
+            "--resume",
+            metavar="ID",
+            help="Continue a campaign (its id or a unique prefix) with its saved file and options.",
         ),
     ] = None,
+    list_: Annotated[
+        bool,
+        typer.Option("--list", help="List the campaigns, newest first, with their counts."),
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Render and check every row; send nothing.")
     ] = False,
@@ -193,16 +211,27 @@ def send_bulk(
         ),
     ] = None,
 ) -> int:
-    """Send a CSV campaign: preview, confirm, send through batch endpoints, resume safely.
+    """Send a CSV campaign: preview, confirm, send, resume.
 
-    On a terminal it asks before sending; only y or yes sends. Exit codes: 0 every row accepted
-    (now or before), 1 some rows failed or were invalid, 2 no terminal to ask on and no --yes
-    (nothing sent), 65 bad input, 75 some outcome unknown or stopped by SIGTERM, 130 stopped by
-    Ctrl-C, or not confirmed at the prompt (no, Enter, Ctrl-C, Ctrl-D: nothing sent).
+    Rows go out through the providers' batch endpoints; a rerun or --resume never sends a row
+    twice. On a terminal it asks before sending; only y or yes sends. Exit codes: 0 every row
+    accepted (now or before), 1 some rows failed or were invalid, 2 no terminal to ask on and no
+    --yes (nothing sent), 65 bad input, 75 some outcome unknown or stopped by SIGTERM, 130
+    stopped by Ctrl-C, or not confirmed at the prompt (no, Enter, Ctrl-C, Ctrl-D: nothing sent).
 
-    Example: kmsg send-bulk customers.csv --text "{name}님, 주문하신 상품이 출발했습니다" --report out.csv
+    Examples:
+
+    \b
+      kmsg send-bulk customers.csv --text "{name}님, 주문하신 상품이 출발했습니다" --report out.csv
+      kmsg send-bulk customers.csv --template-id TPL1 --dry-run
+      kmsg send-bulk --list
+      kmsg send-bulk --resume customers --yes
     """
     app_ctx = app_context(ctx)
+    if list_:
+        if file is not None or resume is not None:
+            raise UsageError("--list takes no FILE and no --resume")
+        return _list(app_ctx)
     if resume is not None:
         if file is not None or job is not None:
             raise UsageError("--resume JOB takes the file and options saved with the job")
@@ -246,11 +275,47 @@ def send_bulk(
         )
 
 
-def _saved_job(app_ctx: AppContext, job_id: str) -> tuple[str, Spec, str]:
-    saved = app_ctx.store(existing=True).campaign(job_id)  # --resume needs the job's database
-    if saved is None:
-        raise InputFileError(f"no campaign {job_id!r} in {app_ctx.db_path}")
-    return saved.source, Spec(**saved.spec), job_id
+def _saved_job(app_ctx: AppContext, prefix: str) -> tuple[str, Spec, str]:
+    store = app_ctx.store(existing=True)  # --resume needs the campaign's database
+    saved = store.campaign(campaign_id(store, prefix))
+    assert saved is not None  # campaign_id found it
+    return saved.source, Spec(**saved.spec), saved.id
+
+
+LISTED = 50
+
+
+def _list(app_ctx: AppContext) -> int:
+    """``--list``: the latest campaigns and where their messages stand."""
+    from kmsg_cli.store.campaigns import CAMPAIGN_COUNTS
+
+    out = app_ctx.output
+    listed = app_ctx.store(existing=True).campaigns(LISTED)
+    doc = {
+        "campaigns": [
+            {
+                "id": c.id,
+                "state": c.state,
+                "counts": counts,
+                "created_at": c.created_at,
+                "updated_at": c.updated_at,
+            }
+            for c, counts in listed
+        ]
+    }
+
+    def human(_console: Console) -> None:
+        out.table(
+            ("id", "state", *CAMPAIGN_COUNTS, "created"),
+            [
+                (c.id, c.state, *(str(counts[k]) for k in CAMPAIGN_COUNTS), out.time(c.created_at))
+                for c, counts in listed
+            ],
+            empty="no campaigns yet: `kmsg send-bulk FILE` starts one",
+        )
+
+    out.emit(doc, human, data=True)
+    return 0
 
 
 @dataclass

@@ -13,7 +13,15 @@ from kmsg_cli.core.templates import Sender, SenderCatalog
 if TYPE_CHECKING:
     from rich.console import Console
 
-app = typer.Typer(help="Registered sender numbers: list.", no_args_is_help=True)
+HELP = """Sender numbers registered with the providers.
+
+Examples:
+
+\b
+  kmsg senders list
+  kmsg senders list --cached --json
+"""
+app = typer.Typer(help=HELP, no_args_is_help=True)
 
 
 @command(app, "list", formats=True)
@@ -22,11 +30,17 @@ def list_(
     provider: ProviderOpt = [],  # noqa: B006
     cached: CachedOpt = False,
 ) -> None:
-    """List the sender numbers registered with each provider that can list them (SOLAPI).
+    """List the registered sender numbers.
 
-    Numbers are shown in full: they are the sender's own, not recipients.
+        Each provider that can list them (SOLAPI) is asked.
 
-    Example: kmsg senders list --cached --json
+        Numbers are shown in full: they are the sender's own, not recipients.
+
+    Examples:
+
+        \b
+          kmsg senders list
+          kmsg senders list --cached --json
     """
     app_ctx = app_context(ctx)
     out = app_ctx.output

@@ -1,22 +1,32 @@
-"""`kmsg status`: what happened — a summary, or one message with its history."""
+"""`kmsg status`: what happened — a summary, or one message with its history.
+
+The summary's note column and tracking line are described in the README (Usage: status); id and
+campaign-id prefixes resolve git style, here for every command that takes one.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
 from kmsg_cli.commands._common import app_context, command
+from kmsg_cli.commands._complete import (
+    complete_provider_ids,
+    complete_statuses,
+    complete_types,
+)
 from kmsg_cli.core import phone
 from kmsg_cli.core.models import MessageType, Record, SendState, Status
-from kmsg_cli.core.times import duration_ms, kst
-from kmsg_cli.errors import InputError
+from kmsg_cli.core.times import is_duration, iso, kst, parse_point
+from kmsg_cli.errors import InputError, InputFileError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from kmsg_cli.output import Output
     from kmsg_cli.store import Store
+    from kmsg_cli.store.track import Intent
 
 
 AMBIGUOUS_SHOWN = 10
@@ -35,58 +45,125 @@ def status(
         ),
     ] = None,
     since: Annotated[
-        str,
-        typer.Option("--since", metavar="DURATION", help="Window for the summary: 30m, 24h, 7d."),
-    ] = "24h",
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="WHEN",
+            help="From: a duration ago (30m, 24h, 7d) or a Seoul date/time (2026-12-01, "
+            "2026-12-01 08:30, ISO 8601). Default 24h; all time with --job or --to.",
+            show_default=False,
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            metavar="WHEN",
+            help="Before: a duration ago or a date/time, as --since.",
+            show_default=False,
+        ),
+    ] = None,
     status_: Annotated[
-        str | None, typer.Option("--status", metavar="STATUS", help="Only this status.")
+        str | None,
+        typer.Option(
+            "--status",
+            metavar="STATUS",
+            help="Only this status.",
+            autocompletion=complete_statuses,
+        ),
     ] = None,
     type_: Annotated[
-        str | None, typer.Option("--type", metavar="TYPE", help="Only this message type.")
+        str | None,
+        typer.Option(
+            "--type",
+            metavar="TYPE",
+            help="Only this message type.",
+            autocompletion=complete_types,
+        ),
     ] = None,
     provider: Annotated[
-        str | None, typer.Option("--provider", metavar="ID", help="Only this provider id.")
+        str | None,
+        typer.Option(
+            "--provider",
+            metavar="ID",
+            help="Only this provider id.",
+            autocompletion=complete_provider_ids,
+        ),
     ] = None,
     job: Annotated[
-        str | None, typer.Option("--job", metavar="ID", help="Only this campaign (send-bulk job).")
+        str | None,
+        typer.Option(
+            "--job",
+            metavar="ID",
+            help="Only this campaign (send-bulk job, or a unique prefix of its id) or queue job.",
+        ),
     ] = None,
     to: Annotated[
-        str | None, typer.Option("--to", metavar="NUMBER[,NUMBER]", help="Only this recipient.")
+        str | None, typer.Option("--to", metavar="NUMBER[,NUMBER]", help="Only these recipients.")
     ] = None,
     limit: Annotated[
         int, typer.Option("--limit", metavar="N", min=1, help="Messages to list.")
     ] = 20,
 ) -> None:
-    """Show counts by status, type and provider, the latest messages, or one message in full.
+    """Show recent messages, or one message in full.
 
-    Example: kmsg status --since 7d --status FAILED
+    The summary counts messages by status, type and provider, lists the latest with a note (why
+    one failed, where a scheduled one is held, the SMS an AlimTalk fell back to), and says how
+    many messages are due for a delivery check. A named --job or --to is searched in all time.
+
+    Examples:
+
+    \b
+      kmsg status
+      kmsg status --since 7d --status FAILED
+      kmsg status --job customers --since 2026-12-01
+      kmsg status 0193abc
     """
     app_ctx = app_context(ctx)
     out = app_ctx.output
     store = app_ctx.store(existing=True)
+    now = app_ctx.clock.now_ms()
     if message_id:
-        _one(out, store, message_id)
+        _one(out, store, message_id, now)
         return
+    window = since or (None if job is not None or to is not None else DEFAULT_WINDOW)
+    start = parse_point(window, now, "--since") if window else None
+    end = parse_point(until, now, "--until") if until else None
+    if start is not None and end is not None and end <= start:
+        raise InputError(f"--until {until!r} is not after --since {window!r}: nothing can match")
     filters = {
         "status": Status(status_.upper()).value if status_ and _valid_status(status_) else None,
         "type": MessageType.parse(type_).value if type_ else None,
         "provider": provider,
-        "job": job,
-        "to": phone.normalize(to) if to else None,
+        "job": job_filter(store, job) if job is not None else None,
+        "to": _numbers(to),
     }
-    start = app_ctx.clock.now_ms() - duration_ms(since)
     counts = {
-        key: dict(store.counts(key, since=start, **filters))
+        key: dict(store.counts(key, since=start, until=end, **filters))
         for key in ("status", "type", "provider")
     }
-    records = store.list_records(since=start, limit=limit, **filters)
-    doc = {"since": since, "counts": counts, "messages": [record_doc(out, r) for r in records]}
+    records = store.list_records(since=start, until=end, limit=limit, **filters)
+    tracking = _tracking(store, now)
+    linked = _linked(store, records)
+    notes = {r.message_id: note(out, r, linked, now) for r in records}
+    messages = [{**record_doc(out, r), "note": notes[r.message_id]} for r in records]
+    doc = {
+        "since": window,
+        "since_at": start,
+        "until_at": end,
+        "counts": counts,
+        "messages": messages,
+        "tracking": tracking,
+    }
+    scope = _scope(out, window, start, end, filters)
 
     def human(console: Console) -> None:
         total = sum(counts["status"].values())
         if out.prose():  # piped: the message rows alone (the counts are in --json)
-            console.print(f"{total} message(s) in the last {since}", markup=False)
-            if total:
+            if not total:
+                console.print(f"no messages {scope}".rstrip(), markup=False)
+            else:
+                console.print(f"{total} message(s) {scope}".rstrip(), markup=False)
                 out.table(("status", "count"), [(k, str(n)) for k, n in counts["status"].items()])
                 console.print(
                     "by type: "
@@ -98,7 +175,7 @@ def status(
         if records or not out.prose():
             short = short_ids(out, store, [r.message_id for r in records])
             out.table(
-                ("id", "requested", "to", "type", "provider", "status"),
+                ("id", "requested", "to", "type", "provider", "status", "note"),
                 [
                     (
                         short[r.message_id],
@@ -107,12 +184,182 @@ def status(
                         r.type.value,
                         r.provider_id,
                         _status_text(r),
+                        notes[r.message_id] or "",
                     )
                     for r in records
                 ],
             )
+        if out.prose():
+            for line in _tracking_lines(out, tracking, now):
+                console.print(line, markup=False)
 
     out.emit(doc, human, data=True)
+
+
+DEFAULT_WINDOW = "24h"
+# tracking whose most overdue message has waited this long is not running (a cron line every few
+# minutes keeps it well under)
+BEHIND_MS = 15 * 60_000
+
+
+def _numbers(to: str | None) -> str | None:
+    """``--to``: one number or several, comma-separated, normalized (the store's form)."""
+    numbers = [phone.normalize(n) for n in (to or "").split(",") if n.strip()]
+    return ",".join(numbers) or None
+
+
+def _scope(
+    out: Output, window: str | None, start: int | None, end: int | None, filters: dict[str, Any]
+) -> str:
+    """What the summary covers, in words: "in the last 24h", "since ... before ...", "of job X"."""
+    parts = []
+    if window is not None and start is not None:
+        parts.append(f"in the last {window}" if is_duration(window) else f"since {kst(start)}")
+    if end is not None:
+        parts.append(f"before {kst(end)}")
+    if filters["job"]:
+        parts.append(f"of job {filters['job']}")
+    if filters["to"]:
+        parts.append("to " + ", ".join(out.phone(n) for n in filters["to"].split(",")))
+    for key in ("status", "type", "provider"):
+        if filters[key]:
+            parts.append(f"{key} {filters[key]}")
+    return " ".join(parts)
+
+
+def _tracking(store: Store, now: int) -> dict[str, Any]:
+    due, oldest, last = store.tracking_overview(now)
+    return {
+        "due": due,
+        "oldest_due_at": oldest,
+        "last_check_at": last,
+        "behind": bool(due and oldest is not None and now - oldest > BEHIND_MS),
+    }
+
+
+def _tracking_lines(out: Output, tracking: dict[str, Any], now: int) -> list[str]:
+    last = tracking["last_check_at"]
+    checked = f"last check {kst(last)} ({ago(now - last)} ago)" if last else "no check yet"
+    if not tracking["due"]:
+        return [f"tracking: nothing due now; {checked}"]
+    waited = ago(now - tracking["oldest_due_at"])
+    lines = [f"tracking: {tracking['due']} message(s) due now, the oldest for {waited}; {checked}"]
+    if tracking["behind"]:
+        lines.append("hint: run `kmsg track --once` from cron (or keep `kmsg track` running)")
+    return lines
+
+
+def ago(ms: int) -> str:
+    """A span in its largest whole unit: 45s, 12m, 3h, 2d."""
+    seconds = max(0, ms // 1000)
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+class Linked(NamedTuple):
+    fallbacks: dict[str, Record]  # by the fallback's id
+    intents: dict[str, Intent]  # by the original's id, while it has no fallback message
+
+
+def _linked(store: Store, records: list[Record]) -> Linked:
+    """For the listed AlimTalk messages that failed over: their fallback message by its id, or,
+    while there is none (not sent yet, or skipped), their failover intent by the original's id.
+    One read each, for those alone."""
+    listed = {r.message_id: r for r in records}
+    found = Linked({}, {})
+    for r in records:
+        fid = r.fallback_message_id
+        fallback = (listed.get(fid) or store.get(fid)) if fid else None
+        if fid and fallback is not None:
+            found.fallbacks[fid] = fallback
+        elif r.failover_mode == "api" and r.status is Status.FAILED:
+            intent = store.intent(r.message_id)
+            if intent is not None:
+                found.intents[r.message_id] = intent
+    return found
+
+
+def note(out: Output, r: Record, linked: Linked, now: int) -> str | None:
+    """What the status alone does not say: the SMS an AlimTalk fell back to (or why it has not),
+    why a message failed, and where and until when a scheduled one is held."""
+    parts = []
+    until = (iso(r.scheduled_at) if out.json_mode else out.time(r.scheduled_at)) or ""
+    fallback = linked.fallbacks.get(r.fallback_message_id or "")
+    intent = linked.intents.get(r.message_id)
+    if fallback is not None:
+        parts.append(f"{fallback.type.value} sent instead: {_status_text(fallback)}")
+    elif intent is not None:
+        error = f" ({intent.error})" if intent.error else ""
+        parts.append(f"SMS fallback {intent.state}{error}")
+    if r.fallback_of:
+        parts.append("fallback of an AlimTalk")
+    if r.send_state is SendState.PLANNED and r.scheduled_at:
+        job = f" (job {r.job_id})" if r.job_id else ""
+        parts.append(f"held in kmsg's queue until {until}{job}")
+    elif r.scheduled_at and r.scheduled_at > now and not r.status.terminal:
+        parts.append(f"held by {r.provider_id} until {until}")
+    why = reason(r)
+    if why:
+        parts.append(why)
+    return "; ".join(parts) or None
+
+
+def reason(r: Record) -> str | None:
+    """Why a message failed, did not leave, or has no known outcome: the provider's status
+    message and code, or kmsg's own error."""
+    error = r.last_error or {}
+    provider = (r.provider_status_message, r.provider_status_code)
+    own = (error.get("message"), error.get("code"))
+    if r.status is Status.UNKNOWN or r.send_state in _NOT_ACCEPTED:
+        order = (own, provider)
+    elif r.status is Status.FAILED:
+        order = (provider, own)
+    else:
+        return None
+    for message, code in order:
+        if message or code:
+            message, code = str(message or ""), str(code or "")
+            return (
+                f"{message} ({code})"
+                if message and code and code not in message
+                else message or code
+            )
+    return None
+
+
+_NOT_ACCEPTED = frozenset(
+    {SendState.REFUSED, SendState.REJECTED, SendState.UNKNOWN, SendState.IN_FLIGHT}
+)
+
+
+def job_filter(store: Store, name: str) -> str:
+    """``--job``: a campaign or queue job that has messages, or a campaign by its unique id
+    prefix; else exit 66 (65 when the prefix is ambiguous)."""
+    if store.list_records(job=name, limit=1) or store.get_job(name) is not None:
+        return name
+    return campaign_id(store, name, noun="campaign or job")
+
+
+def campaign_id(store: Store, prefix: str, *, noun: str = "campaign") -> str:
+    """A send-bulk campaign by its id or a unique prefix of it (git style): exit 66 when none
+    matches, 65 listing the candidates when several do."""
+    if store.campaign(prefix) is not None:
+        return prefix
+    matches = store.find_campaigns(prefix, limit=AMBIGUOUS_SHOWN + 1)
+    if len(matches) == 1:
+        return matches[0].id
+    if not matches:
+        raise InputFileError(
+            f"no {noun} {prefix!r}", hint="`kmsg send-bulk --list` lists the campaigns"
+        )
+    shown = [m.id for m in matches[:AMBIGUOUS_SHOWN]]
+    more = " …" if len(matches) > AMBIGUOUS_SHOWN else ""
+    raise InputError(
+        f"campaign id {prefix!r} is ambiguous; candidates: {', '.join(shown)}{more}",
+        hint="type more characters of the id",
+    )
 
 
 def _valid_status(value: str) -> bool:
@@ -131,15 +378,18 @@ def _status_text(r: Record) -> str:
     if r.send_state is SendState.IN_FLIGHT:
         return "IN FLIGHT"
     if r.send_state is SendState.PLANNED:
-        return f"QUEUED (job {r.job_id})" if r.job_id else "QUEUED"
+        return "QUEUED"
     return r.status.value
 
 
-def _one(out: Output, store: Store, message_id: str) -> None:
+def _one(out: Output, store: Store, message_id: str, now: int) -> None:
     record = resolve(store, message_id)
     history = store.history(record.message_id)
     doc: dict[str, Any] = {
-        "message": record_doc(out, record),
+        "message": {
+            **record_doc(out, record),
+            "note": note(out, record, _linked(store, [record]), now),
+        },
         "history": [
             {
                 "at": h.at,

@@ -16,7 +16,16 @@ from kmsg_cli.errors import InputError, InputFileError
 if TYPE_CHECKING:
     from rich.console import Console
 
-app = typer.Typer(help="The local opt-out list: numbers kmsg never sends to.", no_args_is_help=True)
+HELP = """The local opt-out list: numbers kmsg never sends to.
+
+Examples:
+
+\b
+  kmsg suppress add 010-1234-5678 --reason "080 opt-out"
+  kmsg suppress import optouts.csv
+  kmsg suppress list
+"""
+app = typer.Typer(help=HELP, no_args_is_help=True)
 
 Numbers = Annotated[
     list[str], typer.Argument(metavar="NUMBER...", help="Phone numbers.", show_default=False)
@@ -103,9 +112,15 @@ def add(
         str | None, typer.Option("--reason", metavar="TEXT", help="Why (kept with the entry).")
     ] = None,
 ) -> int:
-    """Add numbers to the opt-out list; - reads them from stdin, one a line.
+    """Add numbers to the opt-out list.
 
-    Example: kmsg suppress add 010-1234-5678 --reason "080 opt-out"
+    - reads them from stdin, one a line.
+
+    Examples:
+
+    \b
+      kmsg suppress add 010-1234-5678 --reason "080 opt-out"
+      cat numbers.txt | kmsg suppress add -
     """
     if numbers == ["-"]:
         return _add(ctx, _from_lines(sys.stdin.read().splitlines()), reason)
@@ -134,9 +149,15 @@ def import_(
         str | None, typer.Option("--reason", metavar="TEXT", help="Why (kept with the entry).")
     ] = None,
 ) -> int:
-    """Add every number in a file (e.g. a CSV export of 080 opt-outs) to the opt-out list.
+    """Add every number in a file to the opt-out list.
 
-    Example: kmsg suppress import optouts.csv --reason "080 opt-out"
+    A CSV export of 080 opt-outs, or a text file with one number a line.
+
+    Examples:
+
+    \b
+      kmsg suppress import optouts.csv --reason "080 opt-out"
+      kmsg suppress import optouts.txt
     """
     try:
         raw = file.read_bytes()
@@ -153,7 +174,11 @@ def import_(
 def remove(ctx: typer.Context, numbers: Numbers) -> None:
     """Remove numbers from the opt-out list.
 
-    Example: kmsg suppress remove 010-1234-5678
+    Examples:
+
+    \b
+      kmsg suppress remove 010-1234-5678
+      kmsg suppress remove 010-1234-5678 010-2222-3333
     """
     app_ctx = app_context(ctx)
     removed = app_ctx.store().unsuppress([phone.normalize(n) for n in numbers])
@@ -169,7 +194,11 @@ def list_(
 ) -> None:
     """List opted-out numbers, newest first.
 
-    Example: kmsg suppress list --show-recipients
+    Examples:
+
+    \b
+      kmsg suppress list
+      kmsg suppress list --show-recipients --limit 500
     """
     app_ctx = app_context(ctx)
     out = app_ctx.output
@@ -182,6 +211,7 @@ def list_(
         out.table(
             ("number", "added", "reason"),
             [(out.phone(n), out.time(at), r or "") for n, at, r in entries],
+            empty="the opt-out list is empty",
         )
 
     out.emit(doc, human, data=True)

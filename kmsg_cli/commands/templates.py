@@ -15,10 +15,16 @@ if TYPE_CHECKING:
 
     from kmsg_cli.context import AppContext
 
-app = typer.Typer(
-    help="Registered AlimTalk templates: list, show, sync to the local cache.",
-    no_args_is_help=True,
-)
+HELP = """AlimTalk templates registered with the providers.
+
+Examples:
+
+\b
+  kmsg templates list
+  kmsg templates show ORDER_SHIPPED
+  kmsg templates sync
+"""
+app = typer.Typer(help=HELP, no_args_is_help=True)
 
 ProviderOpt = Annotated[
     list[str], typer.Option("--provider", metavar="ID", help="Only these provider ids.")
@@ -74,9 +80,13 @@ def list_(
     ] = None,
     cached: CachedOpt = False,
 ) -> None:
-    """List the registered AlimTalk templates: code, name, status and the variables each needs.
+    """List the registered templates with their status and variables.
 
-    Example: kmsg templates list --provider solapi --status approved
+    Examples:
+
+        \b
+          kmsg templates list --provider solapi --status approved
+          kmsg templates list --cached --format csv
     """
     if status is not None and status not in STATUSES:
         raise InputError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
@@ -103,7 +113,11 @@ def show(
 ) -> None:
     """Show one template: its status, body, buttons and variables.
 
-    Example: kmsg templates show ORDER_SHIPPED
+    Examples:
+
+        \b
+          kmsg templates show ORDER_SHIPPED
+          kmsg templates show ORDER_SHIPPED --cached --json
     """
     app_ctx = app_context(ctx)
     out = app_ctx.output
@@ -136,11 +150,17 @@ def show(
 
 @command(app, "sync")
 def sync(ctx: typer.Context, provider: ProviderOpt = []) -> None:  # noqa: B006
-    """Save each provider's templates and registered sender numbers in the local database.
+    """Cache the templates and sender numbers locally.
 
-    Sends are then checked against the cache, offline; run it again after a template is approved.
+        Each provider's templates and registered sender numbers are saved in the local database.
 
-    Example: kmsg templates sync --provider solapi
+        Sends are then checked against the cache, offline; run it again after a template is approved.
+
+    Examples:
+
+        \b
+          kmsg templates sync
+          kmsg templates sync --provider solapi
     """
     app_ctx = app_context(ctx)
     out = app_ctx.output

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kmsg_cli.commands._common import app_context, command, stop_on_signals
+from kmsg_cli.commands._complete import complete_provider_ids
 from kmsg_cli.core.times import duration_ms
 from kmsg_cli.errors import AuthError, ConfigError, InputError
 
@@ -48,7 +49,12 @@ def track(
     ] = None,
     provider: Annotated[
         str | None,
-        typer.Option("--provider", metavar="ID", help="Only records of this provider id."),
+        typer.Option(
+            "--provider",
+            metavar="ID",
+            help="Only records of this provider id.",
+            autocompletion=complete_provider_ids,
+        ),
     ] = None,
     now: Annotated[
         bool, typer.Option("--now", help="Check every non-terminal record, whatever its schedule.")
@@ -66,15 +72,21 @@ def track(
         ),
     ] = None,
 ) -> int:
-    """Ask providers what happened to sent messages, and fail undelivered AlimTalk over to SMS.
+    """Track delivery, and fail undelivered AlimTalk over to SMS.
 
-    Each pass claims due records (leased, so overlapping runs never check one twice), records
-    every answer, marks records UNKNOWN after 24 h, then sends the fallback SMS/LMS of AlimTalk
-    that failed as "not a KakaoTalk user". Without --once it loops until Ctrl-C or SIGTERM and
-    finishes the records in hand first. Exit 0 unless the pass could not run; a provider that
-    refuses authentication or is misconfigured exits 77 / 78 (its records stay due).
+    Asks providers what happened to sent messages. Each pass claims due records (leased, so
+    overlapping runs never check one twice), records every answer, marks records UNKNOWN after
+    24 h, then sends the fallback SMS/LMS of AlimTalk that failed as "not a KakaoTalk user".
+    Without --once it loops until Ctrl-C or SIGTERM and finishes the records in hand first. Exit
+    0 unless the pass could not run; a provider that refuses authentication or is misconfigured
+    exits 77 / 78 (its records stay due).
 
-    Example: kmsg track --once
+    Examples:
+
+    \b
+      kmsg track --once
+      kmsg track --interval 10
+      kmsg track --purge --older-than 90d
     """
     app_ctx = app_context(ctx)
     if purge:
@@ -88,7 +100,9 @@ def track(
     opts = _options(app_ctx, limit, provider, now)
     if once:
         summary = _one_pass(app_ctx, opts)
-        return _report(app_ctx.output, summary, passes=1)
+        at = app_ctx.clock.now_ms()
+        due, _, _ = app_ctx.store(existing=True).tracking_overview(at)
+        return _report(app_ctx.output, summary, passes=1, due=due)
     return _loop(app_ctx, opts, interval)
 
 
@@ -159,14 +173,16 @@ def _exit_code(summary: PassSummary) -> int:
     return 0
 
 
-def _report(out: Output, summary: PassSummary, *, passes: int) -> int:
+def _report(out: Output, summary: PassSummary, *, passes: int, due: int | None = None) -> int:
+    """``due``: messages still due for a check after the pass (--once), beyond its --limit or
+    left by a provider that could not be asked."""
     code = _exit_code(summary)
     counts = {k: v for k, v in asdict(summary).items() if k != "errors"}
     errors = [
         {"provider": e.provider_id, "records": e.records, **e.error.to_dict()}
         for e in summary.errors
     ]
-    doc = {"passes": passes, "summary": counts, "errors": errors}
+    doc = {"passes": passes, "summary": counts, "errors": errors, "due": due}
     if out.json_mode:
         if code:
             first = next(e.error for e in summary.errors if e.error.exit_code == code)
@@ -178,14 +194,15 @@ def _report(out: Output, summary: PassSummary, *, passes: int) -> int:
         out.error(f"{e.provider_id}: {e.error.message} ({e.records} record(s) not checked)")
         if e.error.hint:
             out.error(f"hint: {e.error.hint}", prefix=False)
-    out.emit(doc, _summary_line(summary))
+    out.emit(doc, _summary_line(summary, due))
     return code
 
 
-def _summary_line(summary: PassSummary) -> Callable[[Console], None]:
+def _summary_line(summary: PassSummary, due: int | None) -> Callable[[Console], None]:
     def human(console: Console) -> None:
         parts = [f"{getattr(summary, k)} {k.replace('_', ' ')}" for k in _COUNTS]
-        console.print("track: " + ", ".join(parts))
+        still = "" if due is None else f"; {due} still due"
+        console.print("track: " + ", ".join(parts) + still, markup=False)
 
     return human
 

@@ -75,3 +75,25 @@ def parse_when(text: str, now_ms: int) -> int:
             f"{kst(now_ms + _HORIZON_MS)}); nothing was sent"
         )
     return at
+
+
+def is_duration(text: str) -> bool:
+    return bool(_DURATION.match(text.lower()))
+
+
+def parse_point(text: str, now_ms: int, option: str = "--since") -> int:
+    """A filter's bound: a duration ago (``24h``, ``7d``), or a date or time as ``--at`` reads it
+    (``2026-12-01``, ``2026-12-01 08:30`` in Asia/Seoul, or ISO 8601 with an offset). Unlike
+    ``--at`` it may be any time, past or future."""
+    if is_duration(text):
+        return now_ms - duration_ms(text)
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace(" ", "T", 1))
+    except ValueError:
+        raise InputError(
+            f"invalid {option} {text!r}: use a duration (24h, 7d), a date (2026-12-01) or a "
+            "Seoul time (2026-12-01 08:30, or ISO 8601 with an offset)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=KST)
+    return int(parsed.timestamp() * 1000)

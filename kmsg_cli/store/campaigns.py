@@ -15,11 +15,13 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 
 from kmsg_cli.core.models import Campaign, Record, SendResult
-from kmsg_cli.store.records import RECORD_COLUMNS, RecordQueries, record_from_row
+from kmsg_cli.store.records import RECORD_COLUMNS, TERMINAL_SQL, RecordQueries, record_from_row
 
 _JOB_COLUMNS = (
     '"id","source","spec","state","owner","heartbeat_at","created_at","updated_at","counts"'
 )
+# what `kmsg send-bulk --list` counts of each campaign's messages
+CAMPAIGN_COUNTS = ("messages", "delivered", "failed", "pending")
 _UNSETTLED = "\"send_state\" IN ('in_flight', 'unknown')"
 
 
@@ -34,6 +36,47 @@ class CampaignQueries:
             f'SELECT {_JOB_COLUMNS} FROM "kmsg_campaigns" WHERE "id" = ?', (job_id,)
         ).fetchone()
         return _job(row) if row else None
+
+    def find_campaigns(self, prefix: str, limit: int = 2) -> list[Campaign]:
+        """Campaigns whose id starts with ``prefix`` (case-sensitive, no wildcards), by id."""
+        rows = self.conn.execute(
+            f'SELECT {_JOB_COLUMNS} FROM "kmsg_campaigns" '
+            'WHERE "id" >= ? AND "id" < ? ORDER BY "id" LIMIT ?',
+            (prefix, prefix + "\U0010ffff", limit),
+        )
+        return [_job(r) for r in rows]
+
+    def campaigns(self, limit: int) -> list[tuple[Campaign, dict[str, int]]]:
+        """The latest campaigns, newest first, each with its messages counted from the records:
+        the latest attempt of each row (a refused try that was sent again counts once), by where
+        it stands. API-failover fallbacks are not rows of the campaign."""
+        jobs = [
+            _job(r)
+            for r in self.conn.execute(
+                f'SELECT {_JOB_COLUMNS} FROM "kmsg_campaigns" '
+                'ORDER BY "created_at" DESC, "id" DESC LIMIT ?',
+                (limit,),
+            )
+        ]
+        counts: dict[str, dict[str, int]] = {j.id: dict.fromkeys(CAMPAIGN_COUNTS, 0) for j in jobs}
+        for i in range(0, len(jobs), 500):
+            chunk = [j.id for j in jobs[i : i + 500]]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                'SELECT "job_id", COUNT(*), '
+                "SUM(\"status\" = 'DELIVERED'), SUM(\"status\" = 'FAILED'), "
+                f'SUM("status" NOT IN {TERMINAL_SQL}) '
+                f'FROM "kmsg_delivery_tracking" a WHERE "job_id" IN ({marks}) '
+                'AND "fallback_of" IS NULL AND NOT EXISTS (SELECT 1 FROM "kmsg_delivery_tracking" b '
+                'WHERE b."idempotency_key" = a."idempotency_key" AND b."to" = a."to" '
+                'AND b."attempt" > a."attempt") GROUP BY "job_id"',
+                chunk,
+            )
+            for job_id, *numbers in rows:
+                counts[job_id] = dict(
+                    zip(CAMPAIGN_COUNTS, (int(n or 0) for n in numbers), strict=True)
+                )
+        return [(j, counts[j.id]) for j in jobs]
 
     def claim_campaign(
         self,

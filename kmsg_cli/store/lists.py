@@ -1,5 +1,5 @@
-"""Small tables beside the records, mixed into Store: the round-robin cursor and the suppression
-(opt-out) list."""
+"""Small tables beside the records, mixed into Store: the round-robin cursor, the suppression
+(opt-out) list, and what `kmsg status` says of tracking."""
 
 from __future__ import annotations
 
@@ -67,3 +67,23 @@ class ListQueries:
             (limit,),
         )
         return [(n, at, reason) for n, at, reason in rows]
+
+    # ---- tracking, as `kmsg status` and `kmsg track --once` report it ------------------------
+
+    def tracking_overview(self, now: int) -> tuple[int, int | None, int | None]:
+        """(messages due for a delivery check now, when the most overdue of them was due, when
+        tracking last asked a provider about any message). Due as a track pass claims them:
+        polled statuses, handed to a provider, next check reached. The last check is the newest
+        "check" history row, read newest first: where tracking runs, that is among the last rows
+        written."""
+        due, oldest = self.conn.execute(
+            'SELECT COUNT(*), MIN("next_check_at") FROM "kmsg_delivery_tracking" '
+            "WHERE \"status\" IN ('PENDING','SENT') AND \"next_check_at\" <= ? "
+            "AND \"send_state\" <> 'planned'",
+            (now,),
+        ).fetchone()
+        last = self.conn.execute(
+            'SELECT "at" FROM "kmsg_status_history" WHERE "source" = \'check\' '
+            'ORDER BY "id" DESC LIMIT 1'
+        ).fetchone()
+        return int(due), oldest, last[0] if last else None

@@ -326,9 +326,10 @@ class RecordQueries:
         provider: str | None = None,
         job: str | None = None,
         to: str | None = None,
+        until: int | None = None,
         limit: int = 50,
     ) -> list[Record]:
-        where, args = _filters(since, status, type, provider, job, to)
+        where, args = _filters(since, status, type, provider, job, to, until)
         rows = self.conn.execute(
             f'SELECT {RECORD_COLUMNS} FROM "kmsg_delivery_tracking" {where} '
             'ORDER BY "requested_at" DESC, "message_id" DESC LIMIT ?',
@@ -337,10 +338,15 @@ class RecordQueries:
         return [record_from_row(r) for r in rows]
 
     def counts(
-        self, group_by: str, *, since: int | None = None, **filters: str | None
+        self,
+        group_by: str,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        **filters: str | None,
     ) -> list[tuple[str, int]]:
         column = {"status": '"status"', "type": '"type"', "provider": '"provider_id"'}[group_by]
-        where, args = _filters(since, **filters)
+        where, args = _filters(since, until=until, **filters)
         rows = self.conn.execute(
             f'SELECT {column}, COUNT(*) FROM "kmsg_delivery_tracking" {where} '
             f"GROUP BY {column} ORDER BY COUNT(*) DESC",
@@ -365,6 +371,7 @@ def _filters(
     provider: str | None = None,
     job: str | None = None,
     to: str | None = None,
+    until: int | None = None,
 ) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
@@ -373,14 +380,20 @@ def _filters(
         ('"type"', type),
         ('"provider_id"', provider),
         ('"job_id"', job),
-        ('"to"', to),
     ):
         if value is not None:
             clauses.append(f"{column} = ?")
             args.append(value)
+    if to is not None:  # one number, or several joined by commas (numbers never hold one)
+        numbers = to.split(",")
+        clauses.append(f'"to" IN ({",".join("?" * len(numbers))})')
+        args.extend(numbers)
     if since is not None:
         clauses.append('"requested_at" >= ?')
         args.append(since)
+    if until is not None:
+        clauses.append('"requested_at" < ?')
+        args.append(until)
     return ("WHERE " + " AND ".join(clauses) if clauses else "", args)
 
 

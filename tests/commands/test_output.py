@@ -62,8 +62,8 @@ def test_format_table_csv_and_json(kmsg: Kmsg) -> None:
     assert "1 message(s) in the last 24h" in table.stdout and BOX & set(table.stdout)
 
     rows = list(csv.reader(io.StringIO(kmsg("status", "--format", "csv").stdout)))
-    assert rows[0] == ["id", "requested", "to", "type", "provider", "status"]
-    assert rows[1][0] == message_id and rows[1][-1] == "SENT"
+    assert rows[0] == ["id", "requested", "to", "type", "provider", "status", "note"]
+    assert rows[1][0] == message_id and rows[1][-2:] == ["SENT", ""]
 
     as_format = json.loads(kmsg("status", "--format", "json").stdout)
     assert as_format == kmsg.json("status")[1]

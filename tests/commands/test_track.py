@@ -55,7 +55,7 @@ def test_mock_alimtalk_fails_over_to_exactly_one_sms(kmsg: Kmsg, kmsg_home: Path
     result = kmsg("track", "--once")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == (
-        "track: 1 checked, 1 changed, 0 delivered, 1 failed, 1 failed over, 0 timed out"
+        "track: 1 checked, 1 changed, 0 delivered, 1 failed, 1 failed over, 0 timed out; 0 still due"
     )
     _, status = kmsg.json("status")
     by_type = {m["type"]: m for m in status["messages"]}
