@@ -32,15 +32,15 @@ def list_(
 ) -> None:
     """List the registered sender numbers.
 
-        Each provider that can list them (SOLAPI) is asked.
+    Each provider that can list them (SOLAPI) is asked.
 
-        Numbers are shown in full: they are the sender's own, not recipients.
+    Numbers are shown in full: they are the sender's own, not recipients.
 
     Examples:
 
-        \b
-          kmsg senders list
-          kmsg senders list --cached --json
+    \b
+      kmsg senders list
+      kmsg senders list --cached --json
     """
     app_ctx = app_context(ctx)
     out = app_ctx.output

@@ -84,9 +84,9 @@ def list_(
 
     Examples:
 
-        \b
-          kmsg templates list --provider solapi --status approved
-          kmsg templates list --cached --format csv
+    \b
+      kmsg templates list --provider solapi --status approved
+      kmsg templates list --cached --format csv
     """
     if status is not None and status not in STATUSES:
         raise InputError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
@@ -115,9 +115,9 @@ def show(
 
     Examples:
 
-        \b
-          kmsg templates show ORDER_SHIPPED
-          kmsg templates show ORDER_SHIPPED --cached --json
+    \b
+      kmsg templates show ORDER_SHIPPED
+      kmsg templates show ORDER_SHIPPED --cached --json
     """
     app_ctx = app_context(ctx)
     out = app_ctx.output
@@ -152,15 +152,15 @@ def show(
 def sync(ctx: typer.Context, provider: ProviderOpt = []) -> None:  # noqa: B006
     """Cache the templates and sender numbers locally.
 
-        Each provider's templates and registered sender numbers are saved in the local database.
+    Each provider's templates and registered sender numbers are saved in the local database.
 
-        Sends are then checked against the cache, offline; run it again after a template is approved.
+    Sends are then checked against the cache, offline; run it again after a template is approved.
 
     Examples:
 
-        \b
-          kmsg templates sync
-          kmsg templates sync --provider solapi
+    \b
+      kmsg templates sync
+      kmsg templates sync --provider solapi
     """
     app_ctx = app_context(ctx)
     out = app_ctx.output
