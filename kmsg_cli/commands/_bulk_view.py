@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from kmsg_cli.commands._bulk_io import Report
 from kmsg_cli.core import campaign
 from kmsg_cli.core.bulk import Summary
+from kmsg_cli.core.times import kst
 from kmsg_cli.errors import KmsgError
 
 if TYPE_CHECKING:
@@ -51,14 +52,20 @@ class Tally:
         )
 
 
-def show_summary(console: Console, job_id: str, s: Summary) -> None:
+def show_summary(console: Console, job_id: str, s: Summary, at: int | None = None) -> None:
+    """The preview: rows, what an earlier run sent, and what this one would send (or hold in the
+    queue until ``at``, send-bulk --at), with its cost."""
     providers = ", ".join(f"{n:,} via {p}" for p, n in s.providers.most_common())
     line = f"job {job_id}: {s.rows:,} rows: {s.valid:,} valid, {s.invalid:,} invalid"
     console.print(line, markup=False)
     if s.sent_before:
         console.print(f"  already sent by an earlier run: {s.sent_before:,} (not sent again)")
+    if not s.to_send:
+        console.print("  nothing left to send", markup=False)
+        return
+    what = f"to hold in the queue until {kst(at)}" if at else "to send"
     console.print(
-        f"  to send: {s.to_send:,} ({types_text(s)}; {providers}); {cost_text(s)}", markup=False
+        f"  {what}: {s.to_send:,} ({types_text(s)}; {providers}); {cost_text(s)}", markup=False
     )
 
 

@@ -66,12 +66,21 @@ def send_bulk(
         ),
     ] = None,
     text: Annotated[
-        str | None, typer.Option("--text", metavar="TEXT", help="Text with {column} placeholders.")
+        str | None,
+        typer.Option(
+            "--text",
+            metavar="TEXT",
+            help="Text with {column} placeholders.",
+            rich_help_panel="Message",
+        ),
     ] = None,
     template_id: Annotated[
         str | None,
         typer.Option(
-            "--template-id", metavar="ID", help="AlimTalk template; columns are variables."
+            "--template-id",
+            metavar="ID",
+            help="AlimTalk template; columns are variables.",
+            rich_help_panel="Message",
         ),
     ] = None,
     type_: Annotated[
@@ -81,13 +90,16 @@ def send_bulk(
             metavar="TYPE",
             help="SMS|LMS|MMS|ALIMTALK (a 'type' column wins).",
             autocompletion=complete_types,
+            rich_help_panel="Message",
         ),
     ] = None,
     subject: Annotated[
-        str | None, typer.Option("--subject", metavar="TEXT", help="LMS title.")
+        str | None,
+        typer.Option("--subject", metavar="TEXT", help="LMS title.", rich_help_panel="Message"),
     ] = None,
     sender: Annotated[
-        str | None, typer.Option("--from", metavar="NUMBER", help="Sender number.")
+        str | None,
+        typer.Option("--from", metavar="NUMBER", help="Sender number.", rich_help_panel="Message"),
     ] = None,
     provider: Annotated[
         str | None,
@@ -96,6 +108,7 @@ def send_bulk(
             metavar="ID",
             help="Send through this provider id.",
             autocompletion=complete_provider_ids,
+            rich_help_panel="Message",
         ),
     ] = None,
     to_column: Annotated[
@@ -142,26 +155,50 @@ def send_bulk(
     max_cost: Annotated[
         float | None,
         typer.Option(
-            "--max-cost", metavar="KRW", help="Refuse to start above this estimate (KRW)."
+            "--max-cost",
+            metavar="KRW",
+            help="Refuse to start above this estimate (KRW).",
+            rich_help_panel="Scheduling and rules",
         ),
     ] = None,
     concurrency: Annotated[
         int,
-        typer.Option("--concurrency", metavar="N", min=1, max=32, help="Provider calls in flight."),
+        typer.Option(
+            "--concurrency",
+            metavar="N",
+            min=1,
+            max=32,
+            help="Provider calls in flight.",
+            rich_help_panel="Scheduling and rules",
+        ),
     ] = 4,
     rate: Annotated[
         float | None,
-        typer.Option("--rate", metavar="N", min=0.01, help="At most this many messages a second."),
+        typer.Option(
+            "--rate",
+            metavar="N",
+            min=0.01,
+            help="At most this many messages a second.",
+            rich_help_panel="Scheduling and rules",
+        ),
     ] = None,
     report: Annotated[
         Path | None,
         typer.Option("--report", metavar="PATH", help="Write a per-row CSV report here."),
     ] = None,
     strict: Annotated[
-        bool, typer.Option("--strict", help="Refuse characters EUC-KR cannot carry.")
+        bool,
+        typer.Option(
+            "--strict", help="Refuse characters EUC-KR cannot carry.", rich_help_panel="Message"
+        ),
     ] = False,
     ad: Annotated[
-        bool, typer.Option("--ad", help="Advertising: (광고), a 080 opt-out; not 21:00-08:00 KST.")
+        bool,
+        typer.Option(
+            "--ad",
+            help="Advertising: (광고), a 080 opt-out; not 21:00-08:00 KST.",
+            rich_help_panel="Scheduling and rules",
+        ),
     ] = False,
     var: Annotated[
         list[str],
@@ -169,6 +206,7 @@ def send_bulk(
             "--var",
             metavar="KEY=VALUE",
             help="{KEY} in every row (not a column's name); repeatable.",
+            rich_help_panel="Message",
         ),
     ] = [],  # noqa: B006
     at: Annotated[
@@ -177,6 +215,7 @@ def send_bulk(
             "--at",
             metavar="WHEN",
             help="Hold the rows in the queue until then (as kmsg send --at).",
+            rich_help_panel="Scheduling and rules",
         ),
     ] = None,
     defer: Annotated[
@@ -184,6 +223,7 @@ def send_bulk(
         typer.Option(
             "--defer",
             help="Hold ad rows due 21:00-08:00 KST for 08:00, not refuse.",
+            rich_help_panel="Scheduling and rules",
         ),
     ] = False,
     failover: Annotated[
@@ -192,22 +232,34 @@ def send_bulk(
             "--failover/--no-failover",
             help="ALIMTALK: fall back to SMS/LMS if not delivered.",
             show_default=False,
+            rich_help_panel="AlimTalk",
         ),
     ] = False,
     fallback_text: Annotated[
         str | None,
         typer.Option(
-            "--fallback-text", metavar="TEXT", help="Text of the fallback SMS/LMS, with {column}s."
+            "--fallback-text",
+            metavar="TEXT",
+            help="Text of the fallback SMS/LMS, with {column}s.",
+            rich_help_panel="AlimTalk",
         ),
     ] = None,
     fallback_subject: Annotated[
         str | None,
-        typer.Option("--fallback-subject", metavar="TEXT", help="Title of the fallback LMS."),
+        typer.Option(
+            "--fallback-subject",
+            metavar="TEXT",
+            help="Title of the fallback LMS.",
+            rich_help_panel="AlimTalk",
+        ),
     ] = None,
     fallback_channel: Annotated[
         str | None,
         typer.Option(
-            "--fallback-channel", metavar="[sms|lms]", help="sms|lms (default: by length)."
+            "--fallback-channel",
+            metavar="[sms|lms]",
+            help="sms|lms (default: by length).",
+            rich_help_panel="AlimTalk",
         ),
     ] = None,
 ) -> int:
@@ -430,7 +482,7 @@ class Run:
             out.fail(error, self._preview_doc(summary))
             return error.exit_code
         if not out.json_mode and not out.quiet:
-            show_summary(out.err_console(), self.job_id, summary)
+            show_summary(out.err_console(), self.job_id, summary, self.spec.at)
         if summary.to_send == 0:
             return self._nothing_to_send(summary)
         verb = f"Schedule for {kst(self.spec.at)}" if self.spec.at else "Send"

@@ -241,3 +241,14 @@ def test_a_row_listed_twice_is_held_once(
     assert code == 0, doc
     assert (doc["counts"]["queued"], doc["counts"]["duplicate"]) == (2, 1)
     assert len(jobs(kmsg_home)) == 2 and states(kmsg_home) == {"planned": 2}
+
+
+def test_the_preview_of_a_scheduled_campaign_says_when_the_rows_are_held(
+    kmsg: Kmsg, fake: FakeSolapi, rows: Path
+) -> None:
+    result = kmsg("send-bulk", str(rows), "--text", "{name}님 안녕", "--at", "+2h", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "to hold in the queue until 2026-" in result.stderr
+    assert fake.stored() == []
+    again = kmsg("send-bulk", str(rows), "--text", "{name}님 안녕", "--at", "+2h", "--yes")
+    assert again.exit_code == 0 and "nothing left to send" in again.stderr, again.output
