@@ -222,9 +222,15 @@ class Output:
     ) -> None:
         """A list: a rich table (``table``), tab-separated rows without a header (``tsv``: a tab
         or line break inside a cell becomes a space), or CSV with a header row (``csv``). An
-        empty table is ``empty`` in words; empty tsv is no rows at all, as scripts expect."""
+        empty table is ``empty`` in words; empty tsv is no rows at all, as scripts expect.
+        With --quiet, only the first column (the id), one per line, as for actions."""
         self.emitted = True
         fmt = self.table_format()
+        if self.quiet and self.format not in ("csv", "table"):
+            out = _out()
+            for row in rows:
+                out.write(_flat(row[0]) + "\n")
+            return
         if fmt == "tsv":
             out = _out()
             for row in rows:

@@ -13,7 +13,7 @@ from kmsg_cli.commands._complete import complete_job_statuses
 from kmsg_cli.core import queue
 from kmsg_cli.core.models import Job
 from kmsg_cli.core.times import duration_ms, kst
-from kmsg_cli.errors import ExitCode, InputError, Interrupted, KmsgError
+from kmsg_cli.errors import ExitCode, Failed, InputError, Interrupted
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -258,9 +258,18 @@ def cancel(
     now = app_ctx.clock.now_ms()
     job = store.get_job(job_id)
     if job is not None:
+        if job.status == "cancelled":  # cancelling twice is not a failure: the job stays put
+            app_ctx.output.emit(
+                {"cancelled": job.id, "kind": "job", "already": True},
+                lambda c: c.print(f"job {job.id} was already cancelled"),
+                ids=[job.id],
+            )
+            return
         if not store.cancel_job(job.id, now):
-            raise KmsgError(
-                f"job {job.id} is {job.status}; only pending or dead jobs can be cancelled"
+            raise Failed(
+                f"job {job.id} is {job.status}; only pending or dead jobs can be cancelled",
+                exit_code=ExitCode.FAILED,
+                code="not_cancellable",
             )
         app_ctx.output.emit(
             {"cancelled": job.id, "kind": "job"},

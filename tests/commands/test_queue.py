@@ -202,6 +202,24 @@ def test_cancel_a_queued_job_and_a_provider_side_schedule(
     assert kmsg.json("status", mid)[1]["message"]["status"] == "CANCELLED"
 
 
+def test_cancel_twice_is_fine_and_a_sent_job_cannot_be_cancelled(
+    clock: FakeClock, kmsg: Kmsg
+) -> None:
+    queue_job(clock, kmsg)
+    queue_job(clock, kmsg)
+    listed = kmsg("queue", "list", "-q")
+    ids = listed.stdout.split()  # -q: the ids alone, one per line, for $(...)
+    assert listed.exit_code == 0 and len(ids) == 2 and all(len(i) > 20 for i in ids), listed.output
+    first, second = ids
+    assert kmsg("queue", "cancel", first).exit_code == 0
+    code, doc = kmsg.json("queue", "cancel", first)
+    assert code == 0 and doc["already"] is True
+    clock.advance(3 * 3600 * 1000)
+    assert kmsg("queue", "run", "--once").exit_code == 0
+    code, doc = kmsg.json("queue", "cancel", second)
+    assert (code, doc["error"]["code"]) == (1, "not_cancellable"), doc
+
+
 def test_purge_deletes_only_old_finished_jobs(clock: FakeClock, kmsg: Kmsg) -> None:
     queue_job(clock, kmsg)
     kmsg("queue", "run", "--once")
