@@ -114,6 +114,8 @@ def validate(data: dict[str, Any], source: str) -> config.Settings:
     providers: dict[str, config.ProviderConfig] = {}
     tables = data.get("providers")
     for pid, table in tables.items() if isinstance(tables, dict) else ():
+        if not isinstance(table, dict):
+            continue  # the Settings model reports it
         try:
             providers[pid] = provider_table(pid, table)
         except ConfigError as exc:
@@ -132,16 +134,12 @@ def validate(data: dict[str, Any], source: str) -> config.Settings:
     return runtime
 
 
-def provider_table(pid: str, table: Any) -> config.ProviderConfig:
+def provider_table(pid: str, table: dict[str, Any]) -> config.ProviderConfig:
     """One ``[providers.ID]`` table, checked by the settings model of its ``type`` (built in or
     a plugin's, docs/plugins.md); the problems name ``providers.ID.KEY``."""
     from kmsg_cli.providers import registry
 
     where = ("providers", pid)
-    if not isinstance(table, dict):
-        raise ConfigError(
-            f"providers.{pid}: must be a table", problems=[f"providers.{pid}: must be a table"]
-        )
     kind = table.get("type")
     if not isinstance(kind, str):
         problem = (

@@ -98,5 +98,9 @@ class Adapter:
 
 
 def load(target: str) -> Any:
+    """``"module:attribute"``; a plugin that cannot be imported is a ConfigError (exit 78)."""
     module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot load {target}: {type(exc).__name__}: {exc}") from None

@@ -37,7 +37,13 @@ def plugin(kind: str) -> ProviderPlugin:
             f"unknown provider type {kind!r}",
             hint=f"built in: {', '.join(BUILTIN)}; installed plugins: {', '.join(installed()) or 'none'}",
         )
-    loaded = points[0].load()
+    try:
+        loaded = points[0].load()
+    except Exception as exc:  # a broken plugin is a config problem, not a crash
+        raise ConfigError(
+            f"the plugin for provider type {kind!r} ({points[0].value}) cannot be loaded: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
     if not isinstance(loaded, ProviderPlugin) or loaded.kind != kind:
         raise ConfigError(
             f"the {GROUP} entry point {kind!r} ({points[0].value}) is not a ProviderPlugin "

@@ -360,3 +360,18 @@ def test_without_the_plugin_its_type_is_unknown(tmp_path: Path, kmsg_home: Path)
     code, doc = kmsg_cli(home, tmp_path, "providers", "list")
     assert code == 78
     assert "providers.demo.type: unknown provider type 'demo'" in doc["error"]["message"]
+
+
+def test_a_broken_plugin_is_a_config_error_not_a_crash(
+    demo_site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = ProviderPlugin(
+        "demo", registry.plugin("demo").capabilities, "kmsg_plugin_demo.nope:X", "nope:Y"
+    )
+    monkeypatch.setattr(registry, "plugin", lambda kind: broken)
+    with pytest.raises(ConfigError) as err:
+        _validate({"d": {"type": "demo"}})
+    assert err.value.problems == [
+        "providers.d.type: cannot load kmsg_plugin_demo.nope:X: "
+        "ModuleNotFoundError: No module named 'kmsg_plugin_demo.nope'"
+    ]
