@@ -56,7 +56,7 @@ from urllib.parse import parse_qs, urlsplit
 if __package__ in (None, ""):  # run as a script: import this checkout, not an install
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kmsg_cli.providers.solapi import sign  # noqa: E402
+from kmsg_cli.providers.solapi.build import sign  # noqa: E402
 
 # parameter names in any case: the official SDK writes "ApiKey=" and "Date=", kmsg "apiKey=", "date="
 AUTH = re.compile(

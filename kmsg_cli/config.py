@@ -1,7 +1,8 @@
 """Configuration: the Settings kmsg runs with, secret references, file locations.
 
 Settings are plain frozen dataclasses. A config file is parsed here and validated by the pydantic
-models of ``config_schema`` (same names, fields and defaults), imported only then: with no config
+models of ``config_schema`` (same names, fields and defaults), imported only then, and each
+``[providers.ID]`` table by its provider type's own settings model (docs/plugins.md): with no config
 file, kmsg runs on ``EMBEDDED_DEFAULT`` (the mock) and never loads pydantic.
 
 Locations: ``--config`` > ``KMSG_CONFIG`` > ``$KMSG_HOME/config.toml`` > the platformdirs user config
@@ -13,77 +14,51 @@ the provider that holds them is used (CFG-1), and a missing one names the key an
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from kmsg_cli.errors import ConfigError
 
-SECRET_FIELDS = frozenset(
-    {
-        "api_key",
-        "api_secret",
-        "sms_api_key",
-        "sms_auth_key",
-        "sender_key",
-        "kakao_pf_id",
-        "user_id",
-        "token",
-    }
-)
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """One ``[providers.ID]`` table as kmsg runs with it: its type, every key of that type's
+    settings model in the model's order (defaults filled in), and which keys hold secrets. The
+    model, in the provider's own package, validates the table (docs/plugins.md); an adapter reads
+    a key as an attribute (``config.api_key``)."""
+
+    type: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    secret_keys: frozenset[str] = frozenset()
+    renamed: tuple[tuple[str, str], ...] = ()  # (old key, current key) the file still used
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(name)
+
+    def secrets(self) -> dict[str, str]:
+        """The secret keys that are set, with their values as written (references or literals)."""
+        return {
+            k: v for k, v in self.values.items() if k in self.secret_keys and isinstance(v, str)
+        }
+
+
+# the common keys of every provider (providers/settings.py ProviderSettings), then the mock's own
+MOCK_DEFAULTS: dict[str, Any] = {
+    "base_url": None,
+    "timeout_seconds": 10.0,
+    "rate_per_second": None,
+    "max_batch": None,
+    "default_from": "0212345678",
+    "balance": 100_000.0,
+}
 
 
 # The constraints on each field (ranges, URLs, strict types, unknown keys) are in config_schema.py.
-
-
-@dataclass(frozen=True, kw_only=True)
-class _ProviderBase:
-    base_url: str | None = None
-    timeout_seconds: float = 10.0
-    rate_per_second: float | None = None
-    max_batch: int | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class MockConfig(_ProviderBase):
-    type: Literal["mock"]
-    default_from: str = "0212345678"
-    balance: float = 100_000.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class SolapiConfig(_ProviderBase):
-    type: Literal["solapi"]
-    api_key: str
-    api_secret: str
-    default_from: str | None = None
-    kakao_pf_id: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class IwinvConfig(_ProviderBase):
-    type: Literal["iwinv"]
-    api_key: str | None = None
-    sms_api_key: str | None = None
-    sms_auth_key: str | None = None
-    sender_number: str | None = None
-    sms_base_url: str | None = None
-    sms_company_id: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class AligoConfig(_ProviderBase):
-    type: Literal["aligo"]
-    api_key: str
-    user_id: str
-    sender_key: str | None = None
-    sender: str | None = None
-    test_mode: bool = False
-    kakao_base_url: str | None = None
-    token: str | None = None
-
-
-ProviderConfig = MockConfig | SolapiConfig | IwinvConfig | AligoConfig
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,7 +107,7 @@ class Settings:
 
 
 # what kmsg runs with when there is no config file: the mock alone
-EMBEDDED_DEFAULT = Settings(providers={"mock": MockConfig(type="mock")})
+EMBEDDED_DEFAULT = Settings(providers={"mock": ProviderConfig("mock", MOCK_DEFAULTS)})
 
 
 def home() -> Path | None:
@@ -235,10 +210,8 @@ def resolve_secret(value: str, key: str) -> str:
 def check_secrets(provider_id: str, cfg: ProviderConfig) -> None:
     """Resolve every secret a provider holds (discarding the values): a missing one is a
     ConfigError naming ``providers.ID.KEY`` and the variable or file."""
-    for key in sorted(SECRET_FIELDS):
-        value = getattr(cfg, key, None)
-        if isinstance(value, str):
-            resolve_secret(value, f"providers.{provider_id}.{key}")
+    for key, value in sorted(cfg.secrets().items()):
+        resolve_secret(value, f"providers.{provider_id}.{key}")
 
 
 def is_reference(value: str) -> bool:
@@ -251,10 +224,13 @@ def masked(value: str) -> str:
 
 
 def redacted_dict(settings: Settings) -> dict[str, Any]:
-    data: dict[str, Any] = _without_none(asdict(settings))
-    for provider in data.get("providers", {}).values():
-        for key in SECRET_FIELDS & provider.keys():
-            provider[key] = masked(provider[key])
+    providers = {
+        pid: {"type": cfg.type, **cfg.values} | {k: masked(v) for k, v in cfg.secrets().items()}
+        for pid, cfg in settings.providers.items()
+    }
+    data: dict[str, Any] = _without_none(
+        asdict(replace(settings, providers={})) | {"providers": providers}
+    )
     return data
 
 
@@ -269,7 +245,16 @@ def _without_none(value: Any) -> Any:
 
 def has_literal_secrets(settings: Settings) -> bool:
     return any(
-        isinstance(getattr(cfg, key, None), str) and not is_reference(getattr(cfg, key))
+        not is_reference(value)
         for cfg in settings.providers.values()
-        for key in SECRET_FIELDS
+        for value in cfg.secrets().values()
     )
+
+
+def deprecations(settings: Settings) -> list[str]:
+    """Old key names the file still uses: accepted, each with the name to use instead."""
+    return [
+        f"providers.{pid}.{old} is deprecated: rename it {new} (same value)"
+        for pid, cfg in settings.providers.items()
+        for old, new in cfg.renamed
+    ]

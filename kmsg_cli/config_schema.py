@@ -1,18 +1,19 @@
 """The config file's schema: pydantic models that validate a parsed TOML document (unknown keys
 rejected, strict types: CFG-11), then hand over the plain ``config`` dataclasses kmsg runs with.
 
-Imported only when a config file is read, so a run on the built-in default never loads pydantic.
-The field names, order and defaults here and in ``config.py`` are the same; tests/test_config.py
-checks it.
+Each ``[providers.ID]`` table is checked by the settings model of its type, which the provider's
+own package holds (the registry finds it, built in or a plugin: docs/plugins.md); only the types
+the file names are imported. Imported only when a config file is read, so a run on the built-in
+default never loads pydantic. The field names, order and defaults here and in ``config.py`` are the
+same; tests/test_config.py checks it.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -30,75 +31,8 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-def _http_url(value: str) -> str:
-    # the value itself is not echoed: a URL can carry credentials (https://user:pass@host)
-    expected = "must be an http:// or https:// URL with a host"
-    try:
-        parts = urlsplit(value)
-        _ = parts.port  # a port that is not a number in 0-65535 raises only when read
-    except ValueError as exc:  # also a malformed host such as "http://["
-        raise ValueError(f"{expected} ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(expected)
-    return value
-
-
-# TOML has inf and nan: neither is a timeout, a rate, a price or a balance
-_Finite = Annotated[float, Field(allow_inf_nan=False)]
-_Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# TOML has inf and nan: neither is a price
 _Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # 0 is fine: a free or bundled type
-_HttpUrl = Annotated[str, AfterValidator(_http_url)]
-
-
-class _ProviderBase(_Strict):
-    base_url: _HttpUrl | None = None
-    timeout_seconds: _Positive = 10.0
-    rate_per_second: _Positive | None = None
-    max_batch: int | None = Field(default=None, ge=1)
-
-
-class MockConfig(_ProviderBase):
-    type: Literal["mock"]
-    default_from: str = "0212345678"
-    balance: _Finite = 100_000.0
-
-
-class SolapiConfig(_ProviderBase):
-    type: Literal["solapi"]
-    api_key: str
-    api_secret: str
-    default_from: str | None = None
-    kakao_pf_id: str | None = None
-
-
-class IwinvConfig(_ProviderBase):
-    type: Literal["iwinv"]
-    api_key: str | None = None
-    sms_api_key: str | None = None
-    sms_auth_key: str | None = None
-    sender_number: str | None = None
-    sms_base_url: _HttpUrl | None = None
-    # the SMS "sending organization" id (발송 조직); needed only for SMS status lookups
-    # (docs/providers.md#iwinv-delivery-status)
-    sms_company_id: str | None = None
-
-
-class AligoConfig(_ProviderBase):
-    type: Literal["aligo"]
-    api_key: str
-    user_id: str
-    sender_key: str | None = None
-    sender: str | None = None
-    test_mode: bool = False
-    kakao_base_url: _HttpUrl | None = None
-    # Kakao API token from /akv10/token/create/: Aligo's docs require it, many integrations omit it
-    # (docs/providers.md#aligo-credentials-and-test-mode)
-    token: str | None = None
-
-
-ProviderConfig = Annotated[
-    MockConfig | SolapiConfig | IwinvConfig | AligoConfig, Field(discriminator="type")
-]
 
 
 class RoutingConfig(_Strict):
@@ -147,7 +81,8 @@ class TrackingConfig(_Strict):
 
 
 class Settings(_Strict):
-    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    # each table is checked by its type's own settings model (provider_table)
+    providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     routing: RoutingConfig = RoutingConfig()
     defaults: Defaults = Defaults()
     prices: dict[str, _Price] = Field(default_factory=dict)
@@ -174,18 +109,61 @@ class Settings(_Strict):
 
 
 def validate(data: dict[str, Any], source: str) -> config.Settings:
-    """A parsed document -> the settings kmsg runs with, or a ConfigError naming the problem."""
+    """A parsed document -> the settings kmsg runs with, or a ConfigError naming every problem."""
+    problems: list[str] = []
+    providers: dict[str, config.ProviderConfig] = {}
+    tables = data.get("providers")
+    for pid, table in tables.items() if isinstance(tables, dict) else ():
+        if not isinstance(table, dict):
+            continue  # the Settings model reports it
+        try:
+            providers[pid] = provider_table(pid, table)
+        except ConfigError as exc:
+            problems.extend(exc.problems or [exc.message])
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        problems = [_problem(err) for err in exc.errors()]
-        if len(problems) == 1:
-            raise ConfigError(f"{source}: {problems[0]}", problems=problems) from None
+        problems = [_problem(err) for err in exc.errors()] + problems
+    if len(problems) == 1:
+        raise ConfigError(f"{source}: {problems[0]}", problems=problems)
+    if problems:
         raise ConfigError(
             f"{source}: {len(problems)} problems: " + "; ".join(problems), problems=problems
-        ) from None
-    runtime: config.Settings = _runtime(settings)
+        )
+    runtime: config.Settings = replace(_runtime(settings), providers=providers)
     return runtime
+
+
+def provider_table(pid: str, table: dict[str, Any]) -> config.ProviderConfig:
+    """One ``[providers.ID]`` table, checked by the settings model of its ``type`` (built in or
+    a plugin's, docs/plugins.md); the problems name ``providers.ID.KEY``."""
+    from kmsg_cli.providers import registry
+
+    where = ("providers", pid)
+    kind = table.get("type")
+    if not isinstance(kind, str):
+        problem = (
+            f"missing key 'providers.{pid}.type'"
+            if kind is None
+            else f"providers.{pid}.type: must be a string"
+        )
+        raise ConfigError(problem, problems=[problem])
+    try:
+        model = registry.plugin(kind).settings_model()
+    except ConfigError as exc:
+        problem = f"providers.{pid}.type: {exc.message}" + (f" ({exc.hint})" if exc.hint else "")
+        raise ConfigError(problem, problems=[problem]) from None
+    context: dict[str, Any] = {}
+    try:
+        checked = model.model_validate(table, context=context)
+    except ValidationError as exc:
+        problems = [_problem(err, where) for err in exc.errors()]
+        raise ConfigError("; ".join(problems), problems=problems) from None
+    values = checked.model_dump()
+    del values["type"]
+    return config.ProviderConfig(
+        kind, values, frozenset(model.secret_keys), tuple(context.get("renamed", ()))
+    )
 
 
 def _runtime(value: Any) -> Any:
@@ -200,12 +178,9 @@ def _runtime(value: Any) -> Any:
     return value
 
 
-def _problem(err: Any) -> str:
+def _problem(err: Any, where: tuple[str, ...] = ()) -> str:
     """One pydantic error as the user reads it, named by its dotted key."""
-    loc = [str(p) for p in err["loc"]]
-    # drop the discriminator tag pydantic puts in the path of tagged unions
-    if len(loc) >= 3 and loc[0] == "providers" and loc[2] in {"mock", "solapi", "iwinv", "aligo"}:
-        del loc[2]
+    loc = [*where, *(str(p) for p in err["loc"])]
     path = ".".join(loc)
     if err["type"] == "extra_forbidden":
         return f"unknown key {path!r}"

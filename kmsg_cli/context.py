@@ -19,8 +19,8 @@ from kmsg_cli.output import Output
 if TYPE_CHECKING:
     import httpx
 
-    from kmsg_cli.core.models import MessageType
     from kmsg_cli.core.ports import Clock, Env, Provider
+    from kmsg_cli.providers.plugin import Capabilities
     from kmsg_cli.store import Store
 
 
@@ -94,6 +94,8 @@ class AppContext:
                 self.output.warn(
                     f"{path} holds literal secrets and is readable by others: chmod 600"
                 )
+            for note in config.deprecations(loaded):
+                self.output.warn(f"{path}: {note}")
             if not self.using_default:
                 self.output.log(f"config: {path}")
             self._settings = loaded
@@ -152,7 +154,8 @@ class AppContext:
             self._providers[provider_id] = registry.build(provider_id, cfg, deps)
         return self._providers[provider_id]
 
-    def capabilities(self) -> dict[str, frozenset[MessageType]]:
+    def capabilities(self) -> dict[str, Capabilities]:
+        """What each configured provider can do, from its type's plugin (nothing built)."""
         from kmsg_cli.providers import registry
 
         return {
@@ -162,24 +165,20 @@ class AppContext:
     def env(self) -> Env:
         from kmsg_cli.core.ports import Env
         from kmsg_cli.core.templates import Lookup
-        from kmsg_cli.providers import registry
 
         s = self.settings
         t = s.tracking
+        caps = self.capabilities()
         return Env(
             clock=self.clock,
             store=self.store,
             provider=self.provider,
-            capabilities=self.capabilities(),
-            default_senders={pid: default_sender(cfg) for pid, cfg in s.providers.items()},
-            native_failover={
-                pid: bool(registry.adapter_class(cfg.type).native_failover)
-                for pid, cfg in s.providers.items()
-            },
+            capabilities={pid: c.types for pid, c in caps.items()},
+            default_senders={pid: cfg.default_from for pid, cfg in s.providers.items()},
+            native_failover={pid: c.native_failover for pid, c in caps.items()},
             kinds={pid: cfg.type for pid, cfg in s.providers.items()},
-            native_schedule={
-                pid: bool(registry.adapter_class(cfg.type).native_schedule)
-                for pid, cfg in s.providers.items()
+            schedule_windows={
+                pid: c.schedule_window for pid, c in caps.items() if c.schedule_window
             },
             routing_default=s.routing.default,
             routing_strategy=s.routing.strategy,
@@ -204,14 +203,6 @@ class AppContext:
         if self._http is not None:
             self._http.close()
             self._http = None
-
-
-def default_sender(cfg: Any) -> str | None:
-    for key in ("default_from", "sender_number", "sender"):
-        value = getattr(cfg, key, None)
-        if value:
-            return str(value)
-    return None
 
 
 def _others_can_read(path: Path) -> bool:

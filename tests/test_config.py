@@ -12,6 +12,8 @@ import pytest
 
 from kmsg_cli import config, config_schema
 from kmsg_cli.errors import ConfigError
+from kmsg_cli.providers import registry
+from kmsg_cli.providers.settings import ProviderSettings
 from tests.conftest import Kmsg
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,14 +24,15 @@ def test_example_config_loads_and_covers_every_key() -> None:
     settings = config.parse(raw, "example")
     assert set(settings.providers) == {"solapi", "iwinv", "aligo", "mock"}
     assert settings.prices
-    # which keys the file sets, as the schema saw them
+    # which keys the file sets: every key of each provider's own settings model
     checked = config_schema.Settings.model_validate(tomllib.loads(raw.decode()))
-    common = set(config_schema._ProviderBase.model_fields)
+    common = set(ProviderSettings.model_fields)
     shown_common: set[str] = set()
-    for pid, cfg in checked.providers.items():
-        own = set(type(cfg).model_fields) - common
-        assert own <= cfg.model_fields_set, f"providers.{pid} lacks {own - cfg.model_fields_set}"
-        shown_common |= cfg.model_fields_set & common
+    for pid, table in checked.providers.items():
+        model = registry.plugin(table["type"]).settings_model()
+        own = set(model.model_fields) - common
+        assert own <= table.keys(), f"providers.{pid} lacks {own - table.keys()}"
+        shown_common |= table.keys() & common
     assert shown_common == common
     for section in (checked.routing, checked.defaults.sms, checked.store, checked.tracking):
         assert set(type(section).model_fields) == section.model_fields_set, type(section).__name__
@@ -50,7 +53,7 @@ def test_runtime_settings_mirror_the_schema() -> None:
     """config.py's dataclasses and config_schema.py's models: the same names, fields in the same
     order (``config show`` prints them so) and the same defaults."""
     models = schema_models()
-    assert len(models) == 11
+    assert len(models) == 6
     for model in models:
         runtime = getattr(config, model.__name__)
         fields = dataclasses.fields(runtime)
@@ -73,11 +76,15 @@ def test_embedded_default_is_what_the_schema_makes_of_a_mock_only_file() -> None
 
 def test_show_prints_what_the_schema_validated_in_its_order() -> None:
     raw = (ROOT / "config.example.toml").read_bytes()
-    checked = config_schema.Settings.model_validate(tomllib.loads(raw.decode()))
+    data = tomllib.loads(raw.decode())
+    checked = config_schema.Settings.model_validate(data)
     dumped = checked.model_dump(mode="json", exclude_none=True)
-    for provider in dumped["providers"].values():
-        for key in config.SECRET_FIELDS & provider.keys():
+    for pid, table in data["providers"].items():
+        model = registry.plugin(table["type"]).settings_model()
+        provider = model.model_validate(table).model_dump(mode="json", exclude_none=True)
+        for key in model.secret_keys & provider.keys():
             provider[key] = config.masked(provider[key])
+        dumped["providers"][pid] = provider
     shown = config.redacted_dict(config.parse(raw, "example"))
     assert json.dumps(shown) == json.dumps(dumped)
 

@@ -75,7 +75,9 @@ def test_a_mock_send_loads_its_command_and_the_mock_alone(kmsg_home: Path) -> No
     }
     assert kmsg_modules(modules, "kmsg_cli.providers.") == {
         "kmsg_cli.providers.registry",
+        "kmsg_cli.providers.plugin",
         "kmsg_cli.providers.mock",
+        "kmsg_cli.providers.mock.provider",
     }
     assert not tops(modules) & {"httpx", "httpcore", "certifi"}
     # no config file: the built-in default, without building the pydantic config models
@@ -100,3 +102,19 @@ def test_a_config_file_is_still_validated(kmsg_home: Path) -> None:
     (kmsg_home / "config.toml").write_text('[providers.m]\ntype = "mock"\nbalance = "lots"\n')
     code, _out, modules = run(kmsg_home, "status")
     assert code == 78 and "kmsg_cli.config_schema" in modules
+
+
+def test_a_send_loads_the_configured_provider_types_alone(kmsg_home: Path) -> None:
+    """Each provider type is its own package (docs/plugins.md): a send imports the plugin,
+    settings and adapter of the types the config names, and no other type's."""
+    (kmsg_home / "config.toml").write_text(
+        '[providers.s]\ntype = "solapi"\napi_key = "k"\napi_secret = "s"\n'
+        'default_from = "0212345678"\n'
+    )
+    (kmsg_home / "config.toml").chmod(0o600)
+    code, out, modules = run(kmsg_home, "send", "--to", "01012345678", "--text", "hi", "--dry-run")
+    assert code in (0, None), out
+    providers = kmsg_modules(modules, "kmsg_cli.providers.")
+    assert {"kmsg_cli.providers.solapi.settings", "kmsg_cli.providers.solapi.provider"} <= providers
+    others = ("kmsg_cli.providers.mock", "kmsg_cli.providers.iwinv", "kmsg_cli.providers.aligo")
+    assert not {m for m in providers if m.startswith(others)}

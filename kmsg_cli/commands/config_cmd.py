@@ -48,13 +48,13 @@ type = "iwinv"
 api_key = "env:IWINV_API_KEY"          # AlimTalk key
 sms_api_key = "env:IWINV_SMS_API_KEY"
 sms_auth_key = "env:IWINV_SMS_AUTH_KEY"
-sender_number = "0212345678"           # registered sender; this machine's IP must be allow-listed
+default_from = "0212345678"            # registered sender; this machine's IP must be allow-listed
 """,
     "aligo": """[providers.aligo]
 type = "aligo"
 api_key = "env:ALIGO_API_KEY"
 user_id = "env:ALIGO_USER_ID"
-sender = "0212345678"
+default_from = "0212345678"
 # sender_key = "env:ALIGO_SENDER_KEY"  # KakaoTalk channel
 # test_mode = false
 """,
@@ -92,10 +92,10 @@ PROMPTS: dict[str, tuple[list[tuple[str, str]], str, str | None]] = {
             ("sms_api_key", "SMS API key"),
             ("sms_auth_key", "SMS auth key"),
         ],
-        "sender_number",
+        "default_from",
         None,
     ),
-    "aligo": ([("api_key", "API key"), ("user_id", "user id")], "sender", "sender_key"),
+    "aligo": ([("api_key", "API key"), ("user_id", "user id")], "default_from", "sender_key"),
 }
 
 

@@ -10,7 +10,6 @@ import typer
 from kmsg_cli import config
 from kmsg_cli.commands._common import app_context, command
 from kmsg_cli.commands._complete import complete_provider_ids
-from kmsg_cli.context import default_sender
 from kmsg_cli.core.models import MessageType
 from kmsg_cli.errors import ConfigError, KmsgError
 
@@ -58,17 +57,20 @@ def list_(ctx: typer.Context) -> None:
         ]
         if routing.default == pid:
             roles.insert(0, "default")
-        secrets = {
-            key: config.masked(getattr(cfg, key))
-            for key in sorted(config.SECRET_FIELDS)
-            if isinstance(getattr(cfg, key, None), str)
-        }
-        sender = default_sender(cfg)
+        secrets = {key: config.masked(value) for key, value in sorted(cfg.secrets().items())}
+        sender = cfg.default_from
+        c = caps[pid]
         rows.append(
             {
                 "id": pid,
                 "type": cfg.type,
-                "types": [t.value for t in MessageType if t in caps[pid]],
+                "types": [t.value for t in MessageType if t in c.types],
+                "max_batch": cfg.max_batch or c.max_batch,
+                "schedule_window": list(c.schedule_window) if c.schedule_window else None,
+                "native_failover": c.native_failover,
+                "status": c.status,
+                "templates": c.templates,
+                "senders": c.senders,
                 "routing": roles,
                 "default_from": sender or None,  # the sender's own number: never masked
                 "secrets": secrets,
@@ -165,7 +167,7 @@ def doctor(
 def _gaps(app_ctx: AppContext, pid: str) -> list[str]:
     cfg = app_ctx.settings.providers[pid]
     gaps = []
-    if not default_sender(cfg):
+    if not cfg.default_from:
         gaps.append("no default sender number: every send needs --from")
     if cfg.type == "solapi" and not getattr(cfg, "kakao_pf_id", None):
         gaps.append("no kakao_pf_id: AlimTalk cannot be sent")
@@ -185,7 +187,7 @@ def _catalog_gaps(app_ctx: AppContext, pid: str, cfg: Any) -> list[str]:
     from kmsg_cli.core.templates import APPROVED, check_sender
 
     gaps = []
-    sender = default_sender(cfg)
+    sender = cfg.default_from
     if sender == PLACEHOLDER_SENDER and cfg.type != "mock":
         gaps.append(
             f"default sender {sender} is the example number of the config template: "

@@ -55,19 +55,11 @@ def quiet_hours_end(at_ms: int) -> int:
     return int(end.timestamp() * 1000)
 
 
-# Provider-side scheduling windows (min lead, max lead) in seconds: outside them, kmsg holds the
-# message in its own queue instead (docs/providers.md#scheduling-windows).
-SCHEDULE_WINDOWS: dict[str, tuple[int, int]] = {
-    "solapi": (60, 180 * 86_400),
-    "aligo": (10 * 60 + 60, 180 * 86_400),
-    "iwinv": (15 * 60 + 60, 180 * 86_400),
-    "mock": (0, 180 * 86_400),
-}
-
-
-def provider_can_schedule(kind: str, native: bool, now_ms: int, at_ms: int) -> bool:
-    window = SCHEDULE_WINDOWS.get(kind)
-    if not native or window is None:
+def provider_can_schedule(window: tuple[int, int] | None, now_ms: int, at_ms: int) -> bool:
+    """Whether a provider holding scheduled sends ``window`` = (min, max) seconds ahead (its
+    capabilities, docs/providers.md#scheduling-windows) takes one due at ``at_ms``; outside it,
+    kmsg holds the message in its own queue instead."""
+    if window is None:
         return False
     lead = (at_ms - now_ms) / 1000
     return window[0] <= lead <= window[1]

@@ -121,7 +121,8 @@ class Env:
     default_senders: Mapping[str, str | None]
     native_failover: Mapping[str, bool]
     kinds: Mapping[str, str] = field(default_factory=dict)  # provider id -> type ("solapi", ...)
-    native_schedule: Mapping[str, bool] = field(default_factory=dict)  # holds scheduled sends
+    # provider id -> (min, max) seconds ahead it holds a scheduled send itself; absent: it does not
+    schedule_windows: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     routing_default: str | None = None
     routing_strategy: str = "first"
     routing_by_type: Mapping[str, str | list[str]] = field(default_factory=dict)

@@ -129,8 +129,8 @@ def send_at(
     held: list[Planned] = []
     for item in planned:
         pid = item.route[0]
-        can = env.native_schedule.get(pid, False)
-        ok = not deferred and korea.provider_can_schedule(env.kinds.get(pid, ""), can, now, at)
+        window = env.schedule_windows.get(pid)
+        ok = not deferred and korea.provider_can_schedule(window, now, at)
         (native if ok else held).append(
             replace(item, message=replace(item.message, scheduled_at=at))
         )

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kmsg_cli.config import SECRET_FIELDS, is_reference, resolve_secret
+from kmsg_cli.config import ProviderConfig, is_reference, resolve_secret
 from kmsg_cli.core.models import Message, SendResult, Status
 from kmsg_cli.errors import (
     ERROR_CLASSES,
@@ -31,13 +31,12 @@ IP_HINT = "register this machine's public IP address in the IWINV console (ë°œì‹
 class Secrets:
     """Resolves ``env:`` / ``file:`` references only when a request is really made (CFG-1)."""
 
-    def __init__(self, provider_id: str, config: Any, transport: Transport) -> None:
+    def __init__(self, provider_id: str, config: ProviderConfig, transport: Transport) -> None:
         self.provider_id = provider_id
         self.config = config
         self.transport = transport
-        for name in SECRET_FIELDS:  # literals are known now: scrub them even before first use
-            value = getattr(config, name, None)
-            if isinstance(value, str) and value and not is_reference(value):
+        for value in config.secrets().values():  # literals are known now: scrub them already
+            if value and not is_reference(value):
                 transport.secret(value)
 
     def literal(self, field: str) -> str | None:

@@ -11,12 +11,12 @@ from typing import Any
 from typer.testing import CliRunner
 
 from kmsg_cli.app import app
-from kmsg_cli.config import MockConfig
+from kmsg_cli.config import EMBEDDED_DEFAULT
 from kmsg_cli.context import AppContext
 from kmsg_cli.core.models import Message, SendResult
 from kmsg_cli.core.times import KST
 from kmsg_cli.errors import RateLimited, Unavailable
-from kmsg_cli.providers.mock import MockProvider
+from kmsg_cli.providers.mock.provider import MockProvider
 from kmsg_cli.providers.registry import Deps
 from tests.conftest import FakeClock, Kmsg
 
@@ -41,7 +41,9 @@ class CountingMock(MockProvider):
     """The mock, counting what reached it; ``die`` simulates the process dying mid-send."""
 
     def __init__(self, clock: FakeClock, die: str | None = None) -> None:
-        super().__init__("mock", MockConfig(type="mock"), Deps(http=lambda: None, clock=clock))  # type: ignore[arg-type, return-value]
+        super().__init__(
+            "mock", EMBEDDED_DEFAULT.providers["mock"], Deps(http=lambda: None, clock=clock)
+        )  # type: ignore[arg-type, return-value]
         self.die = die
 
     def send(self, messages: Sequence[Message]) -> list[SendResult]:

@@ -100,6 +100,7 @@ def test_a_time_past_year_9999_is_shown_not_raised() -> None:
 
 def test_provider_schedule_windows() -> None:
     now = kst_ms("2026-11-26 12:00")
-    assert korea.provider_can_schedule("solapi", True, now, now + 3_600_000)
-    assert not korea.provider_can_schedule("aligo", True, now, now + 5 * 60_000)  # Aligo: >= 10 min
-    assert not korea.provider_can_schedule("solapi", False, now, now + 3_600_000)
+    solapi, aligo = (60, 180 * 86_400), (660, 180 * 86_400)
+    assert korea.provider_can_schedule(solapi, now, now + 3_600_000)
+    assert not korea.provider_can_schedule(aligo, now, now + 5 * 60_000)  # Aligo: >= 10 min
+    assert not korea.provider_can_schedule(None, now, now + 3_600_000)

@@ -11,13 +11,14 @@ import httpx
 import pytest
 import respx
 
-from kmsg_cli.config import AligoConfig, IwinvConfig, SolapiConfig
+from kmsg_cli.config import ProviderConfig
+from kmsg_cli.config_schema import provider_table
 from kmsg_cli.core.models import Failover, Message, MessageType
-from kmsg_cli.providers.aligo import AligoProvider
+from kmsg_cli.providers.aligo.provider import AligoProvider
 from kmsg_cli.providers.http import make_client
-from kmsg_cli.providers.iwinv import IwinvProvider
-from kmsg_cli.providers.registry import Deps
-from kmsg_cli.providers.solapi import SolapiProvider
+from kmsg_cli.providers.iwinv.provider import IwinvProvider
+from kmsg_cli.providers.plugin import Deps
+from kmsg_cli.providers.solapi.provider import SolapiProvider
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z = 09:00 KST
@@ -109,16 +110,21 @@ def router() -> Iterator[respx.MockRouter]:
         yield r
 
 
+def configured(kind: str, **table: Any) -> ProviderConfig:
+    """A ``[providers.KIND]`` table as a config file gives it, checked by the type's own model."""
+    return provider_table(kind, {"type": kind} | {k: v for k, v in table.items() if v is not None})
+
+
 def solapi(deps: Deps, **kw: Any) -> SolapiProvider:
-    cfg = SolapiConfig(type="solapi", default_from="0212345678", **(SECRETS["solapi"] | kw))
+    cfg = configured("solapi", default_from="0212345678", **(SECRETS["solapi"] | kw))
     return SolapiProvider("solapi", cfg, deps)
 
 
 def iwinv(deps: Deps, **kw: Any) -> IwinvProvider:
-    base = SECRETS["iwinv"] | {"sender_number": "0212345678", "sms_company_id": "org1"}
-    return IwinvProvider("iwinv", IwinvConfig(type="iwinv", **(base | kw)), deps)
+    base = SECRETS["iwinv"] | {"default_from": "0212345678", "sms_company_id": "org1"}
+    return IwinvProvider("iwinv", configured("iwinv", **(base | kw)), deps)
 
 
 def aligo(deps: Deps, **kw: Any) -> AligoProvider:
-    base = SECRETS["aligo"] | {"sender": "0212345678"}
-    return AligoProvider("aligo", AligoConfig(type="aligo", **(base | kw)), deps)
+    base = SECRETS["aligo"] | {"default_from": "0212345678"}
+    return AligoProvider("aligo", configured("aligo", **(base | kw)), deps)

@@ -1,14 +1,12 @@
-"""Every adapter builds through the registry and matches the Provider protocol exactly."""
+"""What the adapters say about messages they may have received (the contract of every provider
+is tests/providers/test_contract.py)."""
 
 from __future__ import annotations
-
-import inspect
 
 import pytest
 
 from kmsg_cli import config
 from kmsg_cli.core.models import Message, MessageType
-from kmsg_cli.core.ports import Provider
 from kmsg_cli.providers import registry
 
 CONFIGS = {
@@ -16,32 +14,6 @@ CONFIGS = {
     "iwinv": {"type": "iwinv", "api_key": "env:NOPE_C"},
     "aligo": {"type": "aligo", "api_key": "env:NOPE_D", "user_id": "env:NOPE_E"},
 }
-
-
-@pytest.mark.parametrize("kind", list(CONFIGS))
-def test_builds_without_resolving_secrets_and_matches_protocol(kind, deps) -> None:
-    settings = config.validate({"providers": {kind: CONFIGS[kind]}}, "test")
-    provider = registry.build(kind, settings.providers[kind], deps)
-    assert provider.kind == kind and provider.id == kind
-    assert MessageType.ALIMTALK in registry.capabilities(kind) == provider.types
-    assert provider.max_batch >= 1
-    assert provider.native_failover is True and provider.native_schedule is True
-    for name, member in inspect.getmembers(Provider, inspect.isfunction):
-        if not name.startswith("_"):
-            ours = getattr(provider, name)
-            assert (
-                list(inspect.signature(ours).parameters)
-                == list(inspect.signature(member).parameters)[1:]
-            )
-
-
-def test_max_batch_defaults_and_override(deps) -> None:
-    solapi = {"type": "solapi", "api_key": "k", "api_secret": "s"}
-    settings = config.validate(
-        {"providers": {"a": solapi, "b": solapi | {"max_batch": 50}}}, "test"
-    )
-    assert registry.build("a", settings.providers["a"], deps).max_batch == 10_000
-    assert registry.build("b", settings.providers["b"], deps).max_batch == 50
 
 
 @pytest.mark.parametrize("kind", ["mock", "iwinv", "aligo"])

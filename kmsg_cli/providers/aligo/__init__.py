@@ -1,7 +1,20 @@
-"""Aligo adapter: form-encoded SMS on apis.aligo.in, AlimTalk on kakaoapi.
+"""Aligo: form-encoded SMS on apis.aligo.in, AlimTalk on kakaoapi (docs/providers.md#aligo).
 
-Wire facts: docs/providers.md#aligo."""
+This module is the type's plugin only; the adapter (``provider``) is imported when an Aligo
+provider is built."""
 
-from kmsg_cli.providers.aligo.provider import AligoProvider
+from kmsg_cli.core.models import MessageType
+from kmsg_cli.providers.plugin import Capabilities, ProviderPlugin
 
-__all__ = ["AligoProvider"]
+PLUGIN = ProviderPlugin(
+    kind="aligo",
+    capabilities=Capabilities(
+        types=frozenset({MessageType.SMS, MessageType.LMS, MessageType.MMS, MessageType.ALIMTALK}),
+        max_batch=500,  # /send_mass/ and Kakao sends
+        schedule_window=(10 * 60 + 60, 180 * 86_400),  # docs/providers.md#scheduling-windows
+        native_failover=True,
+        templates=True,
+    ),
+    settings="kmsg_cli.providers.aligo.settings:AligoSettings",
+    adapter="kmsg_cli.providers.aligo.provider:AligoProvider",
+)

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from kmsg_cli.config import AligoConfig
+from kmsg_cli.config import ProviderConfig
 from kmsg_cli.core.models import (
     Balance,
     Message,
@@ -18,27 +18,20 @@ from kmsg_cli.core.models import (
 )
 from kmsg_cli.core.templates import Template
 from kmsg_cli.errors import ConfigError, InvalidRequest
-from kmsg_cli.providers.aligo import build
+from kmsg_cli.providers.aligo import PLUGIN, build
 from kmsg_cli.providers.aligo import templates as tpl
 from kmsg_cli.providers.base import Secrets, chunks, in_order, int_code, read_image, run_calls
 from kmsg_cli.providers.http import Req, Transport, join_url, json_body
-from kmsg_cli.providers.registry import Deps
+from kmsg_cli.providers.plugin import Adapter, Deps
 
 MASS_LIMIT = 500  # /send_mass/ and Kakao sends
 
 
-class AligoProvider:
-    TYPES = frozenset({MessageType.SMS, MessageType.LMS, MessageType.MMS, MessageType.ALIMTALK})
-    kind = "aligo"
-    native_failover = True
-    native_schedule = True
+class AligoProvider(Adapter):
+    plugin = PLUGIN
 
-    def __init__(self, provider_id: str, config: AligoConfig, deps: Deps) -> None:
-        self.id = provider_id
-        self.types = self.TYPES
-        self.config = config
-        self.clock = deps.clock
-        self.max_batch = config.max_batch or MASS_LIMIT
+    def __init__(self, provider_id: str, config: ProviderConfig, deps: Deps) -> None:
+        super().__init__(provider_id, config, deps)
         self.sms_url = config.base_url or build.SMS_URL
         self.kakao_url = config.kakao_base_url or config.base_url or build.KAKAO_URL
         self.transport = Transport(
@@ -95,7 +88,7 @@ class AligoProvider:
 
     def _request(self, group: Sequence[Message], masked: bool) -> Req:
         first = group[0]
-        sender = first.sender or self.config.sender
+        sender = first.sender or self.config.default_from
         if first.type is MessageType.ALIMTALK:
             if not first.template_id:
                 raise InvalidRequest(
@@ -118,7 +111,7 @@ class AligoProvider:
             )
         if not sender:
             raise ConfigError(
-                f"providers.{self.id}.sender is not set and the message has no sender"
+                f"providers.{self.id}.default_from is not set and the message has no sender"
             )
         image = read_image(first) if first.type is MessageType.MMS else None
         return build._build_sms_request(

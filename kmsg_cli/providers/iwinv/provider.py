@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from kmsg_cli.config import IwinvConfig
+from kmsg_cli.config import ProviderConfig
 from kmsg_cli.core.models import (
     Balance,
     Message,
@@ -20,29 +20,22 @@ from kmsg_cli.core.templates import Template
 from kmsg_cli.errors import ConfigError, InvalidRequest, TemplateNotFound
 from kmsg_cli.providers.base import Secrets, chunks, in_order, read_image, run_calls
 from kmsg_cli.providers.http import MASK, Req, Transport, join_url, json_body
-from kmsg_cli.providers.iwinv import build, codes
+from kmsg_cli.providers.iwinv import PLUGIN, build, codes
 from kmsg_cli.providers.iwinv import templates as tpl
-from kmsg_cli.providers.registry import Deps
+from kmsg_cli.providers.plugin import Adapter, Deps
 
 SMS_MAX_RECIPIENTS = 1000
 
 
-class IwinvProvider:
-    TYPES = frozenset({MessageType.SMS, MessageType.LMS, MessageType.MMS, MessageType.ALIMTALK})
-    kind = "iwinv"
-    native_failover = True
-    native_schedule = True
+class IwinvProvider(Adapter):
+    plugin = PLUGIN
     # codes that mean "still in progress"; extend after observing live answers
     # (docs/providers.md#iwinv-delivery-status)
     alimtalk_pending = codes.ALIMTALK_PENDING
     sms_pending = codes.SMS_PENDING
 
-    def __init__(self, provider_id: str, config: IwinvConfig, deps: Deps) -> None:
-        self.id = provider_id
-        self.types = self.TYPES
-        self.config = config
-        self.clock = deps.clock
-        self.max_batch = config.max_batch or SMS_MAX_RECIPIENTS
+    def __init__(self, provider_id: str, config: ProviderConfig, deps: Deps) -> None:
+        super().__init__(provider_id, config, deps)
         self.alimtalk_url = config.base_url or build.ALIMTALK_URL
         # one fake server can stand in for both hosts when only base_url is set (CFG-10)
         self.sms_url = config.sms_base_url or config.base_url or build.SMS_URL
@@ -158,15 +151,15 @@ class IwinvProvider:
             base_url=self.alimtalk_url,
             auth=self._auth(masked),
             params=params,
-            sender=m.sender or self.config.sender_number,
+            sender=m.sender or self.config.default_from,
         )
 
     def _sms_request(self, group: Sequence[Message], masked: bool) -> Req:
         image = read_image(group[0]) if group[0].type is MessageType.MMS else None
-        sender = group[0].sender or self.config.sender_number
+        sender = group[0].sender or self.config.default_from
         if not sender:
             raise ConfigError(
-                f"providers.{self.id}.sender_number is not set and the message has no sender"
+                f"providers.{self.id}.default_from is not set and the message has no sender"
             )
         return build._build_sms_request(
             group, base_url=self.sms_url, secret=self._secret(masked), sender=sender, image=image

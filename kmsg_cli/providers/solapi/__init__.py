@@ -1,24 +1,21 @@
-"""SOLAPI adapter: HMAC-SHA256 per attempt, send-many/detail, list, cancel
-(docs/providers.md#solapi)."""
+"""SOLAPI: HMAC-SHA256 per attempt, send-many/detail, list, cancel (docs/providers.md#solapi).
 
-from kmsg_cli.providers.solapi.build import (
-    SolapiAuth,
-    _build_send_request,
-    _parse_send_response,
-    _parse_status_response,
-    normalize_status,
-    row_error_class,
-    sign,
+This module is the type's plugin only; the adapter (``provider``) and its pure builders
+(``build``) are imported when a SOLAPI provider is built."""
+
+from kmsg_cli.core.models import MessageType
+from kmsg_cli.providers.plugin import Capabilities, ProviderPlugin
+
+PLUGIN = ProviderPlugin(
+    kind="solapi",
+    capabilities=Capabilities(
+        types=frozenset({MessageType.SMS, MessageType.LMS, MessageType.MMS, MessageType.ALIMTALK}),
+        max_batch=10_000,
+        schedule_window=(60, 180 * 86_400),  # docs/providers.md#scheduling-windows
+        native_failover=True,
+        templates=True,
+        senders=True,
+    ),
+    settings="kmsg_cli.providers.solapi.settings:SolapiSettings",
+    adapter="kmsg_cli.providers.solapi.provider:SolapiProvider",
 )
-from kmsg_cli.providers.solapi.provider import SolapiProvider
-
-__all__ = [
-    "SolapiAuth",
-    "SolapiProvider",
-    "_build_send_request",
-    "_parse_send_response",
-    "_parse_status_response",
-    "normalize_status",
-    "row_error_class",
-    "sign",
-]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kmsg_cli.config import SolapiConfig
+from kmsg_cli.config import ProviderConfig
 from kmsg_cli.core.models import (
     Balance,
     Message,
@@ -18,12 +18,12 @@ from kmsg_cli.core.templates import Sender, Template
 from kmsg_cli.errors import AuthError, Unavailable, UnknownOutcome
 from kmsg_cli.providers.base import Secrets, as_str, chunks, in_order, read_image, run_calls
 from kmsg_cli.providers.http import MASK, Req, Transport, join_url, json_body
-from kmsg_cli.providers.registry import Deps
+from kmsg_cli.providers.plugin import Adapter, Deps
+from kmsg_cli.providers.solapi import PLUGIN
 from kmsg_cli.providers.solapi import templates as tpl
 from kmsg_cli.providers.solapi.build import (
     BASE_URL,
     STATUS_CHUNK,
-    WIRE_TYPE,
     SolapiAuth,
     _build_received_request,
     _build_send_request,
@@ -37,18 +37,11 @@ from kmsg_cli.providers.solapi.build import (
 )
 
 
-class SolapiProvider:
-    TYPES = frozenset(WIRE_TYPE)
-    kind = "solapi"
-    native_failover = True
-    native_schedule = True
+class SolapiProvider(Adapter):
+    plugin = PLUGIN
 
-    def __init__(self, provider_id: str, config: SolapiConfig, deps: Deps) -> None:
-        self.id = provider_id
-        self.types = self.TYPES
-        self.config = config
-        self.clock = deps.clock
-        self.max_batch = config.max_batch or 10_000
+    def __init__(self, provider_id: str, config: ProviderConfig, deps: Deps) -> None:
+        super().__init__(provider_id, config, deps)
         self.base_url = config.base_url or BASE_URL
         self.transport = Transport(
             provider_id,

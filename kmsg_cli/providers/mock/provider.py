@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kmsg_cli.config import MockConfig
+from kmsg_cli.config import ProviderConfig
 from kmsg_cli.core.models import (
     Balance,
     Message,
@@ -31,26 +31,19 @@ from kmsg_cli.core.models import (
 )
 from kmsg_cli.core.templates import APPROVED, Template
 from kmsg_cli.errors import AuthError, ProviderError, RateLimited, Unavailable, UnknownOutcome
-from kmsg_cli.providers.registry import Deps
+from kmsg_cli.providers.mock import PLUGIN
+from kmsg_cli.providers.plugin import Adapter, Deps
 
 NOT_KAKAO_USER_CODE = "MOCK_3104"
 # the one registered template: an AlimTalk through the mock names it (docs/providers.md#the-mock-provider)
 SEED_TEMPLATE = Template("MOCK_TPL_SEED", "seed", APPROVED, "Hello #{name}", raw_status="APPROVED")
 
 
-class MockProvider:
-    TYPES = frozenset(MessageType)
-    kind = "mock"
-    native_failover = False
-    native_schedule = True
-    clock_offset_ms: int | None = None  # in process: no other clock
+class MockProvider(Adapter):
+    plugin = PLUGIN  # in process: no other clock, so no clock_offset_ms
 
-    def __init__(self, provider_id: str, config: MockConfig, deps: Deps) -> None:
-        self.id = provider_id
-        self.types = self.TYPES
-        self.config = config
-        self.clock = deps.clock
-        self.max_batch = config.max_batch or 1000
+    def __init__(self, provider_id: str, config: ProviderConfig, deps: Deps) -> None:
+        super().__init__(provider_id, config, deps)
         self.script: list[ProviderError] = []
         self.sent: list[Message] = []
         self.calls = 0
