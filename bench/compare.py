@@ -21,8 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, n
 from bench.run import KEY, ROOT, SECRET, TEXT, measure, start_fake, stats, write_csv  # noqa: E402
 
 
-def one_round(work: Path, rows: Path, n: int, env: dict[str, str]) -> dict[str, float]:
-    times: dict[str, float] = {}
+def one_round(
+    work: Path, rows: Path, n: int, env: dict[str, str]
+) -> dict[str, tuple[float, float]]:
+    """name -> (seconds, CPU seconds) of one run of each."""
+    times: dict[str, tuple[float, float]] = {}
     for name in ("kmsg", "sdk", "baseline"):
         home = Path(tempfile.mkdtemp(dir=work))
         run_env = {**env, "KMSG_HOME": str(home)}
@@ -42,14 +45,14 @@ def one_round(work: Path, rows: Path, n: int, env: dict[str, str]) -> dict[str, 
             else:
                 args = [sys.executable, str(ROOT / "bench" / "run.py"), "--baseline", str(rows)]
                 args.append(str(home / "base.db"))
-            seconds, _rss, code = measure(args, run_env)
+            seconds, _rss, code, cpu = measure(args, run_env)
             if code != 0:
                 raise SystemExit(f"{name} exited {code}")
             if name != "baseline":  # every row accepted once (the SDK sends no kmsg id to count)
                 got = stats(base_url)
                 assert got["messages"] == n, (name, got)
                 assert name == "sdk" or got["unique"] == n, (name, got)
-            times[name] = seconds
+            times[name] = (seconds, cpu)
         finally:
             server.terminate()
             server.wait()
@@ -65,17 +68,21 @@ def main() -> None:
     env |= {"BENCH_SOLAPI_KEY": KEY, "BENCH_SOLAPI_SECRET": SECRET}
     out = sys.stdout
     out.write(f"{'rows':>8}{'kmsg s':>9}{'SDK s':>9}{'baseline s':>12}{'kmsg/SDK':>10}")
-    out.write(f"{'kmsg µs/row':>13}\n")
+    out.write(f"{'kmsg CPU µs/row':>17}{'SDK CPU':>9}{'base CPU':>10}\n")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for n in args.rows:
             rows = write_csv(work / f"rows-{n}.csv", n)
             best: dict[str, float] = {}
+            cpu: dict[str, float] = {}
             for _ in range(args.repeat):
-                for name, seconds in one_round(work, rows, n, env).items():
+                for name, (seconds, used) in one_round(work, rows, n, env).items():
                     best[name] = min(best.get(name, seconds), seconds)
+                    cpu[name] = min(cpu.get(name, used), used)
             k, s, b = best["kmsg"], best["sdk"], best["baseline"]
-            out.write(f"{n:>8,}{k:>9.2f}{s:>9.2f}{b:>12.2f}{k / s:>10.2f}{k / n * 1e6:>13.0f}\n")
+            out.write(f"{n:>8,}{k:>9.2f}{s:>9.2f}{b:>12.2f}{k / s:>10.2f}")
+            per_row = [cpu[name] / n * 1e6 for name in ("kmsg", "sdk", "baseline")]
+            out.write(f"{per_row[0]:>17.0f}{per_row[1]:>9.0f}{per_row[2]:>10.0f}\n")
             out.flush()
 
 

@@ -227,7 +227,7 @@ class Run:
         summary = Summary()
         writer = DryRunWriter(self.out, self.job_id)
         try:
-            for row, to, plan in run.items(run.env, preview=True):
+            for row, to, plan in run.items(run.env, preview=True, keys=False):
                 summary.rows += 1
                 if isinstance(plan, KmsgError):
                     summary.invalid += 1

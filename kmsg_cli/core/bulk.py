@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from kmsg_cli.core import content
 from kmsg_cli.core.compose import Draft
-from kmsg_cli.core.models import Message
+from kmsg_cli.core.models import Message, MessageType
 from kmsg_cli.errors import ConfigError, InputError
 
 RECIPIENT_COLUMNS = (
@@ -164,18 +164,26 @@ def _flag(value: str) -> bool:
 
 
 def row_key(job_id: str, m: Message) -> str:
-    content = json.dumps(
-        [
-            m.to,
-            m.type.value,
-            m.sender,
-            m.text,
-            m.subject,
-            m.template_id,
-            sorted(m.variables.items()),
-        ],
-        ensure_ascii=False,
-    )
+    variables = sorted(m.variables.items())
+    return key_for(job_id, m.to, m.type, m.sender, m.text, m.subject, m.template_id, variables)
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), once
+
+
+def key_for(
+    job_id: str,
+    to: str,
+    kind: MessageType,
+    sender: str | None,
+    text: str,
+    subject: str | None,
+    template_id: str | None,
+    variables: list[tuple[str, str]],  # sorted by name
+) -> str:
+    """The row key from the message's parts (``row_key`` for a Message); never change what it
+    digests: a rerun finds the rows an earlier run sent by it."""
+    content = _JSON([to, kind.value, sender, text, subject, template_id, variables])
     return f"bulk:{job_id}:{hashlib.sha256(content.encode()).hexdigest()[:32]}"
 
 

@@ -91,18 +91,31 @@ def unencodable(text: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=256)  # a campaign renders one template for every row
+def compile_template(template: str) -> tuple[str, ...]:
+    """``template`` cut at its placeholders: literal, name, literal, ..., literal (names
+    stripped), so rendering is one join."""
+    pieces = _PLACEHOLDER.split(template)
+    pieces[1::2] = [name.strip() for name in pieces[1::2]]
+    return tuple(pieces)
+
+
 def placeholders(template: str) -> tuple[str, ...]:
-    return tuple(name.strip() for name in _PLACEHOLDER.findall(template))
+    return compile_template(template)[1::2]
 
 
 def render(template: str, variables: Mapping[str, str], *, what: str = "text") -> str:
     """Replace ``#{name}`` (spaces inside the braces ignored). A missing variable is an InputError."""
+    pieces = compile_template(template)
+    if len(pieces) == 1:
+        return template
     values = {key.strip(): value for key, value in variables.items()}
-    missing = [name for name in placeholders(template) if name not in values]
+    missing = [name for name in pieces[1::2] if name not in values]
     if missing:
         names = ", ".join(dict.fromkeys(missing))
         raise InputError(
             f"{what} uses #{{{missing[0]}}} but no value was given for: {names}",
             hint="pass --var NAME=VALUE",
         )
-    return _PLACEHOLDER.sub(lambda m: values[m.group(1).strip()], template)
+    parts = list(pieces)
+    parts[1::2] = [values[name] for name in pieces[1::2]]
+    return "".join(parts)
