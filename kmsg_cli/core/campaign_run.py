@@ -44,12 +44,23 @@ class CampaignRun:
         """A bad header or --text is one error (65) before the campaign is taken."""
         bulk.columns(header, self.spec)
 
-    def items(self, env: Env, *, preview: bool, keys: bool = True) -> Iterator[Item]:
+    def items(
+        self, env: Env, *, preview: bool, keys: bool = True, count_only: bool = False
+    ) -> Iterator[Item]:
         """(row, recipient as written, plan or the reason it is invalid), one row at a time.
-        ``keys`` False: a count that never asks the ledger may leave the common rows unkeyed."""
+        ``keys`` False: a count that never asks the ledger may leave the common rows unkeyed;
+        ``count_only`` too: their plans then carry only what Summary.add reads (type, ad,
+        route, bytes), not the message itself."""
         header, rows = self.rows()
         plan = RowPlanner(
-            header, self.spec, env, self.campaign_id, self.run_id, preview=preview, keys=keys
+            header,
+            self.spec,
+            env,
+            self.campaign_id,
+            self.run_id,
+            preview=preview,
+            keys=keys,
+            count_only=count_only,
         )
         for number, values in rows:
             yield plan(number, values)
@@ -76,7 +87,9 @@ class CampaignRun:
         an earlier run of this campaign wrote any row."""
         summary, batch = Summary(), []
         earlier = bool(self.store.list_records(job=self.campaign_id, limit=1))
-        for _row, _to, plan in self.items(self.env, preview=True, keys=earlier):
+        for _row, _to, plan in self.items(
+            self.env, preview=True, keys=earlier, count_only=not earlier
+        ):
             summary.rows += 1
             if isinstance(plan, KmsgError):
                 summary.invalid += 1
@@ -190,9 +203,11 @@ class RowPlanner:
         *,
         preview: bool,
         keys: bool = True,
+        count_only: bool = False,
     ) -> None:
         self.cols = cols = bulk.columns(header, spec)
         self.spec, self.env, self.preview, self.keys = spec, env, preview, keys
+        self.count_only = count_only and not keys
         self.campaign_id, self.run_id = campaign_id, run_id
         self.width = len(cols.header)
         self.to_at = cols.header.index(cols.to)
@@ -326,6 +341,8 @@ class RowPlanner:
                 korea.check_ad_text(text)
             except KmsgError:
                 return None
+        if self.count_only:  # the type, route, size and ad flag are all a count needs
+            return evolve(planned, bytes=size)
         key = None
         if self.keys:
             ordered = [(name, values[i]) for name, i in self.key_order]  # as row_key sorts them

@@ -392,7 +392,10 @@ def _metadata(m: Message) -> str | None:
             "text": m.failover.text,
             "subject": m.failover.subject,
         }
-    return json.dumps(metadata, ensure_ascii=False) if metadata else None
+    return _JSON(metadata) if metadata else None
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), once
 
 
 def _attempt_row(
