@@ -54,8 +54,13 @@ def _undecoded(char: str) -> str:
 def byte_length(text: str) -> int:
     """CP949 bytes (Hangul 2, ASCII 1). A character CP949 cannot encode (emoji) counts 2 bytes:
     providers either reject it or substitute, and we never want to underestimate an SMS."""
+    text = normalize_text(text)
+    try:
+        return len(text.encode("cp949"))  # the common case, in one call
+    except UnicodeEncodeError:
+        pass
     total = 0
-    for chunk in _split_encodable(normalize_text(text)):
+    for chunk in _split_encodable(text):
         try:
             total += len(chunk.encode("cp949"))
         except UnicodeEncodeError:
