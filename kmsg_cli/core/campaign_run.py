@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from kmsg_cli.core import bulk, campaign, content, korea, ledger, phone, routing, service
@@ -241,6 +241,11 @@ class RowPlanner:
 
     def _fast_path(self, spec: Spec, env: Env, own: set[str]) -> _Fast | None:
         cols = self.cols
+        if any(
+            f.name not in _SHORT_WAY_KNOWS and getattr(spec, f.name) != f.default
+            for f in fields(spec)
+        ):  # an option the short way does not know about: the long way applies it
+            return None
         if (
             cols.text is None
             or spec.template_id is not None
@@ -371,4 +376,9 @@ class _Fast:
     protos: dict[MessageType, tuple[Planned, Message] | None]
 
 
+# the Spec fields the short way applies; a campaign that sets any other takes the long way
+_SHORT_WAY_KNOWS = frozenset(
+    {"text", "type", "subject", "template_id", "sender", "provider_id", "to_column", "encoding"}
+    | {"strict", "ad"}
+)
 _MOBILE = re.compile(r"(?:010\d{8}|01[16789]\d{7,8})\Z", re.ASCII).match  # as phone.recipient

@@ -4,7 +4,7 @@ finds the rows the other sent; rows it cannot take go the long way with the same
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -68,3 +68,17 @@ def test_campaigns_the_short_way_does_not_cover_go_the_long_way(tmp_path: Path) 
         (["phone", "name"], Spec(template_id="T1")),
     ]:
         assert RowPlanner(header, spec, env, "j", "r", preview=False).fast is None
+
+
+def test_an_option_the_short_way_does_not_know_sends_the_campaign_the_long_way(
+    tmp_path: Path,
+) -> None:
+    @dataclass(frozen=True)
+    class Later(Spec):  # a Spec field added later (say, a send time) that the short way ignores
+        at: str | None = None
+
+    clock = FakeClock()
+    env = make_env(clock, open_db(tmp_path / "k.db", clock), FakeProvider("p1"))
+    text = "{name}님 {order}"
+    assert RowPlanner(HEADER, Later(text=text), env, "j", "r", preview=False).fast is not None
+    assert RowPlanner(HEADER, Later(text=text, at="x"), env, "j", "r", preview=False).fast is None
