@@ -82,6 +82,8 @@ def test_a_mock_send_loads_its_command_and_the_mock_alone(kmsg_home: Path) -> No
     assert "kmsg_cli.config_schema" not in modules
     # plain option values are taken as they are: typer builds no pydantic adapter for them
     assert not tops(modules) & {"pydantic", "pydantic_core"}
+    # piped, the result is tab-separated rows: no rich
+    assert "rich" not in tops(modules)
 
 
 def test_status_loads_no_provider_and_no_http(kmsg_home: Path) -> None:
@@ -102,8 +104,9 @@ def test_option_values_that_need_converting_are_still_converted_and_checked(
     kmsg_home: Path,
 ) -> None:
     run(kmsg_home, "send", "--to", "01012345678,01012345679", "--text", "hi")
-    code, out, _ = run(kmsg_home, "status", "--limit", "1", "--format", "tsv")
+    code, out, modules = run(kmsg_home, "status", "--limit", "1", "--format", "tsv")
     assert code == 0 and len(out.strip().splitlines()) == 1
+    assert not tops(modules) & {"rich", "pydantic"}  # plain rows; a number in plain digits
     for bad in (["--limit", "0"], ["--limit", "x"], ["--format", "TSV"]):
         code, _, _ = run(kmsg_home, "status", *bad)
         assert code == 2, bad

@@ -1,8 +1,8 @@
 """Start-up: typer converts every option value through a pydantic TypeAdapter it builds on first
 use, which imports pydantic and costs about 50 ms before a command does anything. The values kmsg's
-options mostly take (a string, an in-range int, a flag, a list of strings, a choice, nothing) need no
-conversion: ``light`` answers those exactly as typer's adapter would and hands anything else
-(an int written out, a choice in other letters, a bad value and its error message) to typer's own conversion.
+options mostly take (a string, an in-range int in plain digits, a flag, a list of strings, a
+choice's exact value, nothing) need no such machinery: ``light`` answers those exactly as typer's
+adapter would and hands anything else (a bad value and its error message included) to typer.
 """
 
 from __future__ import annotations
@@ -33,8 +33,11 @@ class _Light:
             return value
         if annotation is bool and kind is bool:
             return value
-        if annotation is int and kind is int and not many and _within(value, param):
-            return value
+        if annotation is int and not many:
+            if kind is str and value.isascii() and value.isdigit():  # "20": plain digits only
+                value, kind = int(value), int
+            if kind is int and _within(value, param):
+                return value
         if annotation == list[str] and many and all(type(v) is str for v in value):
             return list(value)
         if isinstance(annotation, EnumMeta) and kind is str and not many:
