@@ -219,13 +219,14 @@ class Summary:
         return self.valid - self.sent_before - self.unsettled
 
     def add(self, m: Message, provider_id: str, size: int, prices: Mapping[str, float]) -> None:
-        self.types[m.type.value] += 1
+        kind = m.type.value
+        self.types[kind] += 1
         self.ads += m.ad
         self.providers[provider_id] += 1
         self.bytes += size
-        price = prices.get(m.type.value)
+        price = prices.get(kind)
         if price is None:
-            self.unpriced.add(m.type.value)
+            self.unpriced.add(kind)
         else:
             self.cost += price
 
