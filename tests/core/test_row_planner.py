@@ -4,6 +4,8 @@ finds the rows the other sent; rows it cannot take go the long way with the same
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -82,3 +84,23 @@ def test_an_option_the_short_way_does_not_know_sends_the_campaign_the_long_way(
     text = "{name}님 {order}"
     assert RowPlanner(HEADER, Later(text=text), env, "j", "r", preview=False).fast is not None
     assert RowPlanner(HEADER, Later(text=text, at="x"), env, "j", "r", preview=False).fast is None
+
+
+def test_row_keys_are_those_earlier_versions_wrote(tmp_path: Path) -> None:
+    """A campaign started by an earlier kmsg and rerun by this one finds the rows it sent."""
+    clock = FakeClock()
+    env = make_env(clock, open_db(tmp_path / "k.db", clock), FakeProvider("p1"))
+    spec = Spec(text="{name}님, 주문 {order}")
+    _, _, plan = RowPlanner(HEADER, spec, env, "job-1", "run-1", preview=False)(1, ROWS[0])
+    m = plan.message
+    content = [
+        m.to,
+        m.type.value,
+        m.sender,
+        m.text,
+        m.subject,
+        m.template_id,
+        sorted(m.variables.items()),
+    ]
+    digest = hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
+    assert m.idempotency_key == f"bulk:job-1:{digest[:32]}"
