@@ -386,14 +386,14 @@ def _filters(
 
 
 def _metadata(m: Message) -> str | None:
-    metadata = dict(m.metadata)
-    if m.failover is not None:
-        metadata["failover"] = {
-            "channel": m.failover.channel,
-            "text": m.failover.text,
-            "subject": m.failover.subject,
-        }
-    return _JSON(metadata) if metadata else None
+    if m.failover is None:
+        return _JSON(m.metadata) if m.metadata else None
+    failover = {
+        "channel": m.failover.channel,
+        "text": m.failover.text,
+        "subject": m.failover.subject,
+    }
+    return _JSON({**m.metadata, "failover": failover})
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), once
