@@ -1,17 +1,20 @@
 """kmsg beside the official SOLAPI SDK and kmsg's own no-HTTP baseline, on the same fake server.
 
-    python bench/compare.py [--rows 20000 100000] [--repeat 3]
+    python bench/compare.py [--rows 20000 100000] [--repeat 3] [--startup 10]
 
 For each size: alternating runs of `kmsg send-bulk` (every row journaled before it is sent and
-recorded after), the SDK (bench/sdk_reference.py, journals nothing) and the baseline (parse,
-render, journal; no HTTP), each a child process against a fresh fake SOLAPI; the best of
-``--repeat`` runs is shown, with kmsg's ratio to the SDK. Needs the ``bench`` extra for the SDK.
+recorded after) followed by `kmsg track --once --now` over what it sent, the SDK
+(bench/sdk_reference.py, journals nothing) and the baseline (parse, plan, journal; no HTTP), each
+a child process against a fresh fake SOLAPI; the best of ``--repeat`` runs is shown, with kmsg's
+ratio to the SDK and the CPU time (user + system) per row, which is steadier than wall time on a
+busy machine. Then the start-up table of bench/startup.py. Needs the ``bench`` extra for the SDK.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -21,8 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, n
 from bench.run import KEY, ROOT, SECRET, TEXT, measure, start_fake, stats, write_csv  # noqa: E402
 
 
-def one_round(work: Path, rows: Path, n: int, env: dict[str, str]) -> dict[str, float]:
-    times: dict[str, float] = {}
+def one_round(
+    work: Path, rows: Path, n: int, env: dict[str, str]
+) -> dict[str, tuple[float, float]]:
+    """name -> (seconds, CPU seconds) of one run of each."""
+    times: dict[str, tuple[float, float]] = {}
     for name in ("kmsg", "sdk", "baseline"):
         home = Path(tempfile.mkdtemp(dir=work))
         run_env = {**env, "KMSG_HOME": str(home)}
@@ -42,14 +48,20 @@ def one_round(work: Path, rows: Path, n: int, env: dict[str, str]) -> dict[str, 
             else:
                 args = [sys.executable, str(ROOT / "bench" / "run.py"), "--baseline", str(rows)]
                 args.append(str(home / "base.db"))
-            seconds, _rss, code = measure(args, run_env)
+            seconds, _rss, code, cpu = measure(args, run_env)
             if code != 0:
                 raise SystemExit(f"{name} exited {code}")
             if name != "baseline":  # every row accepted once (the SDK sends no kmsg id to count)
                 got = stats(base_url)
                 assert got["messages"] == n, (name, got)
                 assert name == "sdk" or got["unique"] == n, (name, got)
-            times[name] = seconds
+            times[name] = (seconds, cpu)
+            if name == "kmsg":  # then one tracking pass over every row it sent
+                track = [sys.executable, "-m", "kmsg_cli", "track", "--once", "--now", "-q"]
+                seconds, _rss, code, cpu = measure([*track, "--limit", str(n)], run_env)
+                if code != 0:
+                    raise SystemExit(f"track exited {code}")
+                times["track"] = (seconds, cpu)
         finally:
             server.terminate()
             server.wait()
@@ -60,23 +72,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[20_000, 100_000])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--startup", type=int, default=10, metavar="N", help="start-up runs after (0: none)"
+    )
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env |= {"BENCH_SOLAPI_KEY": KEY, "BENCH_SOLAPI_SECRET": SECRET}
     out = sys.stdout
     out.write(f"{'rows':>8}{'kmsg s':>9}{'SDK s':>9}{'baseline s':>12}{'kmsg/SDK':>10}")
-    out.write(f"{'kmsg µs/row':>13}\n")
+    out.write(f"{'kmsg CPU µs/row':>17}{'SDK CPU':>9}{'base CPU':>10}{'track rec/s':>13}\n")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for n in args.rows:
             rows = write_csv(work / f"rows-{n}.csv", n)
             best: dict[str, float] = {}
+            cpu: dict[str, float] = {}
             for _ in range(args.repeat):
-                for name, seconds in one_round(work, rows, n, env).items():
+                for name, (seconds, used) in one_round(work, rows, n, env).items():
                     best[name] = min(best.get(name, seconds), seconds)
+                    cpu[name] = min(cpu.get(name, used), used)
             k, s, b = best["kmsg"], best["sdk"], best["baseline"]
-            out.write(f"{n:>8,}{k:>9.2f}{s:>9.2f}{b:>12.2f}{k / s:>10.2f}{k / n * 1e6:>13.0f}\n")
+            out.write(f"{n:>8,}{k:>9.2f}{s:>9.2f}{b:>12.2f}{k / s:>10.2f}")
+            per_row = [cpu[name] / n * 1e6 for name in ("kmsg", "sdk", "baseline")]
+            out.write(f"{per_row[0]:>17.0f}{per_row[1]:>9.0f}{per_row[2]:>10.0f}")
+            out.write(f"{n / best['track']:>13,.0f}\n")
             out.flush()
+    if args.startup:
+        out.write("\n")
+        out.flush()
+        startup = [sys.executable, str(ROOT / "bench" / "startup.py"), "-n", str(args.startup)]
+        subprocess.run(startup, check=True)
 
 
 if __name__ == "__main__":

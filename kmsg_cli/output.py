@@ -337,7 +337,7 @@ class Output:
             if ids:
                 self.write("".join(f"{i}\n" for i in ids))
         elif human is not None:
-            human(self.console())
+            human(cast("Console", _OnUse(self.console)))  # piped tsv never needs rich
 
     def fail(
         self, error: KmsgError, doc: dict[str, Any] | None = None, *, exit_code: int | None = None
@@ -532,3 +532,16 @@ def _log_handler(out: Output, logging: Any) -> Any:
                 self.handleError(record)
 
     return Handler()
+
+
+class _OnUse:
+    """A console made on first use: a rendering that only writes plain rows never imports rich."""
+
+    def __init__(self, make: Callable[[], Console]) -> None:
+        self._make = make
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            self._console = self._make()
+        return getattr(self._console, name)

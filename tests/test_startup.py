@@ -69,6 +69,7 @@ def test_a_mock_send_loads_its_command_and_the_mock_alone(kmsg_home: Path) -> No
     code, out, modules = run(kmsg_home, "send", "--to", "01012345678", "--text", "hi")
     assert code == 0 and "SENT" in out
     assert kmsg_modules(modules, "kmsg_cli.commands.") == {
+        "kmsg_cli.commands._coerce",
         "kmsg_cli.commands._common",
         "kmsg_cli.commands._complete",  # small: the option values Tab completes
         "kmsg_cli.commands.send",
@@ -82,6 +83,10 @@ def test_a_mock_send_loads_its_command_and_the_mock_alone(kmsg_home: Path) -> No
     assert not tops(modules) & {"httpx", "httpcore", "certifi"}
     # no config file: the built-in default, without building the pydantic config models
     assert "kmsg_cli.config_schema" not in modules
+    # plain option values are taken as they are: typer builds no pydantic adapter for them
+    assert not tops(modules) & {"pydantic", "pydantic_core"}
+    # piped, the result is tab-separated rows: no rich
+    assert "rich" not in tops(modules)
 
 
 def test_status_loads_no_provider_and_no_http(kmsg_home: Path) -> None:
@@ -89,13 +94,26 @@ def test_status_loads_no_provider_and_no_http(kmsg_home: Path) -> None:
     code, out, modules = run(kmsg_home, "status", "--format", "table")
     assert code == 0 and "1 message(s)" in out
     assert kmsg_modules(modules, "kmsg_cli.commands.") == {
+        "kmsg_cli.commands._coerce",
         "kmsg_cli.commands._common",
         "kmsg_cli.commands._complete",
         "kmsg_cli.commands.status",
     }
     assert not kmsg_modules(modules, "kmsg_cli.providers")
-    assert not tops(modules) & {"httpx", "httpcore", "certifi"}
+    assert not tops(modules) & {"httpx", "httpcore", "certifi", "pydantic", "pydantic_core"}
     assert "kmsg_cli.config_schema" not in modules
+
+
+def test_option_values_that_need_converting_are_still_converted_and_checked(
+    kmsg_home: Path,
+) -> None:
+    run(kmsg_home, "send", "--to", "01012345678,01012345679", "--text", "hi")
+    code, out, modules = run(kmsg_home, "status", "--limit", "1", "--format", "tsv")
+    assert code == 0 and len(out.strip().splitlines()) == 1
+    assert not tops(modules) & {"rich", "pydantic"}  # plain rows; a number in plain digits
+    for bad in (["--limit", "0"], ["--limit", "x"], ["--format", "TSV"]):
+        code, _, _ = run(kmsg_home, "status", *bad)
+        assert code == 2, bad
 
 
 def test_a_config_file_is_still_validated(kmsg_home: Path) -> None:

@@ -20,6 +20,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from kmsg_cli.commands._coerce import light
 from kmsg_cli.context import AppContext
 from kmsg_cli.errors import InternalError, Interrupted, KmsgError
 
@@ -151,6 +152,10 @@ class HelpCommand(TyperCommand):
     def format_options(self, ctx: Context, formatter: HelpFormatter) -> None:
         _format_panels(self, ctx, formatter)
 
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        light(self, ctx)  # no pydantic for plain option values (start-up)
+        return super().parse_args(ctx, args)
+
 
 class HelpGroup(TyperGroup):
     """A group whose help groups its options in panels, and that alone prints its help on stdout
@@ -164,6 +169,7 @@ class HelpGroup(TyperGroup):
         if not args and self.no_args_is_help and not ctx.resilient_parsing:
             typer.echo(ctx.get_help())
             ctx.exit(0)
+        light(self, ctx)
         return super().parse_args(ctx, args)
 
 

@@ -411,7 +411,7 @@ class Run:
         summary = Summary()
         writer = DryRunWriter(self.out, self.job_id)
         try:
-            for row, to, plan in run.items(run.env, preview=True):
+            for row, to, plan in run.items(run.env, preview=True, keys=False):
                 summary.rows += 1
                 if isinstance(plan, KmsgError):
                     summary.invalid += 1
@@ -577,6 +577,13 @@ class Run:
             return code
         done = "sent or queued" if summary.queued_before else "sent"
         message = f"nothing to send: every valid row of job {self.job_id} was {done} before"
+        if not summary.valid:
+            message = (
+                f"nothing to send: all {summary.invalid:,} rows of job {self.job_id} are invalid"
+            )
+        if not self.out.json_mode:
+            for row, to, why in summary.problems:
+                self.out.error(f"row {row} ({self.out.phone(to)}): invalid: {why}")
         if summary.invalid and self.out.json_mode:
             error = Failed(
                 f"{message}; {summary.invalid:,} rows are invalid",

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 from kmsg_cli.core import content
 from kmsg_cli.core.compose import Draft
-from kmsg_cli.core.models import Failover, Message
+from kmsg_cli.core.models import Failover, Message, MessageType
 from kmsg_cli.errors import ConfigError, InputError
 
 RECIPIENT_COLUMNS = (
@@ -211,18 +211,26 @@ def _flag(value: str) -> bool:
 
 
 def row_key(job_id: str, m: Message) -> str:
-    content = json.dumps(
-        [
-            m.to,
-            m.type.value,
-            m.sender,
-            m.text,
-            m.subject,
-            m.template_id,
-            sorted(m.variables.items()),
-        ],
-        ensure_ascii=False,
-    )
+    variables = sorted(m.variables.items())
+    return key_for(job_id, m.to, m.type, m.sender, m.text, m.subject, m.template_id, variables)
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), once
+
+
+def key_for(
+    job_id: str,
+    to: str,
+    kind: MessageType,
+    sender: str | None,
+    text: str,
+    subject: str | None,
+    template_id: str | None,
+    variables: list[tuple[str, str]],  # sorted by name
+) -> str:
+    """The row key from the message's parts (``row_key`` for a Message); never change what it
+    digests: a rerun finds the rows an earlier run sent by it."""
+    content = _JSON([to, kind.value, sender, text, subject, template_id, variables])
     return f"bulk:{job_id}:{hashlib.sha256(content.encode()).hexdigest()[:32]}"
 
 
@@ -258,19 +266,22 @@ class Summary:
     bytes: int = 0
     cost: float = 0.0
     unpriced: set[str] = field(default_factory=set)
+    # the first invalid rows (row, recipient as written, why), shown when nothing is left to send
+    problems: list[tuple[int, str, str]] = field(default_factory=list)
 
     @property
     def to_send(self) -> int:
         return self.valid - self.sent_before - self.unsettled - self.queued_before
 
     def add(self, m: Message, provider_id: str, size: int, prices: Mapping[str, float]) -> None:
-        self.types[m.type.value] += 1
+        kind = m.type.value
+        self.types[kind] += 1
         self.ads += m.ad
         self.providers[provider_id] += 1
         self.bytes += size
-        price = prices.get(m.type.value)
+        price = prices.get(kind)
         if price is None:
-            self.unpriced.add(m.type.value)
+            self.unpriced.add(kind)
         else:
             self.cost += price
 

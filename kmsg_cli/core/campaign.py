@@ -146,6 +146,7 @@ def _chunks(
     """Group valid rows by route into chunks; report invalid rows, and a row identical to one
     already in its chunk, as they pass (an identical row in another chunk meets the ledger)."""
     buffers: dict[tuple[str, ...], dict[str | None, tuple[int, Planned]]] = {}
+    sizes: dict[tuple[str, ...], int] = {}  # per route, worked out once
     for row, to, plan in items:
         if isinstance(plan, KmsgError):
             emit([RowResult(row, to, RowState.INVALID, error=plan.message)])
@@ -158,7 +159,8 @@ def _chunks(
             emit([RowResult(row, m.to, RowState.DUPLICATE, plan.route[0], m.message_id, note)])
             continue
         buffer[plan.message.idempotency_key] = (row, plan)
-        if len(buffer) >= _size(plan.route, env, rate):
+        size = sizes.get(plan.route) or sizes.setdefault(plan.route, _size(plan.route, env, rate))
+        if len(buffer) >= size:
             yield list(buffers.pop(plan.route).values())
     for buffer in buffers.values():
         yield list(buffer.values())

@@ -59,8 +59,13 @@ def _undecoded(char: str) -> str:
 def byte_length(text: str) -> int:
     """CP949 bytes (Hangul 2, ASCII 1). A character CP949 cannot encode (emoji) counts 2 bytes:
     providers either reject it or substitute, and we never want to underestimate an SMS."""
+    text = normalize_text(text)
+    try:
+        return len(text.encode("cp949"))  # the common case, in one call
+    except UnicodeEncodeError:
+        pass
     total = 0
-    for chunk in _split_encodable(normalize_text(text)):
+    for chunk in _split_encodable(text):
         try:
             total += len(chunk.encode("cp949"))
         except UnicodeEncodeError:
@@ -96,14 +101,20 @@ def unencodable(text: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=256)  # a campaign renders one template for every row
+def compile_template(template: str) -> tuple[str, ...]:
+    """``template`` cut at its placeholders: literal, name, literal, ..., literal (names
+    stripped), so rendering is one join."""
+    split = _PLACEHOLDER.split(template)  # literal, #{name}, {name}, literal, ...
+    pieces = [split[0]]
+    for i in range(1, len(split), 3):
+        hashed, bare = split[i], split[i + 1]
+        pieces += [(hashed if hashed is not None else bare).strip(), split[i + 2]]
+    return tuple(pieces)
+
+
 def placeholders(template: str) -> tuple[str, ...]:
     """The names of the placeholders in ``template``, in order (both forms)."""
-    return tuple((hashed or bare).strip() for hashed, bare in _PLACEHOLDER.findall(template))
-
-
-def _name(match: re.Match[str]) -> str:
-    hashed = match.group(1)
-    return (hashed if hashed is not None else match.group(2)).strip()
+    return compile_template(template)[1::2]
 
 
 def unused(given: Iterable[str], *templates: str | None) -> list[str]:
@@ -138,12 +149,17 @@ def check_unused(given: Iterable[str], *templates: str | None) -> None:
 def render(template: str, variables: Mapping[str, str], *, what: str = "text") -> str:
     """Replace ``#{name}`` and ``{name}`` (spaces inside the braces ignored). A missing variable
     is an InputError naming it: a placeholder is never sent as it was typed."""
+    pieces = compile_template(template)
+    if len(pieces) == 1:
+        return template
     values = {key.strip(): value for key, value in variables.items()}
-    missing = [name for name in placeholders(template) if name not in values]
+    missing = [name for name in pieces[1::2] if name not in values]
     if missing:
         names = ", ".join(dict.fromkeys(missing))
         raise InputError(
             f"{what} uses {{{missing[0]}}} but no value was given for: {names}",
             hint="pass --var NAME=VALUE",
         )
-    return _PLACEHOLDER.sub(lambda m: values[_name(m)], template)
+    parts = list(pieces)
+    parts[1::2] = [values[name] for name in pieces[1::2]]
+    return "".join(parts)

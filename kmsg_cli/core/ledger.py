@@ -56,11 +56,14 @@ class Decision:
     latest: Record | None = None
 
 
+_FIRST = Decision(Verdict.SEND, 1)  # the common answer, made once (a Decision never changes)
+
+
 def decide(message: Message, latest: Record | None) -> Decision:
     """What may happen to ``message`` given the latest attempt under its key. Content conflicts
     are checked before this (``check_same``), for the whole command at once."""
     if latest is None:
-        return Decision(Verdict.SEND, 1)
+        return _FIRST
     if latest.send_state is SendState.PLANNED:
         if latest.message_id == message.message_id:  # the queue job holding it: its turn now
             return Decision(Verdict.SEND, latest.attempt, latest)

@@ -279,7 +279,8 @@ def _record_results(
 ) -> list[Outcome]:
     now = env.clock.now_ms()
     by_id = {r.message_id: r for r in results}
-    checks = {m.message_id: env.schedule.first_check(now, m.scheduled_at) for m in messages}
+    first = {at: env.schedule.first_check(now, at) for at in {m.scheduled_at for m in messages}}
+    checks = {m.message_id: first[m.scheduled_at] for m in messages}
     outcomes = []
     for m in messages:
         r = by_id.get(m.message_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -91,35 +91,78 @@ class PassSummary:
 
 
 def track_pass(env: Env, store: TrackStore, opts: TrackOptions) -> PassSummary:
-    """One pass. Provider errors are per provider (TRK-1, TRK-10, TRK-11), never the pass's."""
+    """One pass. Provider errors are per provider (TRK-1, TRK-10, TRK-11), never the pass's.
+
+    Records are claimed a batch at a time, so memory stays flat in --limit, and the next batch is
+    claimed and its status calls started while this one's answers are written: the provider and
+    the database work at the same time. An error stops the pass after the batch in hand (the
+    records it left due would only be claimed again)."""
     summary = PassSummary()
     _failovers(env, store, opts, summary)  # what a crashed pass left, first (FO-1)
-    after, errors = "", len(summary.errors)
-    while summary.claimed < opts.limit and len(summary.errors) == errors:
-        # claimed a batch at a time, so memory stays flat in --limit; an error stops the pass (the
-        # records it left due would only be claimed again)
-        now = env.clock.now_ms()
-        records = store.claim_due(
+    errors = len(summary.errors)
+    with ThreadPoolExecutor(max_workers=max(1, opts.concurrency)) as pool:
+        queries = _Queries(pool, opts.concurrency)
+        claim = _Claim(env, store, opts, summary)
+        current = claim.next(queries)
+        while current is not None:
+            records, started = current
+            upcoming, ok = None, False
+            try:
+                upcoming = claim.next(queries)
+                checks = finish_checks(started, env, opts, summary)
+                summary.count(store.apply_checks(opts.owner, checks, env.clock.now_ms()))
+                ok = True
+            finally:
+                # records not checked (auth/config errors, a crash) go back still due
+                store.release(opts.owner, [r.message_id for r in records])
+                if upcoming is not None and (not ok or len(summary.errors) != errors):
+                    claim.drop(upcoming, queries)  # stopping: as if it had never been claimed
+                    upcoming = None
+            current = upcoming
+    _failovers(env, store, opts, summary)
+    return summary
+
+
+class _Claim:
+    """The pass's claims, a batch at a time, each with its status calls started."""
+
+    def __init__(self, env: Env, store: TrackStore, opts: TrackOptions, summary: PassSummary):
+        self.env, self.store, self.opts, self.summary = env, store, opts, summary
+        self.after = ""
+
+    def next(self, queries: _Queries) -> tuple[list[Record], _Started] | None:
+        opts, summary = self.opts, self.summary
+        if summary.claimed >= opts.limit:
+            return None
+        now = self.env.clock.now_ms()
+        records = self.store.claim_due(
             opts.owner,
             now,
             now + opts.lease_s * 1000,
             min(CLAIM_BATCH, opts.limit - summary.claimed),
             provider=opts.provider,
             everything=opts.everything,
-            after=after,
+            after=self.after,
         )
         if not records:
-            break
-        after = max(r.message_id for r in records)
+            return None
+        self.after = max(r.message_id for r in records)
         summary.claimed += len(records)
         try:
-            checks = check_records(records, env, opts, summary)
-            summary.count(store.apply_checks(opts.owner, checks, env.clock.now_ms()))
-        finally:
-            # records not checked (auth/config errors, a crash) go back still due
-            store.release(opts.owner, [r.message_id for r in records])
-    _failovers(env, store, opts, summary)
-    return summary
+            return records, start_checks(records, self.env, opts, queries)
+        except BaseException:
+            self.store.release(opts.owner, [r.message_id for r in records])
+            raise
+
+    def drop(self, claimed: tuple[list[Record], _Started], queries: _Queries) -> None:
+        """Give back a batch claimed ahead when the pass stops: its calls not yet made are not
+        made, the answers of those made are not written, and its records stay due."""
+        records, started = claimed
+        queries.stop_all()
+        for future in started.done:
+            future.exception()  # wait for it, whatever it did
+        self.summary.claimed -= len(records)
+        self.store.release(self.opts.owner, [r.message_id for r in records])
 
 
 def _failovers(env: Env, store: TrackStore, opts: TrackOptions, summary: PassSummary) -> None:
@@ -137,13 +180,22 @@ class _Batch:
     error: BaseException | None = None
 
 
-def check_records(
-    records: Sequence[Record], env: Env, opts: TrackOptions, summary: PassSummary
-) -> list[Check]:
-    """Query every claimed record's provider (bounded thread pool) and turn answers into Checks."""
+@dataclass
+class _Started:
+    checks: list[Check]  # records not due yet at their provider: checked without asking
+    batches: list[_Batch]
+    done: list[Future[None]]
+    errors: list[PassError]  # providers that could not be built: the summary's once finished
+
+
+def start_checks(
+    records: Sequence[Record], env: Env, opts: TrackOptions, queries: _Queries
+) -> _Started:
+    """Group the records by provider and start their status calls on ``queries``."""
     now = env.clock.now_ms()
     checks: list[Check] = []
     batches: list[_Batch] = []
+    errors: list[PassError] = []
     by_provider: dict[str, list[Record]] = {}
     for r in records:
         early = track_rules.not_yet_due(r, now, env.schedule)
@@ -155,15 +207,23 @@ def check_records(
         try:
             provider = env.provider(pid)  # built here, in one thread, so secrets fail here
         except KeyError:
-            summary.errors.append(PassError(pid, _not_configured(pid), len(recs)))
+            errors.append(PassError(pid, _not_configured(pid), len(recs)))
             continue
         except KmsgError as exc:
-            summary.errors.append(PassError(pid, exc, len(recs)))
+            errors.append(PassError(pid, exc, len(recs)))
             continue
         batches.extend(_Batch(pid, provider, chunk) for chunk in _chunks(provider, recs, opts))
-    _query_all(batches, opts.concurrency)
-    checks.extend(_to_checks(batches, env, opts, summary))
-    return checks
+    return _Started(checks, batches, queries.start(batches), errors)
+
+
+def finish_checks(
+    started: _Started, env: Env, opts: TrackOptions, summary: PassSummary
+) -> list[Check]:
+    """Wait for the started calls and turn their answers into Checks."""
+    for future in started.done:
+        future.result()
+    summary.errors.extend(started.errors)
+    return started.checks + _to_checks(started.batches, env, opts, summary)
 
 
 def _not_configured(pid: str) -> ConfigError:
@@ -180,32 +240,43 @@ def _chunks(provider: Provider, recs: list[Record], opts: TrackOptions) -> list[
     return [recs[i : i + size] for i in range(0, len(recs), size)]
 
 
-def _query_all(batches: list[_Batch], concurrency: int) -> None:
-    """Run status calls on at most ``concurrency`` threads. After an auth/config error or a rate
-    limit, that provider's remaining batches are not sent (TRK-10, TRK-11)."""
-    stopped: dict[str, BaseException] = {}
-    lock = threading.Lock()
+class _Queries:
+    """Status calls on at most ``concurrency`` threads of ``pool``, for a whole pass. After an
+    auth/config error or a rate limit, that provider's calls not yet made are not made (TRK-10,
+    TRK-11)."""
 
-    def run(batch: _Batch) -> None:
-        with lock:
-            if batch.provider_id in stopped:
-                batch.error = stopped[batch.provider_id]
+    def __init__(self, pool: ThreadPoolExecutor, concurrency: int) -> None:
+        self.pool, self.inline = pool, concurrency <= 1
+        self.stopped: dict[str, BaseException] = {}
+        self.lock = threading.Lock()
+        self.halt: BaseException | None = None
+
+    def start(self, batches: list[_Batch]) -> list[Future[None]]:
+        if len(batches) <= 1 or self.inline:
+            for b in batches:
+                self.run(b)
+            return []
+        return [self.pool.submit(self.run, b) for b in batches]
+
+    def stop_all(self) -> None:
+        """The pass is stopping: calls not yet made are not made."""
+        with self.lock:
+            self.halt = self.halt or ConfigError("the tracking pass stopped before this call")
+
+    def run(self, batch: _Batch) -> None:
+        with self.lock:
+            stopped = self.stopped.get(batch.provider_id) or self.halt
+            if stopped is not None:
+                batch.error = stopped
                 return
         try:
             batch.reports = batch.provider.status([_query(r) for r in batch.records])
         except (AuthError, ConfigError, RateLimited) as exc:
-            with lock:
-                stopped.setdefault(batch.provider_id, exc)
+            with self.lock:
+                self.stopped.setdefault(batch.provider_id, exc)
             batch.error = exc
         except Exception as exc:  # one provider's failure is its records' problem only (TRK-1)
             batch.error = exc
-
-    if len(batches) <= 1 or concurrency <= 1:
-        for b in batches:
-            run(b)
-        return
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(batches))) as pool:
-        list(pool.map(run, batches))
 
 
 def _query(r: Record) -> StatusQuery:

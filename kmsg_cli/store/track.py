@@ -75,9 +75,16 @@ class TrackQueries:
         ``everything`` walks the rows in id order from ``after`` (a pass takes them in batches,
         and a checked row is due again at once in that mode); otherwise the most overdue first."""
 
+        # Each batch must cost its own size, not the backlog's: the rows are walked in the order
+        # they are taken (the pollable index by next_check_at; the primary key from ``after``)
+        # and the walk stops at the limit. Left to itself SQLite picks the (status, next_check_at)
+        # index and sorts every due row for each batch.
         due = '"next_check_at" <= :now'
+        table = '"kmsg_delivery_tracking" INDEXED BY "idx_kmsg_delivery_pollable"'
+        status = '"status"'
         if everything:
             due = f"({due} OR \"send_state\" <> 'in_flight')"
+            table, status = '"kmsg_delivery_tracking"', '+"status"'  # + : no index on status
         only = 'AND "provider_id" = :provider' if provider else ""
         order = 'ORDER BY "next_check_at"'
         if everything:
@@ -85,8 +92,8 @@ class TrackQueries:
             order = 'ORDER BY "message_id"'
         sql = (
             'UPDATE "kmsg_delivery_tracking" SET "claimed_by" = :owner, "lease_until" = :lease '
-            'WHERE "message_id" IN (SELECT "message_id" FROM "kmsg_delivery_tracking" '
-            f'WHERE "status" IN {POLLABLE_SQL} AND {due} AND "send_state" <> \'planned\' '
+            f'WHERE "message_id" IN (SELECT "message_id" FROM {table} '
+            f"WHERE {status} IN {POLLABLE_SQL} AND {due} AND \"send_state\" <> 'planned' "
             f'AND ("lease_until" IS NULL OR "lease_until" < :now) {only} '
             f"{order} LIMIT :limit) "
             f"RETURNING {RECORD_COLUMNS}"
@@ -159,8 +166,10 @@ class TrackQueries:
             held.update(
                 row[0]
                 for row in conn.execute(
+                    # looked up by id (+: not through the status index, which would walk every
+                    # pollable row for each chunk)
                     'SELECT "message_id" FROM "kmsg_delivery_tracking" WHERE "claimed_by" = ? '
-                    f'AND "status" IN {POLLABLE_SQL} '
+                    f'AND +"status" IN {POLLABLE_SQL} '
                     f'AND "message_id" IN ({",".join("?" * len(chunk))})',
                     (owner, *chunk),
                 )

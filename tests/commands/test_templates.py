@@ -372,6 +372,12 @@ def test_from_and_the_default_sender_are_checked_against_the_synced_list(
     refused = kmsg("send", "--to", TO, "--text", "hi")
     assert refused.exit_code == 65 and f"sender {OWN} is not registered" in refused.stderr
     assert journaled(kmsg_home) == 1
+    # a campaign checks its sender the same way, every row, before anything is journaled
+    rows = kmsg_home / "rows.csv"
+    rows.write_text(f"phone,name\n{TO},김\n", encoding="utf-8")
+    bulk = kmsg("send-bulk", str(rows), "--text", "{name}님", "--yes")
+    assert bulk.exit_code == 1 and f"sender {OWN} is not registered" in bulk.stderr, bulk.output
+    assert journaled(kmsg_home) == 1
 
 
 def test_doctor_warns_about_an_unregistered_sender_and_unapproved_templates(

@@ -433,3 +433,30 @@ def test_a_pass_claims_in_batches_and_checks_each_record_once(clock: FakeClock, 
         track.CLAIM_BATCH = batch
     assert summary.claimed == 5 and summary.checked == 5  # three batches, none checked twice
     assert len(provider.queries) == 5
+
+
+def test_an_error_stops_the_pass_and_gives_back_the_batch_claimed_ahead(
+    clock: FakeClock, db: Store
+) -> None:
+    from kmsg_cli.core import track
+
+    provider = FakeProvider()
+    env = make_env(clock, db, provider)
+    for i in range(5):
+        db.begin_attempts([(message(clock, i), "mock")], clock.now_ms())
+    db.conn.execute(
+        "UPDATE kmsg_delivery_tracking SET send_state = 'accepted', provider_message_id = 'p'"
+    )
+    clock.advance(10 * 60 + 1)
+    provider.status_error = AuthError("bad key", provider_id="mock")
+    batch, track.CLAIM_BATCH = track.CLAIM_BATCH, 2
+    try:
+        summary = run(env, db, everything=True)
+    finally:
+        track.CLAIM_BATCH = batch
+    assert summary.claimed == 2 and summary.checked == 0  # stopped after the first batch
+    assert [e.provider_id for e in summary.errors] == ["mock"]  # reported once
+    assert count(db, "SELECT COUNT(*) FROM kmsg_delivery_tracking WHERE claimed_by IS NULL") == 5
+    assert count(db, "SELECT COUNT(*) FROM kmsg_delivery_tracking WHERE attempt_count = 0") == 5
+    provider.status_error = None
+    assert run(env, db, everything=True).checked == 5  # all still due, none lost
