@@ -271,3 +271,23 @@ TestLedger.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+
+def test_a_queued_send_whose_provider_was_unreachable_at_settlement_goes_out_once_it_is_back() -> (
+    None
+):
+    """Found by the model: a queue run killed before its call left an attempt in flight; the next
+    run could not reach the provider to settle it and completed the job as unknown, so the send
+    was never made. A settlement that could not ask is retried like any unknown outcome."""
+    machine = Ledger()
+    try:
+        machine.skew(0)
+        machine.send_later(kill=None, number=NUMBERS[1])
+        machine.time_passes(153)
+        machine.queue_run(kill="before")
+        machine.connections(refuse=True)
+        machine.time_passes(399)
+        code, doc = machine.kmsg("queue", "run", "--once")
+        assert code == 75 and doc["unknown"] == 1, doc  # not settled: the truth, and kept
+    finally:
+        machine.teardown()  # heals and checks: sent exactly once

@@ -219,12 +219,13 @@ def _attempt_and_send(
 
 
 def _settle_ready(records: list[Record], env: Env, abandoned: bool) -> set[str]:
-    """Settle the attempts old enough to ask about; returns their message ids."""
+    """Settle the attempts old enough to ask about; returns the message ids their provider
+    answered for (or never can): one it could not reach now is asked again later."""
     now = env.clock.now_ms()
     due = [r for r in records if ready(r, now, env, owner_gone=abandoned)]
-    if due:
-        settle(due, env)
-    return {r.message_id for r in due}
+    if not due:
+        return set()
+    return {r.message_id for r in due} - settle(due, env).unreachable
 
 
 def _not_sent(m: Message, decision: ledger.Decision, asked: set[str]) -> Outcome | None:

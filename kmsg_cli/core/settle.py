@@ -14,7 +14,7 @@ host clock does not matter here); the provider's own search window covers any sk
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kmsg_cli.core.models import Message, Record, SendState
@@ -27,6 +27,8 @@ class Settled:
     found: int = 0  # the provider has them: accepted (or rejected at registration)
     lost: int = 0  # the provider never got them: a new attempt may go out
     unknown: int = 0  # the provider cannot tell, or is not asked yet: never resent
+    # of those, the ones whose provider could not be reached now: asking again later may settle
+    unreachable: set[str] = field(default_factory=set)
 
 
 def ready(record: Record, now: int, env: Env, *, owner_gone: bool = False) -> bool:
@@ -54,6 +56,7 @@ def settle(records: Sequence[Record], env: Env) -> Settled:
             have = env.provider(provider_id).received(messages, since)
         except ProviderError as exc:
             env.warn(f"{provider_id}: cannot check {len(group)} unanswered messages: {exc.message}")
+            totals.unreachable.update(r.message_id for r in group)
             have = None
         except KeyError:  # the provider is no longer configured: nobody can tell
             have = None
