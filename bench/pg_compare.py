@@ -7,8 +7,9 @@ own process) on 127.0.0.1:
 
 1. ``kmsg send-bulk`` of ROWS rows, end to end (the fake server must receive each row once);
 2. ``kmsg track --once --now`` over the ROWS records step 1 journaled, all due, one pass;
-3. PostgreSQL only: ``kmsg db copy --to`` of the SQLite database of steps 1-2 into an empty
-   PostgreSQL database, then ``kmsg status`` on both must show the same counts.
+3. PostgreSQL only: ``kmsg db copy --to`` of the SQLite database of steps 1-2 (plus 1,000
+   opt-outs and 20 queued sends) into an empty PostgreSQL database; ``kmsg status``,
+   ``queue list`` and ``suppress list`` must then show the same counts on both.
 
 PostgreSQL is the server ``--pg`` names (the bench creates and drops its own databases there, so
 the URL's user needs CREATEDB), else a throwaway cluster started with initdb/pg_ctl
@@ -29,7 +30,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: import this checkout, not an install
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -40,6 +43,7 @@ from bench.run import KEY, SECRET, TEXT, start_fake, stats, write_csv  # noqa: E
 ROOT = Path(__file__).resolve().parents[1]
 KMSG = [sys.executable, "-m", "kmsg_cli"]
 DATABASES = ("kmsg_bench_run", "kmsg_bench_copy")  # created and dropped on the --pg server
+OPTOUTS, JOBS = 1_000, 20  # added to the SQLite database before it is copied
 
 
 @dataclass
@@ -114,23 +118,44 @@ def measure(name: str, db: str, work: Path, rows: Path, n: int, concurrency: int
     return column
 
 
-def status_counts(env: dict[str, str]) -> dict[str, object]:
-    step, out = run([*KMSG, "status", "--json", "--since", "30d"], env)
+def document(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    step, out = run([*KMSG, *args, "--json"], env)
     if step.code != 0:
-        return {"error": step.note}
-    counts: dict[str, object] = json.loads(out)["counts"]
-    return counts
+        return {"error": f"kmsg {' '.join(args)}: exit {step.code}: {step.note}"}
+    doc: dict[str, Any] = json.loads(out)
+    return doc
 
 
-def copy_into(column: Column, sqlite_db: str, pg_url: str, work: Path, n: int) -> None:
-    """``kmsg db copy`` of the SQLite database into an empty PostgreSQL one; the same counts?"""
-    home = work / "home-copy"
-    home.mkdir()
-    source = kmsg_env(home, sqlite_db)
-    step, _ = run([*KMSG, "db", "copy", "--to", pg_url, "-q"], source)
+def contents(env: dict[str, str]) -> dict[str, Any]:
+    """What a user sees of a database: message counts, queue counts, the opt-out list's size."""
+    status = document(["status", "--since", "30d"], env)
+    queue = document(["queue", "list"], env)
+    optouts = document(["suppress", "list", "--limit", "1000000"], env)
+    return {
+        "messages": status.get("counts", status),
+        "jobs": queue.get("counts", queue),
+        "opt-outs": len(optouts["numbers"]) if "numbers" in optouts else optouts,
+    }
+
+
+def add_jobs_and_optouts(env: dict[str, str], work: Path) -> None:
+    """Besides the campaign's messages and history: queued sends and opt-outs for the copy."""
+    optouts = work / "optouts.csv"
+    optouts.write_text("phone\n" + "".join(f"0109{i:07d}\n" for i in range(OPTOUTS)))
+    run([*KMSG, "suppress", "import", str(optouts), "-q"], env)
+    at = datetime.fromtimestamp(time.time() + 30, UTC).isoformat()  # the local queue holds it
+    to = ",".join(f"0108{i:07d}" for i in range(JOBS))
+    run([*KMSG, "send", "--to", to, "--text", "later", "--at", at, "-q"], env)
+
+
+def copy_into(column: Column, sqlite_env: dict[str, str], pg_url: str, work: Path) -> None:
+    """``kmsg db copy`` of the SQLite database into an empty PostgreSQL one: the same contents?"""
+    add_jobs_and_optouts(sqlite_env, work)
+    step, _ = run([*KMSG, "db", "copy", "--to", pg_url, "-q"], sqlite_env)
     if step.code == 0:
-        before, after = status_counts(source), status_counts(kmsg_env(home, pg_url))
-        step.note = "status counts equal" if before == after else f"{before} != {after}"
+        before = contents(sqlite_env)
+        after = contents({**sqlite_env, "KMSG_DB": pg_url})
+        step.note = f"the same contents: {before}" if before == after else f"{before} != {after}"
     column.steps["db copy SQLite -> PostgreSQL"] = step
 
 
@@ -206,7 +231,7 @@ def main() -> None:
                 run_url, copy_url = pg
                 column = measure("PostgreSQL", run_url, work, rows, args.rows, args.concurrency)
                 if not column.unavailable:
-                    copy_into(column, sqlite_db, copy_url, work, args.rows)
+                    copy_into(column, kmsg_env(work / "home-SQLite", sqlite_db), copy_url, work)
                 columns.append(column)
     sys.stdout.write(table(args.rows, columns))
 
