@@ -29,15 +29,19 @@ NOT_KAKAO_CODE, NOT_KAKAO_TEXT = "3104", "카카오톡 미사용자"
 
 
 class ShiftedClock:
-    """The wall clock moved ``offset_ms`` forward: "a minute later" without waiting a minute."""
+    """The wall clock moved ``offset_ms`` forward: "a minute later" without waiting a minute.
+    The first ``sleep`` creates ``slept``: a loop (``queue work``) is running, its SIGTERM
+    handler installed, so the test may stop it."""
 
-    def __init__(self, offset_ms: int) -> None:
+    def __init__(self, offset_ms: int, slept: Path) -> None:
         self.offset_ms = offset_ms
+        self.slept = slept
 
     def now_ms(self) -> int:
         return time.time_ns() // 1_000_000 + self.offset_ms
 
     def sleep(self, seconds: float) -> None:
+        self.slept.touch()
         time.sleep(seconds)  # queue work's wait between passes, a fraction of a second here
 
 
@@ -48,7 +52,7 @@ def run(script_path: Path, results_path: Path) -> None:
     from kmsg_cli.context import AppContext
 
     script = json.loads(script_path.read_text(encoding="utf-8"))
-    clock = ShiftedClock(int(script["offset_ms"]))
+    clock = ShiftedClock(int(script["offset_ms"]), results_path.with_suffix(".slept"))
     with results_path.open("a", encoding="utf-8") as out:
         for i, argv in enumerate(script["commands"]):
             ctx = AppContext(clock=clock)

@@ -179,6 +179,7 @@ def test_three_hosts_one_database_every_message_once(
         fake.release()
     assert [finish(p) for h, p in procs.items() if h != dying] == [0]
     wait_for(lambda: set(QUEUED) <= set(fake.recipients()), "the queue to be drained")
+    wait_for(hosts["a"].results.with_suffix(".slept").exists, "queue work to be looping")
     a.send_signal(signal.SIGTERM)  # queue work stops after the job in hand
     assert finish(a) == 0
     first = [r for h in ("a", "b", "c") for r in hosts[h].read()]
