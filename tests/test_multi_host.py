@@ -123,19 +123,19 @@ def keyed_sends() -> list[list[str]]:
 
 
 def check_truth(results: list[dict[str, Any]], fake: NotKakaoSolapi) -> None:
-    """Exit 0 only when every message of the command is accepted, once; anything else is 75
-    (a message another host still has in flight: not settled yet, never resent blind)."""
+    """Exit 0 only when every message of the command is accepted, once. A send may also exit 75
+    when another host still has its key in flight (not settled yet, never resent blind), and then
+    it does not claim the message; queue and track passes exit 0."""
     received = fake.received_ids()
     for r in results:
         argv, code, doc = r["argv"], r["code"], r["doc"]
-        assert code in (0, 75), r
-        if argv[0] != "send" or code != 0:
-            continue
-        for m in doc["messages"]:
-            if m["state"] == "queued":
-                continue
-            assert m["state"] in ("accepted", "duplicate"), r
-            assert received[m["message_id"]] == 1, r
+        assert code in ((0, 75) if argv[0] == "send" else (0,)), r
+        for m in doc["messages"] if argv[0] == "send" else []:
+            if code != 0:
+                assert m["state"] == "unknown", r
+            elif m["state"] != "queued":
+                assert m["state"] in ("accepted", "duplicate"), r
+                assert received[m["message_id"]] == 1, r
 
 
 @pytest.mark.parametrize("victim", ["sender", "tracker"])
