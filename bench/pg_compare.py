@@ -155,7 +155,14 @@ def copy_into(column: Column, sqlite_env: dict[str, str], pg_url: str, work: Pat
     if step.code == 0:
         before = contents(sqlite_env)
         after = contents({**sqlite_env, "KMSG_DB": pg_url})
-        step.note = f"the same contents: {before}" if before == after else f"{before} != {after}"
+        if before == after:
+            messages = sum(before["messages"]["type"].values())
+            step.note = (
+                f"status, queue list and suppress list agree: {messages:,} messages, "
+                f"{sum(before['jobs'].values())} jobs, {before['opt-outs']:,} opt-outs"
+            )
+        else:
+            step.note = f"NOT the same: {before} != {after}"
     column.steps["db copy SQLite -> PostgreSQL"] = step
 
 
