@@ -162,16 +162,22 @@ def work(
 
     app_ctx = app_context(ctx)
     codes: list[int] = []
+    # --json: one document for the whole run (the passes added up), printed when it stops
+    total = queue.QueueSummary()
 
     def run_pass() -> None:
         summary = queue.run_once(app_ctx.env(), app_ctx.store(existing=True), owner(), limit=limit)
-        if summary.claimed or summary.config_error:
+        if app_ctx.output.json_mode:
+            _add(total, summary)
+        elif summary.claimed or summary.config_error:
             codes.append(_report(app_ctx, summary))
         if summary.config_error:
             stop.requested = True  # a person has to fix the config first
 
     with stop_on_signals() as stop:
         run_every(run_pass, app_ctx.clock.sleep, interval, stop)
+    if app_ctx.output.json_mode:
+        codes.append(_report(app_ctx, total, interrupted=stop.interrupted))
     if codes and codes[-1] == 78:
         return 78
     if stop.interrupted:
@@ -179,7 +185,14 @@ def work(
     return 0
 
 
-def _report(app_ctx: AppContext, summary: queue.QueueSummary) -> int:
+def _add(total: queue.QueueSummary, summary: queue.QueueSummary) -> None:
+    for name in ("claimed", "sent", "retried", "dead", "deferred", "unknown"):
+        setattr(total, name, getattr(total, name) + getattr(summary, name))
+    total.errors += summary.errors
+    total.config_error = summary.config_error or total.config_error
+
+
+def _report(app_ctx: AppContext, summary: queue.QueueSummary, *, interrupted: bool = False) -> int:
     out = app_ctx.output
     doc: dict[str, Any] = {
         k: getattr(summary, k)
@@ -191,6 +204,9 @@ def _report(app_ctx: AppContext, summary: queue.QueueSummary) -> int:
     if summary.config_error:
         out.fail(summary.config_error, doc)
         return summary.config_error.exit_code
+    if interrupted:
+        out.fail(Interrupted("stopped; jobs not started are left pending"), doc)
+        return ExitCode.INTERRUPTED
     line = ", ".join(f"{v} {k}" for k, v in doc.items() if k != "errors")
     out.emit(doc, lambda c: c.print(f"queue: {line}"))
     if summary.dead:

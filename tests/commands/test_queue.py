@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
@@ -258,3 +259,21 @@ def test_work_loop_runs_due_jobs_and_stops_on_signals(
     assert len(provider.sent) == 1 and "1 sent" in result.stdout
     interrupted = run(SignallingClock(clock.now, signal.SIGINT), None, "queue", "work")
     assert interrupted.exit_code == 130
+
+
+def test_work_loop_with_json_prints_one_document_for_the_whole_run(
+    clock: FakeClock, kmsg: Kmsg
+) -> None:
+    import signal
+
+    queue_job(clock, kmsg)
+    term = SignallingClock(clock.now, signal.SIGTERM)
+    provider = CountingMock(term)
+    result = run(term, provider, "queue", "work", "--json")
+    docs = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert result.exit_code == 0 and len(docs) == 1, result.stdout
+    assert docs[0]["ok"] and docs[0]["sent"] == 1
+    stopped = run(SignallingClock(clock.now, signal.SIGINT), None, "queue", "work", "--json")
+    docs = [json.loads(line) for line in stopped.stdout.splitlines() if line.strip()]
+    assert stopped.exit_code == 130 and len(docs) == 1, stopped.stdout
+    assert docs[0]["error"]["code"] == "interrupted" and docs[0]["claimed"] == 0
