@@ -1,7 +1,7 @@
 """SQLite store: WAL, busy timeout, short BEGIN IMMEDIATE write transactions, file mode 0600.
 
-Everything outside this package sees domain objects (core.models), never rows or SQL, so a
-PostgreSQL store can stand beside this one.
+Everything outside this package sees domain objects (core.models), never rows or SQL; the same
+Store runs on PostgreSQL (store/postgres.py) through a connection adapter.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from kmsg_cli.errors import InputFileError, StorageError
 from kmsg_cli.store.campaigns import CampaignQueries
@@ -73,8 +74,15 @@ def connect(path: Path) -> FaultConnection:
 
 
 class Store(RecordQueries, ListQueries, JobQueries, TrackQueries, CampaignQueries):
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    """The store on either backend: ``conn`` is a SQLite connection or store.postgres's adapter,
+    which speaks the same subset of sqlite3's interface."""
+
+    def __init__(self, conn: Any) -> None:
         self.conn = conn
+
+    @property
+    def backend(self) -> str:
+        return str(getattr(self.conn, "dialect", "sqlite"))
 
     def close(self) -> None:
         self.conn.close()

@@ -17,17 +17,26 @@ from dataclasses import dataclass
 
 from kmsg_cli.core.models import Record
 from kmsg_cli.core.track_rules import FAILED, PENDING, SENDING, SENT, SKIPPED, Check, fallback_id
+from kmsg_cli.store.dialect import for_update, is_postgres, skip_locked
 from kmsg_cli.store.records import RECORD_COLUMNS, TERMINAL_SQL, record_from_row
 
 POLLABLE_SQL = "('PENDING','SENT')"
 _INTENT_COLUMNS = '"original_id","fallback_id","state","attempts","created_at","updated_at","error"'
 # the fallback text is needed only until the intent is finished (PII-5)
-_CLEAR_FAILOVER_TEXT = (
-    'UPDATE "kmsg_delivery_tracking" SET "metadata" = '
+_CLEAR_FAILOVER_TEXT = {
+    "sqlite": 'UPDATE "kmsg_delivery_tracking" SET "metadata" = '
     "json_remove(\"metadata\", '$.failover.text', '$.failover.subject') "
     'WHERE "message_id" = ? AND json_valid("metadata") AND '
-    "json_extract(\"metadata\", '$.failover') IS NOT NULL"
-)
+    "json_extract(\"metadata\", '$.failover') IS NOT NULL",
+    # metadata is jsonb there
+    "postgres": 'UPDATE "kmsg_delivery_tracking" SET "metadata" = '
+    "\"metadata\" #- '{failover,text}' #- '{failover,subject}' "
+    'WHERE "message_id" = ? AND "metadata" -> \'failover\' IS NOT NULL',
+}
+
+
+def _clear_failover_text(conn: sqlite3.Connection) -> str:
+    return _CLEAR_FAILOVER_TEXT["postgres" if is_postgres(conn) else "sqlite"]
 
 
 @dataclass(frozen=True)
@@ -88,7 +97,7 @@ class TrackQueries:
             'WHERE "message_id" IN (SELECT "message_id" FROM "kmsg_delivery_tracking" '
             f'WHERE "status" IN {POLLABLE_SQL} AND {due} AND "send_state" <> \'planned\' '
             f'AND ("lease_until" IS NULL OR "lease_until" < :now) {only} '
-            f"{order} LIMIT :limit) "
+            f"{order} LIMIT :limit{skip_locked(self.conn)}) "
             f"RETURNING {RECORD_COLUMNS}"
         )
         args = {"owner": owner, "lease": lease_until, "now": now, "limit": limit}
@@ -135,8 +144,8 @@ class TrackQueries:
                 ],
             )
             conn.executemany(
-                'INSERT OR IGNORE INTO "kmsg_failover_intents" ("original_id","fallback_id",'
-                '"state","created_at","updated_at") VALUES (?,?,?,?,?)',
+                'INSERT INTO "kmsg_failover_intents" ("original_id","fallback_id",'
+                '"state","created_at","updated_at") VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING',
                 [
                     (c.message_id, fallback_id(c.message_id), PENDING, now, now)
                     for c in applied
@@ -144,7 +153,7 @@ class TrackQueries:
                 ],
             )
             conn.executemany(
-                _CLEAR_FAILOVER_TEXT,
+                _clear_failover_text(conn),
                 [(c.message_id,) for c in applied if c.finished and not c.failover],
             )
         return applied
@@ -161,7 +170,7 @@ class TrackQueries:
                 for row in conn.execute(
                     'SELECT "message_id" FROM "kmsg_delivery_tracking" WHERE "claimed_by" = ? '
                     f'AND "status" IN {POLLABLE_SQL} '
-                    f'AND "message_id" IN ({",".join("?" * len(chunk))})',
+                    f'AND "message_id" IN ({",".join("?" * len(chunk))}){for_update(conn)}',
                     (owner, *chunk),
                 )
             )
@@ -177,7 +186,7 @@ class TrackQueries:
                 '"attempts"="attempts"+1, "updated_at"=? WHERE "original_id" IN ('
                 'SELECT "original_id" FROM "kmsg_failover_intents" WHERE "state" = ? '
                 'OR ("state" = ? AND ("lease_until" IS NULL OR "lease_until" < ?)) '
-                f'ORDER BY "created_at" LIMIT ?) RETURNING {_INTENT_COLUMNS}',
+                f'ORDER BY "created_at" LIMIT ?{skip_locked(conn)}) RETURNING {_INTENT_COLUMNS}',
                 (SENDING, owner, lease_until, now, PENDING, SENDING, now, limit),
             ).fetchall()
         return sorted((Intent(*r) for r in rows), key=lambda i: (i.created_at, i.original_id))
@@ -213,7 +222,7 @@ class TrackQueries:
                 'WHERE "message_id" = ?)',
                 (intent.fallback_id, intent.original_id, intent.fallback_id),
             )
-            conn.execute(_CLEAR_FAILOVER_TEXT, (intent.original_id,))
+            conn.execute(_clear_failover_text(conn), (intent.original_id,))
         return True
 
     def intent(self, original_id: str) -> Intent | None:
@@ -274,7 +283,7 @@ _UPDATE_CHECKED = (
     '"last_checked_at" = COALESCE(?, "last_checked_at"), "next_check_at"=?, '
     '"last_error"=?, "claimed_by"=NULL, "lease_until"=NULL, '
     # an in-flight row is only claimed after the in-flight grace: its sender is gone
-    '"send_state" = CASE WHEN "send_state" = \'in_flight\' AND ? IS NOT NULL '
+    '"send_state" = CASE WHEN "send_state" = \'in_flight\' AND CAST(? AS BIGINT) IS NOT NULL '
     "THEN 'unknown' ELSE \"send_state\" END "
     f'WHERE "message_id"=? AND "claimed_by"=? AND "status" IN {POLLABLE_SQL}'
 )
