@@ -59,6 +59,7 @@ COMMANDS = {
     "config": "config_cmd",
     "queue": "queue_cmd",
     "suppress": "suppress",
+    "db": "db_cmd",
 }
 
 # the settings a command inherits from the root app when typer builds it

@@ -25,9 +25,9 @@ def open_store(
     if postgres.is_url(location):
         conn = postgres.connect(str(location), password)
         try:
-            migrate(conn, now_ms)
+            ran = migrate(conn, now_ms)
         except BaseException:
             conn.close()
             raise
-        return Store(conn)
+        return Store(conn, ran)
     return sqlite.open_store(Path(location), now_ms, must_exist=must_exist, make_folder=make_folder)

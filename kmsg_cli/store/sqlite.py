@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kmsg_cli.errors import InputFileError, StorageError
+from kmsg_cli.store.admin import AdminQueries
 from kmsg_cli.store.campaigns import CampaignQueries
 from kmsg_cli.store.faults import FaultConnection, storage_fault
 from kmsg_cli.store.jobs import JobQueries
@@ -48,11 +49,11 @@ def open_store(
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("PRAGMA synchronous=NORMAL")
-        migrate(conn, now_ms)
+        ran = migrate(conn, now_ms)
     except BaseException:
         conn.close()
         raise
-    return Store(conn)
+    return Store(conn, ran)
 
 
 def connect(path: Path) -> FaultConnection:
@@ -73,12 +74,13 @@ def connect(path: Path) -> FaultConnection:
     return conn
 
 
-class Store(RecordQueries, ListQueries, JobQueries, TrackQueries, CampaignQueries):
+class Store(RecordQueries, ListQueries, JobQueries, TrackQueries, CampaignQueries, AdminQueries):
     """The store on either backend: ``conn`` is a SQLite connection or store.postgres's adapter,
     which speaks the same subset of sqlite3's interface."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, migrated: list[str] | None = None) -> None:
         self.conn = conn
+        self.migrated = migrated or []  # what opening it applied
 
     @property
     def backend(self) -> str:
