@@ -337,10 +337,15 @@ def _build_received_request(
 
 
 def _received_result(message_id: str, row: dict[str, Any]) -> SendResult:
-    """A stored row as the send result it stands for: FAILED with its class when rejected, else
-    accepted (SENT once handed to the carrier, PENDING otherwise, as ``_parse_send_response``)."""
+    """A stored row as the send result it stands for: FAILED with its class when rejected at
+    registration (1xxx), else accepted (SENT once handed to the carrier, PENDING otherwise, as
+    ``_parse_send_response``). A 2xxx/3xxx failure came after SOLAPI accepted the message (an
+    AlimTalk to a non-KakaoTalk user: 3104): it is accepted, never sent again, and tracking
+    records how it ended (and fails it over)."""
     code = as_str(row.get("statusCode"))
     status = normalize_status(code)
+    if status is Status.FAILED and not code.startswith("1"):
+        status = Status.SENT
     failed = status is Status.FAILED
     error = scrub(row.get("statusMessage") or row.get("reason") or "") if failed else ""
     return SendResult(
