@@ -98,7 +98,10 @@ def translate(sql: str, named: bool) -> str:
         elif ch == "?" and not named:
             out.append("%s")
         elif (
-            ch == ":" and named and i + 1 < len(sql) and (sql[i + 1].isalpha() or sql[i + 1] == "_")
+            ch == ":"
+            and named
+            and (sql[i + 1 : i + 2].isalpha() or sql[i + 1 : i + 2] == "_")
+            and sql[i - 1 : i] != ":"  # the second colon of a ::cast
         ):
             j = i + 1
             while j < len(sql) and (sql[j].isalnum() or sql[j] == "_"):

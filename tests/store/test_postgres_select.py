@@ -76,3 +76,15 @@ def test_a_config_naming_both_a_file_and_a_url_is_refused(
     write_config('[store]\npath = "/tmp/k.db"\nurl = "postgresql://kmsg@db/kmsg"\n')
     result = kmsg("status")
     assert result.exit_code == 78 and "not both" in result.output
+
+
+def test_placeholders_are_translated_outside_quotes_only() -> None:
+    from kmsg_cli.store.postgres import translate
+
+    assert translate("SELECT '50%?', \"a?\", ? FROM t", False) == (
+        "SELECT '50%%?', \"a?\", %s FROM t"
+    )
+    assert translate("SELECT x::bigint FROM t WHERE a = :now AND b = ':no'", True) == (
+        "SELECT x::bigint FROM t WHERE a = %(now)s AND b = ':no'"
+    )
+    assert translate("BEGIN IMMEDIATE", False) == "BEGIN"
