@@ -88,3 +88,26 @@ def test_placeholders_are_translated_outside_quotes_only() -> None:
         "SELECT x::bigint FROM t WHERE a = %(now)s AND b = ':no'"
     )
     assert translate("BEGIN IMMEDIATE", False) == "BEGIN"
+
+
+def test_config_path_names_the_postgres_database_masked(
+    kmsg: Kmsg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KMSG_DB", "postgresql://kmsg:hunter2@db.internal/kmsg")
+    code, doc = kmsg.json("config", "path")
+    assert code == 0 and doc["db"] == "postgresql://kmsg:***@db.internal/kmsg"
+
+
+def test_a_connection_lost_mid_run_is_69_naming_the_database(pg_url: str) -> None:
+    import psycopg
+
+    from kmsg_cli.store import open_store
+    from kmsg_cli.store.faults import StoreUnavailable
+
+    store = open_store(pg_url, 0)
+    pid = store.conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    with psycopg.connect(pg_url, autocommit=True) as admin:  # the server drops kmsg's session
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(StoreUnavailable, match="lost the database postgresql://") as lost:
+        store.advance_cursor("by_type.SMS", 2)
+    assert lost.value.exit_code == 69
