@@ -43,7 +43,10 @@ class PgConnection:
 
     def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = (), /) -> Any:
         try:
-            return self.raw.execute(translate(sql, isinstance(parameters, Mapping)), parameters)
+            # planned with its values each time: a plan cached while a table was small (a seq
+            # scan) outlives the table's growth and turns a 500-key lookup into a full scan
+            query = translate(sql, isinstance(parameters, Mapping))
+            return self.raw.execute(query, parameters, prepare=False)
         except Exception as exc:
             raise self._fault(exc) from None
 
