@@ -111,3 +111,18 @@ def test_a_connection_lost_mid_run_is_69_naming_the_database(pg_url: str) -> Non
     with pytest.raises(StoreUnavailable, match="lost the database postgresql://") as lost:
         store.advance_cursor("by_type.SMS", 2)
     assert lost.value.exit_code == 69
+
+
+def test_a_database_a_newer_kmsg_migrated_is_refused_naming_it_masked(pg_url: str) -> None:
+    import psycopg
+
+    from kmsg_cli.errors import ConfigError
+    from kmsg_cli.store import open_store
+
+    open_store(pg_url, 0).close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO kmsg_migrations VALUES ('007_from_the_future', 0)")
+    url = pg_url.replace("postgresql://postgres@", "postgresql://postgres:hunter2@")
+    with pytest.raises(ConfigError, match="schema 7, newer than this kmsg") as refused:
+        open_store(url, 0)
+    assert "hunter2" not in refused.value.message and "postgres:***@" in refused.value.message
