@@ -70,12 +70,10 @@ class PgConnection:
         if isinstance(exc, errors.SerializationFailure | errors.DeadlockDetected):
             return TemporaryError(f"the database {self.shown} is busy ({exc.sqlstate}); rerun")
         if isinstance(exc, psycopg.OperationalError) and not isinstance(exc, errors.QueryCanceled):
-            return StoreUnavailable(f"lost the database {self.shown}: {self._clean(exc)}")
+            return StoreUnavailable(
+                f"lost the database {self.shown}: {first_line(exc, self._secret)}"
+            )
         return exc  # kmsg's own bugs (a constraint, bad SQL) stay bugs
-
-    def _clean(self, exc: Exception) -> str:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return text.replace(self._secret, "***") if self._secret else text
 
 
 @lru_cache(maxsize=512)
@@ -134,15 +132,21 @@ def connect(url: str, password: str | None = None) -> PgConnection:
     try:
         extra: dict[str, Any] = {"password": password} if password else {}
         raw = psycopg.connect(url, autocommit=True, application_name="kmsg", **extra)
+    except (psycopg.ProgrammingError, ValueError) as exc:  # libpq could not parse the URL
+        raise ConfigError(f"bad database URL {shown}: {first_line(exc, secret)}") from None
     except psycopg.Error as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        text = text.replace(secret, "***") if secret else text
-        raise StoreUnavailable(f"cannot connect to the database {shown}: {text}") from None
-    except Exception as exc:  # a malformed URL: psycopg raises ProgrammingError or ValueError
-        raise ConfigError(f"bad database URL {shown}: {type(exc).__name__}") from None
+        raise StoreUnavailable(
+            f"cannot connect to the database {shown}: {first_line(exc, secret)}"
+        ) from None
     for name in ("json", "jsonb"):  # as text, the way the mixins read SQLite's JSON columns
         raw.adapters.register_loader(name, TextLoader)
     return PgConnection(raw, shown, secret)
+
+
+def first_line(exc: Exception, secret: str | None) -> str:
+    """An error's first line, with the password (should libpq ever echo it) masked."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text.replace(secret, "***") if secret else text
 
 
 def _url_password(url: str) -> str | None:

@@ -60,6 +60,12 @@ def test_an_unreachable_server_is_69_and_the_password_never_shows(
     assert "hunter2" not in result.output and "kmsg:***@" in result.output
 
 
+def test_a_url_libpq_cannot_parse_is_78(kmsg: Kmsg) -> None:
+    result = kmsg("--db", "postgresql://kmsg:hunter2@/kmsg?nope=1", "status")
+    assert result.exit_code == 78 and "bad database URL" in result.output
+    assert "hunter2" not in result.output
+
+
 def test_without_psycopg_a_postgres_url_is_78_with_the_install_line(
     kmsg: Kmsg, monkeypatch: pytest.MonkeyPatch
 ) -> None:
