@@ -27,8 +27,32 @@ KEY, SECRET = "HOSTSKEY0001", "HOSTSSECRET0001"
 NOT_KAKAO = "0404"  # an AlimTalk to a number ending so is accepted, then fails: not a Kakao user
 
 
+HELD = (
+    f"0103024{NOT_KAKAO}"  # the sender's request for this AlimTalk is the one in flight at the kill
+)
+
+
 class KakaoFake(FakeSolapi):
-    """The fake SOLAPI, with AlimTalks to *0404 failing delivery (3104) after acceptance."""
+    """The fake SOLAPI, with AlimTalks to *0404 failing delivery (3104) after acceptance, and a
+    gate: the request carrying ``hold_to`` is stored, then held until ``release()`` and dropped
+    with no answer (the provider has it; its sender never learns so)."""
+
+    hold_to: str | None = None
+
+    def _send(self, raw: bytes) -> Any:
+        try:
+            doc = json.loads(raw)
+            held = self.hold_to in {str(m.get("to")) for m in doc["messages"]}
+        except (ValueError, KeyError, TypeError):
+            held = False
+        if not held:
+            return super()._send(raw)
+        with self._lock:
+            self.hold_to = None
+            self._store(doc["messages"], doc.get("allowDuplicates") is True)
+        self.paused.set()
+        self._released.wait()
+        return None
 
     def _store(self, messages: list[dict[str, Any]], allow_duplicates: bool = False) -> Any:
         answer = super()._store(messages, allow_duplicates)
@@ -82,7 +106,7 @@ def test_three_hosts_one_database_a_sender_killed_mid_request(
     with KakaoFake(KEY, SECRET) as fake:
         senders = host(tmp_path, "app1", fake.base_url, pg_url)
         kmsg_env = [host(tmp_path, n, fake.base_url, pg_url) for n in ("worker", "cron")]
-        fake.pause_after(20, record=True)  # the request after the 20th message: hold, then drop
+        fake.hold_to = HELD
         loops = [
             subprocess.Popen([*sim, "loop", str(stop), "120", "queue", "run", "--once"],
                              env=kmsg_env[0], cwd=ROOT),
