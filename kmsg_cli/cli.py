@@ -61,6 +61,7 @@ COMMANDS = {
     "suppress": "suppress",
     "templates": "templates",
     "senders": "senders",
+    "db": "db_cmd",
 }
 
 # the settings a command inherits from the root app when typer builds it

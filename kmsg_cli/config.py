@@ -6,14 +6,15 @@ models of ``config_schema`` (same names, fields and defaults), imported only the
 file, kmsg runs on ``EMBEDDED_DEFAULT`` (the mock) and never loads pydantic.
 
 Locations: ``--config`` > ``KMSG_CONFIG`` > ``$KMSG_HOME/config.toml`` > the platformdirs user config
-dir. The database: ``--db`` > ``KMSG_DB`` > ``[store] path`` > ``$KMSG_HOME/kmsg.db`` > the
-platformdirs user data dir. Secrets (``env:NAME``, ``file:PATH`` or a literal) are resolved only when
+dir. The database: ``--db`` > ``KMSG_DB`` > ``[store] url`` > ``[store] path`` > ``$KMSG_HOME/kmsg.db``
+> the platformdirs user data dir; a ``postgresql://`` URL anywhere in that chain is PostgreSQL. Secrets (``env:NAME``, ``file:PATH`` or a literal) are resolved only when
 the provider that holds them is used (CFG-1), and a missing one names the key and the variable.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -81,6 +82,8 @@ class Defaults:
 @dataclass(frozen=True, kw_only=True)
 class StoreConfig:
     path: str | None = None
+    url: str | None = None  # postgresql://... (docs/storage.md)
+    password: str | None = None  # for url: env:NAME, file:PATH or a literal
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,13 +130,45 @@ def config_path(flag: str | None = None) -> Path:
     return Path(platformdirs.user_config_dir("kmsg")) / "config.toml"
 
 
+DB_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_db_url(location: object) -> bool:
+    return isinstance(location, str) and location.startswith(DB_URL_SCHEMES)
+
+
+_URI_PASSWORD = re.compile(r"^(postgres(?:ql)?://[^:/@?]*):[^@/?]*@")
+_PARAM_PASSWORD = re.compile(r"(password=)('(?:[^'\\]|\\.)*'|[^&\s]*)")
+
+
+def mask_db_url(url: str) -> str:
+    """A database URL as kmsg shows it: any password (user:pass@ or password=) is ***."""
+    return _PARAM_PASSWORD.sub(r"\1***", _URI_PASSWORD.sub(r"\1:***@", url))
+
+
+def db_location(settings: Settings, flag: str | None = None) -> str | None:
+    """What the user chose: --db > KMSG_DB > [store] url > [store] path (None: the default)."""
+    return flag or os.environ.get("KMSG_DB") or settings.store.url or settings.store.path
+
+
+def db_url(settings: Settings, flag: str | None = None) -> str | None:
+    """The PostgreSQL URL when the chosen database is one, else None (SQLite)."""
+    location = db_location(settings, flag)
+    return location if is_db_url(location) else None
+
+
+def db_password(settings: Settings) -> str | None:
+    """[store] password, resolved (only for a URL that comes from the config)."""
+    value = settings.store.password
+    return resolve_secret(value, "store.password") if value else None
+
+
 def db_path(settings: Settings, flag: str | None = None) -> Path:
-    if flag:
-        return Path(flag).expanduser()
-    if env := os.environ.get("KMSG_DB"):
-        return Path(env).expanduser()
-    if settings.store.path:
-        return Path(settings.store.path).expanduser()
+    """The SQLite file. With a PostgreSQL URL chosen, where that file would be by default: the
+    folder kmsg keeps its local files in (send-bulk's copy of stdin)."""
+    location = db_location(settings, flag)
+    if location and not is_db_url(location):
+        return Path(location).expanduser()
     if h := home():
         return h / "kmsg.db"
     import platformdirs
@@ -142,9 +177,9 @@ def db_path(settings: Settings, flag: str | None = None) -> Path:
 
 
 def db_named(settings: Settings, flag: str | None = None) -> bool:
-    """Whether the user named the database (--db, KMSG_DB, [store] path) rather than taking the
-    default under KMSG_HOME or the user data dir, which kmsg creates on its first run."""
-    return bool(flag or os.environ.get("KMSG_DB") or settings.store.path)
+    """Whether the user named the database (--db, KMSG_DB, [store] url/path) rather than taking
+    the default under KMSG_HOME or the user data dir, which kmsg creates on its first run."""
+    return db_location(settings, flag) is not None
 
 
 def explicit_config(flag: str | None) -> bool:
@@ -231,6 +266,11 @@ def redacted_dict(settings: Settings) -> dict[str, Any]:
     data: dict[str, Any] = _without_none(
         asdict(replace(settings, providers={})) | {"providers": providers}
     )
+    store = data.get("store", {})
+    if store.get("password"):
+        store["password"] = masked(store["password"])
+    if store.get("url"):
+        store["url"] = mask_db_url(store["url"])
     return data
 
 
@@ -244,6 +284,11 @@ def _without_none(value: Any) -> Any:
 
 
 def has_literal_secrets(settings: Settings) -> bool:
+    store = settings.store
+    if store.password and not is_reference(store.password):
+        return True
+    if store.url and mask_db_url(store.url) != store.url:
+        return True
     return any(
         not is_reference(value)
         for cfg in settings.providers.values()

@@ -59,6 +59,18 @@ class Defaults(_Strict):
 
 class StoreConfig(_Strict):
     path: str | None = None
+    url: str | None = None
+    password: str | None = None
+
+    @model_validator(mode="after")
+    def _one_database(self) -> StoreConfig:  # "" is unset, as the example config shows it
+        if self.url and not config.is_db_url(self.url):
+            raise ValueError("url must start with postgresql:// or postgres://")
+        if self.url and self.path:
+            raise ValueError("set either path (SQLite) or url (PostgreSQL), not both")
+        if self.password and not self.url:
+            raise ValueError("password is for url (PostgreSQL)")
+        return self
 
 
 class TrackingConfig(_Strict):

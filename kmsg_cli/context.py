@@ -111,11 +111,17 @@ class AppContext:
         [store] path) is never created in a folder that does not exist: a typo must not start
         a fresh, empty database somewhere new (66). ``existing`` is for commands that only read
         or work on what is recorded (status, track, queue): a named database must already be
-        there (66). The default location is created on first use, folder and all."""
+        there (66). The default location is created on first use, folder and all. A
+        ``postgresql://`` URL opens PostgreSQL, with [store] password when the URL is [store] url."""
         if self._store is None:
             from kmsg_cli.store import open_store
 
-            named = config.db_named(self.settings, self.options.db)
+            s = self.settings
+            if url := config.db_url(s, self.options.db):
+                password = config.db_password(s) if url == s.store.url else None
+                self._store = open_store(url, self.clock.now_ms(), password=password)
+                return self._store
+            named = config.db_named(s, self.options.db)
             self._store = open_store(
                 self.db_path,
                 self.clock.now_ms(),
@@ -124,9 +130,16 @@ class AppContext:
             )
         return self._store
 
+    @property
+    def db_shown(self) -> str:
+        """The database as messages name it: the file, or the URL with its password masked."""
+        url = config.db_url(self.settings, self.options.db)
+        return config.mask_db_url(url) if url else str(self.db_path)
+
     def _cache(self) -> Store | None:
         """The store for the template/sender cache, without creating a database to read it."""
-        return self.store() if self._store is not None or self.db_path.exists() else None
+        named = self._store is not None or config.db_url(self.settings, self.options.db)
+        return self.store() if named or self.db_path.exists() else None
 
     # -- providers ----------------------------------------------------------------------------
     def http(self) -> httpx.Client:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +83,36 @@ def write_config(kmsg_home: Path) -> Callable[[str], Path]:
         return path
 
     return write
+
+
+# ---- PostgreSQL: one throwaway cluster per session, a fresh database per test (tests/pg.py) ----
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    from tests import pg
+
+    bin_dir = pg.find_bin()
+    if bin_dir is None:
+        if pg.required():
+            pytest.fail(f"KMSG_REQUIRE_POSTGRES=1 but {pg.INSTALL}")
+        pytest.skip(pg.INSTALL)
+    cluster = pg.Cluster(bin_dir).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Any) -> Iterator[str]:
+    """The URL of an empty database of its own on the test cluster."""
+    url = pg_cluster.new_database()
+    yield url
+    pg_cluster.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """One store contract, two backends: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "k.db")
+    return str(request.getfixturevalue("pg_url"))

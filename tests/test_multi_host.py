@@ -50,7 +50,7 @@ FINAL_MS = (HEALING_MS + 60_000, HEALING_MS + 120_000)  # what healing sent is c
 # the fallbacks those checks sent
 TIMEOUT = 60.0
 
-BACKENDS = ["sqlite"]  # "postgres": the pg_url fixture (tests/conftest.py) gives the server's URL
+BACKENDS = ["sqlite", "postgres"]  # postgres: the pg_url fixture (tests/conftest.py)
 
 
 @pytest.fixture(params=BACKENDS)

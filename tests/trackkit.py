@@ -122,7 +122,7 @@ def make_env(clock: FakeClock, store: Store, *providers: FakeProvider) -> Env:
     )
 
 
-def open_db(path: Path, clock: FakeClock) -> Store:
+def open_db(path: Path | str, clock: FakeClock) -> Store:
     return open_store(path, clock.now_ms())
 
 

@@ -51,9 +51,9 @@ DbOpt = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help="Database file (default: $KMSG_DB, $KMSG_HOME/kmsg.db).",
+        help="Database file or postgresql:// URL (default: $KMSG_DB, $KMSG_HOME/kmsg.db).",
         show_default=False,
-        metavar="PATH",
+        metavar="PATH|URL",
         rich_help_panel=_GLOBAL_PANEL,
     ),
 ]

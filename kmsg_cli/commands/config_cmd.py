@@ -458,7 +458,7 @@ def path(ctx: typer.Context) -> None:
     """
     app_ctx = app_context(ctx)
     cfg = app_ctx.config_path
-    doc = {"config": str(cfg), "config_exists": cfg.exists(), "db": str(app_ctx.db_path)}
+    doc = {"config": str(cfg), "config_exists": cfg.exists(), "db": app_ctx.db_shown}
     app_ctx.output.emit(
         doc,
         lambda c: c.print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -35,7 +36,9 @@ STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
 
 
 def owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who holds the jobs of one pass: unique even across hosts that share a name and a pid
+    (containers), since finishing a job checks the owner (docs/storage.md)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 @command(app, "list", formats=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 
 from kmsg_cli.core.models import Campaign, Record, SendResult
+from kmsg_cli.store.dialect import serialize
 from kmsg_cli.store.records import RECORD_COLUMNS, TERMINAL_SQL, RecordQueries, record_from_row
 
 _JOB_COLUMNS = (
@@ -89,6 +90,7 @@ class CampaignQueries:
     ) -> Campaign | None:
         """Take the job (creating it) unless another live run holds it: then return that job."""
         with self.write() as conn:
+            serialize(conn, f"kmsg:campaign:{job_id}")  # read the owner, then take it: atomic
             row = conn.execute(
                 f'SELECT {_JOB_COLUMNS} FROM "kmsg_campaigns" WHERE "id" = ?', (job_id,)
             ).fetchone()

@@ -12,11 +12,18 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from kmsg_cli.errors import KmsgError, StorageError, TemporaryError
+from kmsg_cli.errors import ExitCode, KmsgError, StorageError, TemporaryError
 
 # SQLite's primary result codes; extended codes keep them in the low byte, so SQLITE_IOERR_WRITE
 # and SQLITE_READONLY_DIRECTORY map with their family
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
+
+
+class StoreUnavailable(KmsgError):
+    """The database server cannot be reached (PostgreSQL): 69, like a provider that is down."""
+
+    exit_code = ExitCode.UNAVAILABLE.value
+    code = "unavailable"
 
 
 def storage_fault(exc: sqlite3.Error, path: Path) -> KmsgError | None:
@@ -58,6 +65,7 @@ class FaultConnection(sqlite3.Connection):
     transactions (BEGIN, COMMIT) are all covered without touching the query modules."""
 
     path: Path = Path()
+    dialect = "sqlite"
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         try:

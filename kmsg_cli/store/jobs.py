@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from kmsg_cli.core.models import Job
+from kmsg_cli.store.dialect import serialize, skip_locked
 
 _COLUMNS = (
     '"id","type","data","status","priority","attempts","max_attempts","created_at","process_at",'
@@ -27,6 +28,7 @@ class JobQueries:
     def enqueue(self, job: Job) -> Job:
         """Insert a job; a job with the same idempotency key already queued is returned instead."""
         with self.write() as conn:
+            serialize(conn, "kmsg:ledger")  # the key check and the insert, one writer at a time
             if job.idempotency_key:
                 row = conn.execute(
                     f'SELECT {_COLUMNS} FROM "kmsg_jobs" WHERE "idempotency_key" = ?',
@@ -55,7 +57,7 @@ class JobQueries:
                     SELECT "id" FROM "kmsg_jobs"
                      WHERE ("status" = 'pending' AND "process_at" <= ?)
                         OR ("status" = 'processing' AND "lease_until" < ?)
-                     ORDER BY "priority" DESC, "process_at", "created_at" LIMIT ?)
+                     ORDER BY "priority" DESC, "process_at", "created_at" LIMIT ?{skip_locked(conn)})
                   RETURNING {_COLUMNS}""",
                 (owner, now + lease_ms, now, now, limit),
             ).fetchall()

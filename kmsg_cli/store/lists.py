@@ -18,36 +18,30 @@ class ListQueries:
 
     def advance_cursor(self, key: str, size: int) -> int:
         """The next round-robin position in [0, size), persisted so separate runs rotate (ROUTE-3)."""
-        with self.write() as conn:
+        with self.write() as conn:  # one statement: atomic on the server, whatever the hosts
             row = conn.execute(
-                'SELECT "position" FROM "kmsg_routing_cursor" WHERE "key" = ?', (key,)
+                'INSERT INTO "kmsg_routing_cursor" VALUES (?, 0) ON CONFLICT("key") DO UPDATE '
+                'SET "position" = ("kmsg_routing_cursor"."position" + 1) % ? RETURNING "position"',
+                (key, size),
             ).fetchone()
-            position = 0 if row is None else (row[0] + 1) % size
-            conn.execute(
-                'INSERT INTO "kmsg_routing_cursor" VALUES (?, ?) '
-                'ON CONFLICT("key") DO UPDATE SET "position" = excluded."position"',
-                (key, position),
-            )
-        return position
+        return int(row[0])
 
     # ---- suppression (opt-out) list ----------------------------------------------------------
 
     def suppress(self, numbers: Sequence[str], reason: str | None, now: int) -> int:
         with self.write() as conn:
-            before = conn.total_changes
-            conn.executemany(
-                'INSERT OR IGNORE INTO "kmsg_suppressions" VALUES (?, ?, ?)',
+            cur = conn.executemany(
+                'INSERT INTO "kmsg_suppressions" VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
                 [(n, now, reason) for n in numbers],
             )
-            return conn.total_changes - before
+            return max(cur.rowcount, 0)
 
     def unsuppress(self, numbers: Sequence[str]) -> int:
         with self.write() as conn:
-            before = conn.total_changes
-            conn.executemany(
+            cur = conn.executemany(
                 'DELETE FROM "kmsg_suppressions" WHERE "number" = ?', [(n,) for n in numbers]
             )
-            return conn.total_changes - before
+            return max(cur.rowcount, 0)
 
     def suppressed(self, numbers: Iterable[str]) -> set[str]:
         found: set[str] = set()

@@ -23,8 +23,10 @@ from kmsg_cli.core.models import (
 )
 from kmsg_cli.core.ports import IN_FLIGHT_GRACE_MS
 from kmsg_cli.errors import KmsgError
+from kmsg_cli.store.dialect import serialize
 
 SHORT_ID_MIN = 7
+LEDGER_LOCK = "kmsg:ledger"  # PostgreSQL: taken by every transaction that writes new attempts
 FALLBACK_SEP = ":"  # a fallback's id is its original's id + ":api-fallback" (track_rules)
 
 TERMINAL_SQL = "('DELIVERED','FAILED','CANCELLED','UNKNOWN')"
@@ -73,6 +75,7 @@ class RecordQueries:
         messages for the local queue instead. Raises KeyConflict (nothing written) when a key
         was used before for other content."""
         with self.write() as conn:
+            serialize(conn, LEDGER_LOCK)  # read, then number the attempts: one writer at a time
             latest = self.latest_attempts(m.idempotency_key for m, _ in routed if m.idempotency_key)
             by_key: dict[str, list[Record]] = {}
             for (key, _to), record in latest.items():  # every recipient's latest attempt

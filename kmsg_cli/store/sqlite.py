@@ -1,7 +1,7 @@
 """SQLite store: WAL, busy timeout, short BEGIN IMMEDIATE write transactions, file mode 0600.
 
-Everything outside this package sees domain objects (core.models), never rows or SQL, so a
-PostgreSQL store can stand beside this one.
+Everything outside this package sees domain objects (core.models), never rows or SQL; the same
+Store runs on PostgreSQL (store/postgres.py) through a connection adapter.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from kmsg_cli.errors import InputFileError, StorageError
+from kmsg_cli.store.admin import AdminQueries
 from kmsg_cli.store.campaigns import CampaignQueries
 from kmsg_cli.store.faults import FaultConnection, storage_fault
 from kmsg_cli.store.jobs import JobQueries
@@ -48,11 +50,11 @@ def open_store(
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("PRAGMA synchronous=NORMAL")
-        migrate(conn, now_ms)
+        ran = migrate(conn, now_ms)
     except BaseException:
         conn.close()
         raise
-    return Store(conn)
+    return Store(conn, ran)
 
 
 def connect(path: Path) -> FaultConnection:
@@ -73,9 +75,25 @@ def connect(path: Path) -> FaultConnection:
     return conn
 
 
-class Store(RecordQueries, ListQueries, JobQueries, TrackQueries, CampaignQueries, TemplateQueries):
-    def __init__(self, conn: sqlite3.Connection) -> None:
+class Store(
+    RecordQueries,
+    ListQueries,
+    JobQueries,
+    TrackQueries,
+    CampaignQueries,
+    AdminQueries,
+    TemplateQueries,
+):
+    """The store on either backend: ``conn`` is a SQLite connection or store.postgres's adapter,
+    which speaks the same subset of sqlite3's interface."""
+
+    def __init__(self, conn: Any, migrated: list[str] | None = None) -> None:
         self.conn = conn
+        self.migrated = migrated or []  # what opening it applied
+
+    @property
+    def backend(self) -> str:
+        return str(getattr(self.conn, "dialect", "sqlite"))
 
     def close(self) -> None:
         self.conn.close()

@@ -17,17 +17,26 @@ from dataclasses import dataclass
 
 from kmsg_cli.core.models import Record
 from kmsg_cli.core.track_rules import FAILED, PENDING, SENDING, SENT, SKIPPED, Check, fallback_id
+from kmsg_cli.store.dialect import for_update, is_postgres, skip_locked
 from kmsg_cli.store.records import RECORD_COLUMNS, TERMINAL_SQL, record_from_row
 
 POLLABLE_SQL = "('PENDING','SENT')"
 _INTENT_COLUMNS = '"original_id","fallback_id","state","attempts","created_at","updated_at","error"'
 # the fallback text is needed only until the intent is finished (PII-5)
-_CLEAR_FAILOVER_TEXT = (
-    'UPDATE "kmsg_delivery_tracking" SET "metadata" = '
+_CLEAR_FAILOVER_TEXT = {
+    "sqlite": 'UPDATE "kmsg_delivery_tracking" SET "metadata" = '
     "json_remove(\"metadata\", '$.failover.text', '$.failover.subject') "
     'WHERE "message_id" = ? AND json_valid("metadata") AND '
-    "json_extract(\"metadata\", '$.failover') IS NOT NULL"
-)
+    "json_extract(\"metadata\", '$.failover') IS NOT NULL",
+    # metadata is jsonb there
+    "postgres": 'UPDATE "kmsg_delivery_tracking" SET "metadata" = '
+    "\"metadata\" #- '{failover,text}' #- '{failover,subject}' "
+    'WHERE "message_id" = ? AND "metadata" -> \'failover\' IS NOT NULL',
+}
+
+
+def _clear_failover_text(conn: sqlite3.Connection) -> str:
+    return _CLEAR_FAILOVER_TEXT["postgres" if is_postgres(conn) else "sqlite"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,8 @@ class TrackQueries:
         if everything:
             due = f"({due} OR \"send_state\" <> 'in_flight')"
             table, status = '"kmsg_delivery_tracking"', '+"status"'  # + : no index on status
+        if is_postgres(self.conn):  # its planner needs no hints (and has no INDEXED BY)
+            table, status = '"kmsg_delivery_tracking"', '"status"'
         only = 'AND "provider_id" = :provider' if provider else ""
         order = 'ORDER BY "next_check_at"'
         if everything:
@@ -95,7 +106,7 @@ class TrackQueries:
             f'WHERE "message_id" IN (SELECT "message_id" FROM {table} '
             f"WHERE {status} IN {POLLABLE_SQL} AND {due} AND \"send_state\" <> 'planned' "
             f'AND ("lease_until" IS NULL OR "lease_until" < :now) {only} '
-            f"{order} LIMIT :limit) "
+            f"{order} LIMIT :limit{skip_locked(self.conn)}) "
             f"RETURNING {RECORD_COLUMNS}"
         )
         args = {"owner": owner, "lease": lease_until, "now": now, "limit": limit}
@@ -142,8 +153,8 @@ class TrackQueries:
                 ],
             )
             conn.executemany(
-                'INSERT OR IGNORE INTO "kmsg_failover_intents" ("original_id","fallback_id",'
-                '"state","created_at","updated_at") VALUES (?,?,?,?,?)',
+                'INSERT INTO "kmsg_failover_intents" ("original_id","fallback_id",'
+                '"state","created_at","updated_at") VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING',
                 [
                     (c.message_id, fallback_id(c.message_id), PENDING, now, now)
                     for c in applied
@@ -151,7 +162,7 @@ class TrackQueries:
                 ],
             )
             conn.executemany(
-                _CLEAR_FAILOVER_TEXT,
+                _clear_failover_text(conn),
                 [(c.message_id,) for c in applied if c.finished and not c.failover],
             )
         return applied
@@ -169,8 +180,8 @@ class TrackQueries:
                     # looked up by id (+: not through the status index, which would walk every
                     # pollable row for each chunk)
                     'SELECT "message_id" FROM "kmsg_delivery_tracking" WHERE "claimed_by" = ? '
-                    f'AND +"status" IN {POLLABLE_SQL} '
-                    f'AND "message_id" IN ({",".join("?" * len(chunk))})',
+                    f'AND {_unindexed(conn)}"status" IN {POLLABLE_SQL} '
+                    f'AND "message_id" IN ({",".join("?" * len(chunk))}){for_update(conn)}',
                     (owner, *chunk),
                 )
             )
@@ -186,7 +197,7 @@ class TrackQueries:
                 '"attempts"="attempts"+1, "updated_at"=? WHERE "original_id" IN ('
                 'SELECT "original_id" FROM "kmsg_failover_intents" WHERE "state" = ? '
                 'OR ("state" = ? AND ("lease_until" IS NULL OR "lease_until" < ?)) '
-                f'ORDER BY "created_at" LIMIT ?) RETURNING {_INTENT_COLUMNS}',
+                f'ORDER BY "created_at" LIMIT ?{skip_locked(conn)}) RETURNING {_INTENT_COLUMNS}',
                 (SENDING, owner, lease_until, now, PENDING, SENDING, now, limit),
             ).fetchall()
         return sorted((Intent(*r) for r in rows), key=lambda i: (i.created_at, i.original_id))
@@ -222,7 +233,7 @@ class TrackQueries:
                 'WHERE "message_id" = ?)',
                 (intent.fallback_id, intent.original_id, intent.fallback_id),
             )
-            conn.execute(_CLEAR_FAILOVER_TEXT, (intent.original_id,))
+            conn.execute(_clear_failover_text(conn), (intent.original_id,))
         return True
 
     def intent(self, original_id: str) -> Intent | None:
@@ -283,7 +294,7 @@ _UPDATE_CHECKED = (
     '"last_checked_at" = COALESCE(?, "last_checked_at"), "next_check_at"=?, '
     '"last_error"=?, "claimed_by"=NULL, "lease_until"=NULL, '
     # an in-flight row is only claimed after the in-flight grace: its sender is gone
-    '"send_state" = CASE WHEN "send_state" = \'in_flight\' AND ? IS NOT NULL '
+    '"send_state" = CASE WHEN "send_state" = \'in_flight\' AND CAST(? AS BIGINT) IS NOT NULL '
     "THEN 'unknown' ELSE \"send_state\" END "
     f'WHERE "message_id"=? AND "claimed_by"=? AND "status" IN {POLLABLE_SQL}'
 )
@@ -306,3 +317,9 @@ def _checked_row(owner: str, c: Check, now: int) -> tuple[object, ...]:
         c.message_id,
         owner,
     )
+
+
+def _unindexed(conn: object) -> str:
+    """SQLite's unary ``+``: keep the planner off the status index (it would walk every pollable
+    row for each chunk); PostgreSQL plans this well alone."""
+    return "" if is_postgres(conn) else "+"

@@ -1,14 +1,13 @@
-"""kmsg_campaigns: one live run per campaign; a dead run's job is taken over; finishing frees it."""
+"""kmsg_campaigns: one live run per campaign; a dead run's job is taken over; finishing frees it
+(on SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from kmsg_cli.store import open_store
 
 
-def test_claiming_a_job(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "k.db", 1_000)
+def test_claiming_a_job(backend: str) -> None:
+    store = open_store(backend, 1_000)
     spec = {"text": "hi"}
     alive = {"a:1": True, "b:2": False}
     check = lambda owner, _beat: alive[owner]  # noqa: E731

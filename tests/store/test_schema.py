@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import sqlite3
 import stat
+import threading
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from kmsg_cli.store import open_store
 from kmsg_cli.store.migrations import MIGRATIONS, migrate
+from tests.store.backends import index_names, table_columns
 
 SEED_TRACKING = [
     "message_id",
@@ -52,30 +55,18 @@ SEED_JOBS = [
 ]
 
 
-def columns(conn: sqlite3.Connection, table: str) -> list[str]:
-    return [row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')]
-
-
-def indexes(conn: sqlite3.Connection, table: str) -> set[str]:
-    return {
-        row[1]
-        for row in conn.execute(f'PRAGMA index_list("{table}")')
-        if not row[1].startswith("sqlite_")
-    }
-
-
-def test_seed_columns_come_first_in_order_and_index_names_match(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "k.db", 0)
-    tracking = columns(store.conn, "kmsg_delivery_tracking")
-    jobs = columns(store.conn, "kmsg_jobs")
+def test_seed_columns_come_first_in_order_and_index_names_match(backend: str) -> None:
+    store = open_store(backend, 0)
+    tracking = table_columns(store, "kmsg_delivery_tracking")
+    jobs = table_columns(store, "kmsg_jobs")
     assert tracking[: len(SEED_TRACKING)] == SEED_TRACKING
     assert jobs[: len(SEED_JOBS)] == SEED_JOBS
     assert {
         "idx_kmsg_delivery_due",
         "idx_kmsg_delivery_provider_msg",
         "idx_kmsg_delivery_requested_at",
-    } <= indexes(store.conn, "kmsg_delivery_tracking")
-    assert {"idx_kmsg_jobs_dequeue", "idx_kmsg_jobs_id"} <= indexes(store.conn, "kmsg_jobs")
+    } <= index_names(store, "kmsg_delivery_tracking")
+    assert {"idx_kmsg_jobs_dequeue", "idx_kmsg_jobs_id"} <= index_names(store, "kmsg_jobs")
     # kmsg's additions: leases, idempotency, links
     assert {
         "idempotency_key",
@@ -112,8 +103,59 @@ def test_database_file_is_private(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "sub" / "k.db").stat().st_mode) == 0o600
 
 
-def test_round_robin_cursor_rotates_and_persists(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "k.db", 0)
+def test_round_robin_cursor_rotates_and_persists(backend: str) -> None:
+    store = open_store(backend, 0)
     assert [store.advance_cursor("by_type.SMS", 2) for _ in range(3)] == [0, 1, 0]
     store.close()
-    assert open_store(tmp_path / "k.db", 0).advance_cursor("by_type.SMS", 2) == 1
+    assert open_store(backend, 0).advance_cursor("by_type.SMS", 2) == 1
+
+
+def test_postgres_columns_hold_ms_timestamps_and_metadata_is_jsonb(pg_url: str) -> None:
+    store = open_store(pg_url, 0)
+    rows = store.conn.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = 'kmsg_delivery_tracking'"
+    ).fetchall()
+    types = dict(rows)
+    assert types["metadata"] == "jsonb"
+    assert {types[c] for c in ("requested_at", "next_check_at", "lease_until")} == {"bigint"}
+    assert "integer" not in types.values()  # 32 bits would overflow a ms timestamp in 2038
+
+
+def test_postgres_migrating_twice_is_a_no_op_and_a_failing_one_leaves_nothing(
+    pg_url: str,
+) -> None:
+    store = open_store(pg_url, 0)
+    assert migrate(store.conn, 1) == []
+    broken = [*MIGRATIONS, ("999_broken", 'CREATE TABLE "half" (a BIGINT); SELECT * FROM nowhere')]
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        migrate(store.conn, 0, broken)
+    assert not store.conn.in_transaction
+    names = {r[0] for r in store.conn.execute('SELECT name FROM "kmsg_migrations"')}
+    assert "999_broken" not in names and "005_delivery_ledger" in names
+    half = store.conn.execute("SELECT to_regclass('half')").fetchone()
+    assert half == (None,)
+
+
+def test_hosts_starting_at_once_migrate_once(pg_url: str) -> None:
+    """Four processes' worth of connections open a fresh database at the same instant: each
+    migration is applied by exactly one of them (the advisory lock), none fails."""
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            open_store(pg_url, 0).close()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    store = open_store(pg_url, 0)
+    names = [r[0] for r in store.conn.execute('SELECT name FROM "kmsg_migrations"')]
+    assert sorted(names) == [name for name, _ in MIGRATIONS]

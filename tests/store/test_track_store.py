@@ -1,13 +1,12 @@
 """Store side of tracking: atomic leased claims (TRK-5), SQL-guarded transitions (TRK-3), the
 failover outbox claimed by compare-and-swap (FO-2), retention purge (PII-6), and two passes
-running at once on one database file."""
+running at once on one database; every test on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,14 +16,15 @@ from kmsg_cli.core.track_rules import Check
 from kmsg_cli.store import Store
 from kmsg_cli.store.migrations import MIGRATIONS
 from tests.conftest import FakeClock
+from tests.store.backends import table_columns
 from tests.trackkit import FakeProvider, count, make_env, message, open_db, run, seed
 
 S = 1000
 
 
 @pytest.fixture
-def db(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    store = open_db(tmp_path / "k.db", clock)
+def db(backend: str, clock: FakeClock) -> Iterator[Store]:
+    store = open_db(backend, clock)
     yield store
     store.close()
 
@@ -42,7 +42,7 @@ def _check(mid: str, status: Status, previous: Status = Status.SENT) -> Check:
 
 def test_migration_003_adds_the_outbox(db: Store) -> None:
     assert [name for name, _ in MIGRATIONS][2] == "003_tracking_failover"
-    cols = [r[1] for r in db.conn.execute('PRAGMA table_info("kmsg_failover_intents")')]
+    cols = table_columns(db, "kmsg_failover_intents")
     assert cols[:3] == ["original_id", "fallback_id", "state"]
 
 
@@ -135,10 +135,10 @@ def test_an_original_with_an_unfinished_failover_is_not_purged(clock: FakeClock,
     assert db.get(mid) is not None
 
 
-def test_two_passes_at_once_on_one_file_check_each_record_once_and_fail_over_once(
-    tmp_path: Path, clock: FakeClock
+def test_two_passes_at_once_on_one_database_check_each_record_once_and_fail_over_once(
+    backend: str, clock: FakeClock
 ) -> None:
-    path = tmp_path / "k.db"
+    path = backend
     seeder = open_db(path, clock)
     ids = _seed(clock, seeder, 300, alimtalk=100)
     seeder.close()
