@@ -100,6 +100,105 @@ class SenderCatalog(Protocol):
     def senders(self) -> list[Sender]: ...
 
 
+# what `kmsg templates create|update|delete|request` ask of a provider (TemplateAdmin)
+TEMPLATE_OPS = ("create", "update", "delete", "request")
+_SPEC_KEYS = {"name", "body", "category", "buttons"}
+_BUTTON_KEYS = {"name", "type", *_LINK_KEYS}
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    """A template as a user writes it in ``templates create|update --file``: its name, body with
+    ``#{name}`` placeholders, buttons, and the provider's category code where it has one."""
+
+    name: str
+    body: str
+    buttons: tuple[Button, ...] = ()
+    category: str = ""
+
+
+@dataclass(frozen=True)
+class TemplateChange:
+    """What a template operation did (the provider's answer) or, on a dry run, would send."""
+
+    op: str
+    code: str  # the template code; "" for a create not yet made (dry run)
+    status: str = ""  # normalized, when the provider's answer tells
+    request: dict[str, Any] | None = None  # dry run: the request, secrets masked
+
+    def as_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"op": self.op, "code": self.code or None}
+        if self.status:
+            doc["status"] = self.status
+        if self.request is not None:
+            doc["request"] = self.request
+        return doc
+
+
+@runtime_checkable
+class TemplateAdmin(Protocol):
+    """A provider that can change its registered templates. ``template_ops`` holds the operations
+    of ``TEMPLATE_OPS`` its API has; ``dry_run`` returns the request without sending it."""
+
+    template_ops: frozenset[str]
+
+    def manage_template(
+        self, op: str, code: str, spec: TemplateSpec | None, *, dry_run: bool
+    ) -> TemplateChange: ...
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    """The Kakao channel (SOLAPI pfId, Aligo sender key) as its provider knows it."""
+
+    registered: bool
+    detail: str = ""
+
+
+@runtime_checkable
+class ChannelCheck(Protocol):
+    """A provider that can tell whether its configured Kakao channel is registered there."""
+
+    def channel(self) -> ChannelState: ...
+
+
+def parse_spec(doc: object, where: str) -> TemplateSpec:
+    """A ``TemplateSpec`` from a parsed JSON/TOML document; anything else is InputError (65)
+    naming the key."""
+    if not isinstance(doc, dict):
+        raise InputError(f"{where}: a template file holds one table/object")
+    unknown = sorted(set(doc) - _SPEC_KEYS)
+    if unknown:
+        raise InputError(
+            f"{where}: unknown key {unknown[0]!r} (keys: {', '.join(sorted(_SPEC_KEYS))})"
+        )
+    name, body, category = doc.get("name"), doc.get("body"), doc.get("category", "")
+    for key, value in (("name", name), ("body", body)):
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"{where}: {key} is required (a non-empty string)")
+    if not isinstance(category, str):
+        raise InputError(f"{where}: category must be a string")
+    assert isinstance(name, str) and isinstance(body, str)
+    if len(body) > content.ALIMTALK_MAX_CHARS:
+        raise InputError(
+            f"{where}: body is {len(body)} characters; the limit is {content.ALIMTALK_MAX_CHARS}"
+        )
+    raw = doc.get("buttons", [])
+    if not isinstance(raw, list):
+        raise InputError(f"{where}: buttons must be a list")
+    buttons = []
+    for n, b in enumerate(raw, start=1):
+        if not isinstance(b, dict) or not all(isinstance(v, str) for v in b.values()):
+            raise InputError(f"{where}: button {n} must be a table of strings")
+        extra = sorted(set(b) - _BUTTON_KEYS)
+        if extra:
+            raise InputError(f"{where}: button {n} has unknown key {extra[0]!r}")
+        if not b.get("name") or not b.get("type"):
+            raise InputError(f"{where}: button {n} needs a name and a type")
+        buttons.append(Button(**b))
+    return TemplateSpec(name.strip(), content.normalize_text(body), tuple(buttons), category)
+
+
 class TemplateCache(Protocol):
     """The part of the store the checks read (kmsg_cli.store.Store satisfies it)."""
 
