@@ -226,6 +226,20 @@ class FakeSolapi:
         with self._lock:
             self.senders.append({"phoneNumber": number, "status": status, "method": "ARS"})
 
+    def kakao_fails(self, to: str, code: str = "3104", message: str = "카카오톡 미사용자") -> None:
+        """The AlimTalk already stored for ``to`` fails at Kakao. With ``disableSms: false``
+        SOLAPI sends the replacement SMS itself: the row then says ``replacement: true`` and
+        ``resendCount: 1`` and carries the replacement's delivery (the shape is [unverified],
+        docs/providers.md#solapi-status-lookup); otherwise the row fails with ``code``."""
+        with self._lock:
+            for row in self._stored.values():
+                if row["to"] != to or row["type"] != "ATA":
+                    continue
+                if (row.get("kakaoOptions") or {}).get("disableSms") is False:
+                    row.update(replacement=True, resendCount=1)
+                else:
+                    row.update(statusCode=code, statusMessage=message, dateReceived=None)
+
     def fail_next(self, *faults: str | None) -> None:
         with self._lock:
             self._faults.extend(faults)
