@@ -11,7 +11,7 @@ from kmsg_cli import config
 from kmsg_cli.commands._common import app_context, command
 from kmsg_cli.commands._complete import complete_provider_ids
 from kmsg_cli.core.models import MessageType
-from kmsg_cli.core.templates import Lookup
+from kmsg_cli.core.templates import PLACEHOLDER_SENDER, Lookup
 from kmsg_cli.errors import ConfigError, KmsgError, UsageError
 
 if TYPE_CHECKING:
@@ -271,10 +271,6 @@ def _gaps(app_ctx: AppContext, pid: str) -> list[str]:
     if cfg.type == "aligo" and getattr(cfg, "test_mode", False):
         gaps.append("test_mode is on: Aligo accepts messages but never delivers them")
     return gaps + _catalog_gaps(app_ctx, pid, cfg)
-
-
-# the sender number of the config templates (`kmsg config init`), never a real registration
-PLACEHOLDER_SENDER = "0212345678"
 
 
 def _catalog_gaps(app_ctx: AppContext, pid: str, cfg: Any) -> list[str]:

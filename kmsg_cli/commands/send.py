@@ -103,7 +103,11 @@ def send(
     ] = None,
     fallback_text: Annotated[
         str | None,
-        typer.Option("--fallback-text", metavar="TEXT", help="Text of the fallback SMS/LMS."),
+        typer.Option(
+            "--fallback-text",
+            metavar="TEXT",
+            help="Text of the fallback SMS/LMS (implies --failover).",
+        ),
     ] = None,
     fallback_subject: Annotated[
         str | None,

@@ -382,6 +382,9 @@ def preflight(p: Preflight, lookup: Lookup) -> list[Check]:
     return checks
 
 
+# the sender number of the config templates (`kmsg config init`), never a real registration
+PLACEHOLDER_SENDER = "0212345678"
+
 NEXT_STEP = {
     "auth": "check the provider's keys in the config (and, for IWINV/Aligo, that this machine's "
     "IP is registered)",
@@ -453,10 +456,16 @@ def _sender(p: Preflight, lookup: Lookup) -> str:
             hint=f"pass --from NUMBER or set default_from under [providers.{p.provider_id}]",
         )
     number = phone.sender(p.sender)
+    if number == PLACEHOLDER_SENDER and p.provider.kind != "mock":
+        raise ConfigError(
+            f"sender {number} is the example number of the config template",
+            hint=f"set default_from under [providers.{p.provider_id}] to the number registered "
+            "with the provider",
+        )
     live = isinstance(p.provider, SenderCatalog)
     registered = p.provider.senders() if live else lookup.senders(p.provider_id)
     if registered is None:
-        return f"{number}: {p.provider_id} publishes no sender list, so it checks at send time"
+        return f"{number}, not checked: {p.provider_id} publishes no sender list"
     check_sender(number, registered, p.provider_id)
     return f"{number} is registered and active" + ("" if live else " (as of the last sync)")
 

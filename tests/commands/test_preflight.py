@@ -172,3 +172,15 @@ def test_aligo_all_pass_with_a_registered_channel(kmsg: Kmsg, aligo: respx.MockR
     code, doc = kmsg.json("providers", "doctor", "--alimtalk", "T1")
     assert code == 0, doc
     assert checks(doc)["channel"]["detail"] == "registered at Aligo as @shop"
+
+
+def test_the_example_sender_of_the_config_template_fails(
+    kmsg: Kmsg, solapi: FakeSolapi, kmsg_home: Path
+) -> None:
+    text = (kmsg_home / "config.toml").read_text().replace("0215885678", "0212345678")
+    (kmsg_home / "config.toml").write_text(text)
+    code, doc = kmsg.json("providers", "doctor", "--alimtalk", "ORDER")
+    assert code == 78
+    assert checks(doc)["sender"]["reason"] == (
+        "sender 0212345678 is the example number of the config template"
+    )

@@ -202,6 +202,17 @@ def test_iwinv_create_update_delete_on_its_template_endpoints(
     assert json.loads(remove.calls[0].request.content) == {"templateCode": "IW0001"}
 
 
+def test_iwinv_dry_run_masks_the_auth_header(
+    kmsg: Kmsg, iwinv: respx.MockRouter, spec: Path
+) -> None:
+    code, doc = kmsg.json("templates", "update", "IW0001", "--file", str(spec), "--dry-run")
+    assert code == 0, doc
+    req = doc["request"]
+    assert req["url"] == f"{AT}/api/template/modify/" and req["headers"]["AUTH"] == "****"
+    assert req["body"]["templateCode"] == "IW0001" and req["body"]["templateName"] == "가입 환영"
+    assert "SVdLRVk=" not in json.dumps(doc) and not iwinv.calls
+
+
 def test_iwinv_has_no_inspection_call(kmsg: Kmsg, iwinv: respx.MockRouter) -> None:
     result = kmsg("templates", "request", "IW0001", "--provider", "iw")
     assert result.exit_code == 78
