@@ -11,8 +11,8 @@ import typer
 from kmsg_cli.commands._common import app_context, command
 from kmsg_cli.commands._complete import complete_provider_ids, complete_types
 from kmsg_cli.core import korea, phone, queue, service
-from kmsg_cli.core.compose import Draft, check_variables, requested_failover
-from kmsg_cli.core.models import MessageType
+from kmsg_cli.core.compose import Draft, check_variables
+from kmsg_cli.core.models import Failover, MessageType
 from kmsg_cli.core.times import kst, parse_when
 from kmsg_cli.errors import ExitCode, Failed, InputError, KmsgError, UsageError
 
@@ -172,7 +172,7 @@ def send(
         template_id=template_id,
         variables=parse_vars(var, vars_json),
         provider_id=provider,
-        failover=requested_failover(failover, fallback_text, fallback_subject, fallback_channel),
+        failover=Failover.asked(failover, fallback_text, fallback_subject, fallback_channel),
         idempotency_key=idempotency_key,
         strict=strict,
         ad=ad,

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from kmsg_cli.core import content
-from kmsg_cli.core.compose import Draft, requested_failover
+from kmsg_cli.core.compose import Draft
 from kmsg_cli.core.models import Failover, Message
 from kmsg_cli.errors import ConfigError, InputError
 
@@ -63,7 +63,7 @@ class Spec:
     fallback_channel: str | None = None
 
     def fallback(self) -> Failover | None:
-        return requested_failover(
+        return Failover.asked(
             self.failover, self.fallback_text, self.fallback_subject, self.fallback_channel
         )
 

@@ -235,16 +235,6 @@ def _failover(draft: Draft, kind: MessageType) -> Failover | None:
     return replace(fo, text=text, subject=subject)
 
 
-def requested_failover(
-    enabled: bool, text: str | None, subject: str | None, channel: str | None
-) -> Failover | None:
-    """``--failover``, or any ``--fallback-*`` option: a fallback text is a request for the
-    fallback, so it takes effect (FO-7) instead of being dropped without ``--failover``."""
-    if not enabled and text is None and subject is None and channel is None:
-        return None
-    return Failover(True, text, subject, channel)
-
-
 def fallback_type(fo: Failover) -> MessageType:
     """SMS or LMS for a fallback: the channel asked for, else by bytes (FO-6)."""
     if fo.channel == "lms" or fo.subject:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kmsg_cli.core import service
-from kmsg_cli.core.compose import Draft, requested_failover
+from kmsg_cli.core.compose import Draft
 from kmsg_cli.core.models import Failover, MessageType
 from kmsg_cli.core.track_rules import detects_not_kakao
 from kmsg_cli.errors import ConfigError
@@ -35,7 +35,7 @@ DRAFT = Draft(
     ],
 )
 def test_any_fallback_option_asks_for_the_fallback(args, expected) -> None:
-    assert requested_failover(*args) == expected
+    assert Failover.asked(*args) == expected
 
 
 def test_which_provider_types_can_ever_report_not_a_kakaotalk_user() -> None:
