@@ -20,7 +20,7 @@ from kmsg_cli.core.templates import (
     TemplateSpec,
     parse_spec,
 )
-from kmsg_cli.errors import ConfigError, InputError, InputFileError, UsageError
+from kmsg_cli.errors import ConfigError, InputError, InputFileError, KmsgError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -284,7 +284,12 @@ def _change(
     pid, admin = _admin(app_ctx, op, provider)
     change = admin.manage_template(op, code, spec, dry_run=dry_run)
     if not dry_run:
-        _refresh_cache(app_ctx, pid, admin)
+        try:
+            _refresh_cache(app_ctx, pid, admin)
+        except KmsgError as exc:  # the change is made: a failed refresh must not hide that
+            out.warn(
+                f"the template cache was not refreshed ({exc.message}): run `kmsg templates sync`"
+            )
     doc = {"provider": pid, "dry_run": dry_run} | change.as_dict()
 
     def human(console: Console) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
@@ -284,3 +285,23 @@ def test_aligo_refusal_is_reported(kmsg: Kmsg, aligo: respx.MockRouter) -> None:
     )
     result = kmsg("templates", "delete", "TG_0001")
     assert result.exit_code == 65 and "삭제할 수 없는" in result.stderr, result.stderr
+
+
+def test_a_failed_cache_refresh_after_a_change_warns_and_still_reports_the_change(
+    kmsg: Kmsg, solapi: FakeSolapi, kmsg_home: Path
+) -> None:
+    solapi.add_template("KA01TPX", "x #{x}", status="PENDING")
+    assert kmsg("templates", "sync").exit_code == 0
+    original = solapi.handle
+
+    def refuse_lists(method: str, target: str, authorization: str, body: bytes) -> Any:
+        if method == "GET" and target.startswith("/kakao/v2/templates"):
+            return 403, {"errorCode": "InvalidAPIKey", "errorMessage": "no"}
+        return original(method, target, authorization, body)
+
+    solapi.handle = refuse_lists  # type: ignore[method-assign]
+    result = kmsg("templates", "delete", "KA01TPX")
+    assert result.exit_code == 0, result.stderr
+    assert "template KA01TPX deleted" in result.stdout
+    assert "the template cache was not refreshed" in result.stderr
+    assert solapi.templates == []
