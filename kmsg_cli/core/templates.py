@@ -431,9 +431,13 @@ def _template(p: Preflight, lookup: Lookup, found: list[Template | None]) -> str
 
 
 def _variables(p: Preflight, found: list[Template | None]) -> str:
-    template = found[0] if found else None
+    if not found:
+        raise InputError(
+            "the template is unknown, so are its variables", hint="fix the template check first"
+        )
+    template = found[0]
     if template is None:
-        raise InputError("the template is unknown, so are its variables", hint="see above")
+        return f"not checked: {p.provider_id} cannot list templates"
     names = template.variables
     needs = ", ".join(f"#{{{n}}}" for n in names) or "no variables"
     if p.variables is None:
