@@ -20,7 +20,14 @@ from kmsg_cli.core.templates import (
     TemplateSpec,
     parse_spec,
 )
-from kmsg_cli.errors import ConfigError, InputError, InputFileError, KmsgError, UsageError
+from kmsg_cli.errors import (
+    ConfigError,
+    InputError,
+    InputFileError,
+    KmsgError,
+    UnknownOutcome,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -282,7 +289,14 @@ def _change(
     out = app_ctx.output
     spec = read_spec(path) if path is not None else None
     pid, admin = _admin(app_ctx, op, provider)
-    change = admin.manage_template(op, code, spec, dry_run=dry_run)
+    try:
+        change = admin.manage_template(op, code, spec, dry_run=dry_run)
+    except UnknownOutcome as exc:  # a template change is never repeated blindly either
+        exc.hint = (
+            "the provider may have made the change: see `kmsg templates list` before running "
+            "this again"
+        )
+        raise
     if not dry_run:
         try:
             _refresh_cache(app_ctx, pid, admin)

@@ -305,3 +305,23 @@ def test_a_failed_cache_refresh_after_a_change_warns_and_still_reports_the_chang
     assert "template KA01TPX deleted" in result.stdout
     assert "the template cache was not refreshed" in result.stderr
     assert solapi.templates == []
+
+
+def test_a_lost_answer_to_a_create_is_an_unknown_outcome_never_retried(
+    kmsg: Kmsg, solapi: FakeSolapi, spec: Path
+) -> None:
+    original = solapi.handle
+    calls: list[str] = []
+
+    def lose_creates(method: str, target: str, authorization: str, body: bytes) -> Any:
+        if method == "POST" and target.startswith("/kakao/v2/templates"):
+            calls.append(target)
+            original(method, target, authorization, body)  # made, but the answer is a 500
+            return 500, {"errorCode": "InternalError", "errorMessage": "oops"}
+        return original(method, target, authorization, body)
+
+    solapi.handle = lose_creates  # type: ignore[method-assign]
+    result = kmsg("templates", "create", "--file", str(spec))
+    assert result.exit_code == 75, result.stderr
+    assert "see `kmsg templates list` before running this again" in result.stderr
+    assert len(calls) == 1 and len(solapi.templates) == 1
