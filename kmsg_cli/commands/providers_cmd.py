@@ -72,6 +72,7 @@ def list_(ctx: typer.Context) -> None:
                 "status": c.status,
                 "templates": c.templates,
                 "senders": c.senders,
+                "template_admin": sorted(c.template_admin),
                 "routing": roles,
                 "default_from": sender or None,  # the sender's own number: never masked
                 "secrets": secrets,

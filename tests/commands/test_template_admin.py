@@ -149,6 +149,14 @@ def test_a_missing_template_file_is_exit_66(kmsg: Kmsg, solapi: FakeSolapi) -> N
     assert result.exit_code == 66
 
 
+def test_providers_list_says_which_template_changes_each_can_make(
+    kmsg: Kmsg, solapi: FakeSolapi
+) -> None:
+    code, doc = kmsg.json("providers", "list")
+    assert code == 0
+    assert doc["providers"][0]["template_admin"] == ["create", "delete", "request", "update"]
+
+
 def test_the_mock_cannot_change_templates(kmsg: Kmsg) -> None:
     result = kmsg("templates", "delete", "MOCK_TPL_SEED")
     assert result.exit_code == 78 and "no configured provider can delete templates" in result.stderr
