@@ -97,13 +97,52 @@ def test_solapi_replacement_sms_is_tracked_and_shown(
 # ---- IWINV and Aligo carry the fallback text natively ------------------------------------------
 
 
-def test_iwinv_fallback_text_alone_goes_as_resend_content(kmsg: Kmsg, kmsg_home: Path) -> None:
-    at = "https://at.example.test"
-    (kmsg_home / "config.toml").write_text(
+def _iwinv_config(home: Path, at: str) -> None:
+    (home / "config.toml").write_text(
         f'[providers.iw]\ntype = "iwinv"\napi_key = "IWKEY"\nbase_url = "{at}"\n'
         'default_from = "0212345678"\n'
     )
-    (kmsg_home / "config.toml").chmod(0o600)
+    (home / "config.toml").chmod(0o600)
+
+
+def test_iwinv_replacement_sms_result_is_tracked_and_shown(kmsg: Kmsg, kmsg_home: Path) -> None:
+    """IWINV reports its own resend (resendStatus/resendStatusName) on the AlimTalk's history row:
+    `kmsg status` shows it, and kmsg sends no fallback of its own (one path per message)."""
+    at = "https://at.example.test"
+    _iwinv_config(kmsg_home, at)
+    item = {"templateCode": "T1", "templateName": "t", "templateContent": BODY}
+    row = {
+        "seqNo": 7,
+        "phone": TO,
+        "statusCode": "K105",
+        "statusCodeName": "카카오톡 미사용자",
+        "sendDate": "2026-01-01 09:00:03",
+        "resendStatus": "Y",
+        "resendStatusName": "SMS 발송 성공",
+    }
+    with respx.mock(assert_all_called=False) as router:
+        router.post(f"{at}/api/template/").respond(
+            json={"code": 200, "list": [item | {"templateStatus": "Y"}]}
+        )
+        send = router.post(f"{at}/api/v2/send/").respond(
+            json={"code": 200, "message": "ok", "success": 1, "fail": 0, "seqNo": 7}
+        )
+        router.post(f"{at}/api/history/").respond(json={"code": 200, "list": [row]})
+        code, doc = kmsg.json(
+            "send", "--to", TO, "--template-id", "T1", "--var", "name=김", "--fallback-text", "문자 안내"
+        )  # fmt: skip
+        assert code == 0, doc
+        kmsg.clock.advance(31)
+        tracked = kmsg("track", "--once")
+        assert "0 failed over" in tracked.stdout, tracked.stdout
+        shown = kmsg("status", doc["messages"][0]["message_id"])
+    assert "카카오톡 미사용자 (resend: SMS 발송 성공)" in shown.stdout
+    assert len(send.calls) == 1
+
+
+def test_iwinv_fallback_text_alone_goes_as_resend_content(kmsg: Kmsg, kmsg_home: Path) -> None:
+    at = "https://at.example.test"
+    _iwinv_config(kmsg_home, at)
     item = {"templateCode": "T1", "templateName": "t", "templateContent": BODY}
     with respx.mock(assert_all_called=False) as router:
         router.post(f"{at}/api/template/").respond(
