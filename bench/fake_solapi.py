@@ -125,6 +125,7 @@ class FakeSolapi:
         self._httpd: ThreadingHTTPServer | None = None
         self.templates: list[dict[str, Any]] = []  # Kakao templates, SOLAPI's shape
         self.senders: list[dict[str, Any]] = []  # registered sender ids, SOLAPI's shape
+        self.channels: dict[str, str] = {"KA01PF1": "@kmsgtest"}  # Kakao channels: pfId -> searchId
 
     def now_ms(self) -> int:
         """The server's own clock: dateCreated, the list date filters, Date, the signature window."""
@@ -225,6 +226,20 @@ class FakeSolapi:
         with self._lock:
             self.senders.append({"phoneNumber": number, "status": status, "method": "ARS"})
 
+    def kakao_fails(self, to: str, code: str = "3104", message: str = "카카오톡 미사용자") -> None:
+        """The AlimTalk already stored for ``to`` fails at Kakao. With ``disableSms: false``
+        SOLAPI sends the replacement SMS itself: the row then says ``replacement: true`` and
+        ``resendCount: 1`` and carries the replacement's delivery (the shape is [unverified],
+        docs/providers.md#solapi-status-lookup); otherwise the row fails with ``code``."""
+        with self._lock:
+            for row in self._stored.values():
+                if row["to"] != to or row["type"] != "ATA":
+                    continue
+                if (row.get("kakaoOptions") or {}).get("disableSms") is False:
+                    row.update(replacement=True, resendCount=1)
+                else:
+                    row.update(statusCode=code, statusMessage=message, dateReceived=None)
+
     def fail_next(self, *faults: str | None) -> None:
         with self._lock:
             self._faults.extend(faults)
@@ -249,6 +264,14 @@ class FakeSolapi:
             return 200, {"balance": 100000.0, "point": 0}
         if route == ("GET", "/kakao/v2/templates"):
             return self._templates(parse_qs(url.query))
+        if route[1].startswith("/kakao/v2/templates"):
+            return self._template_admin(method, route[1], body)
+        if route[0] == "GET" and route[1].startswith("/kakao/v2/channels/"):
+            pf_id = route[1].rsplit("/", 1)[1]
+            with self._lock:
+                if pf_id not in self.channels:
+                    return 404, {"errorCode": "NotFound", "errorMessage": "channel not found"}
+                return 200, {"channelId": pf_id, "searchId": self.channels[pf_id]}
         if route == ("GET", "/senderid/v1/numbers"):
             with self._lock:
                 return 200, {"accountId": "A1", "limit": 20, "senderIds": list(self.senders)}
@@ -427,6 +450,48 @@ class FakeSolapi:
             "nextKey": str(first + limit) if more else None,
         }
 
+    def _template_admin(self, method: str, path: str, raw: bytes) -> Answer:
+        """Create, update, delete and request inspection, with SOLAPI's rules: only a PENDING or
+        REJECTED template may be changed or deleted, only a PENDING one sent to inspection."""
+        parts = path.split("/")[4:]  # after /kakao/v2/templates
+        body = json.loads(raw or b"{}")
+        with self._lock:
+            if method == "POST" and not parts:
+                if body.get("channelId") not in self.channels:
+                    return 400, {"errorCode": "ValidationError", "errorMessage": "channelId"}
+                if not body.get("name") or not body.get("content"):
+                    return 400, {"errorCode": "ValidationError", "errorMessage": "name, content"}
+                row = {
+                    "templateId": f"KA01TP{len(self.templates) + 1:06d}",
+                    "name": body["name"],
+                    "channelId": body["channelId"],
+                    "content": body["content"],
+                    "categoryCode": body.get("categoryCode", ""),
+                    "status": "PENDING",
+                    "buttons": body.get("buttons", []),
+                }
+                self.templates.append(row)
+                return 200, dict(row)
+            found = next((t for t in self.templates if parts and t["templateId"] == parts[0]), None)
+            if found is None:
+                return 404, {"errorCode": "NotFound", "errorMessage": "template not found"}
+            action = (method, tuple(parts[1:]))
+            if action == (("PUT", ("inspection",))):
+                if found["status"] != "PENDING":
+                    return 400, {"errorCode": "InvalidStatus", "errorMessage": found["status"]}
+                found["status"] = "INSPECTING"
+                return 200, dict(found)
+            if action[1] or method not in ("PUT", "DELETE"):
+                return 404, {"errorCode": "NotFound", "errorMessage": path}
+            if found["status"] not in ("PENDING", "REJECTED"):
+                return 400, {"errorCode": "InvalidStatus", "errorMessage": found["status"]}
+            if method == "DELETE":
+                self.templates.remove(found)
+                return 200, dict(found)
+            found.update({k: body[k] for k in ("name", "content", "buttons") if k in body})
+            found["status"] = "PENDING"
+            return 200, dict(found)
+
     def _candidates(self, query: dict[str, list[str]], start_key: str | None) -> list[str]:
         """Ids to scan, in arrival order, from ``start_key`` on (the caller holds the lock)."""
         wanted = query.get("messageId", []) + query.get("messageIds", [])
@@ -492,7 +557,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = _serve  # noqa: N815 - http.server dispatches on these names
+    do_GET = do_POST = do_PUT = do_DELETE = _serve  # noqa: N815 - http.server dispatches on these
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         """The ``Date`` header, on the fake's own clock (send_response asks for it)."""

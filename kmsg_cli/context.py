@@ -178,6 +178,7 @@ class AppContext:
     def env(self) -> Env:
         from kmsg_cli.core.ports import Env
         from kmsg_cli.core.templates import Lookup
+        from kmsg_cli.core.track_rules import detects_not_kakao
 
         s = self.settings
         t = s.tracking
@@ -189,6 +190,10 @@ class AppContext:
             capabilities={pid: c.types for pid, c in caps.items()},
             default_senders={pid: cfg.default_from for pid, cfg in s.providers.items()},
             native_failover={pid: c.native_failover for pid, c in caps.items()},
+            api_failover={
+                pid: caps[pid].status and detects_not_kakao(cfg.type, t.not_kakao_user_codes, pid)
+                for pid, cfg in s.providers.items()
+            },
             kinds={pid: cfg.type for pid, cfg in s.providers.items()},
             schedule_windows={
                 pid: c.schedule_window for pid, c in caps.items() if c.schedule_window

@@ -11,7 +11,8 @@ from kmsg_cli import config
 from kmsg_cli.commands._common import app_context, command
 from kmsg_cli.commands._complete import complete_provider_ids
 from kmsg_cli.core.models import MessageType
-from kmsg_cli.errors import ConfigError, KmsgError
+from kmsg_cli.core.templates import PLACEHOLDER_SENDER, Lookup
+from kmsg_cli.errors import ConfigError, KmsgError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -71,6 +72,7 @@ def list_(ctx: typer.Context) -> None:
                 "status": c.status,
                 "templates": c.templates,
                 "senders": c.senders,
+                "template_admin": sorted(c.template_admin),
                 "routing": roles,
                 "default_from": sender or None,  # the sender's own number: never masked
                 "secrets": secrets,
@@ -141,19 +143,52 @@ def doctor(
             autocompletion=complete_provider_ids,
         ),
     ] = [],  # noqa: B006
+    alimtalk: Annotated[
+        str | None,
+        typer.Option(
+            "--alimtalk",
+            metavar="CODE",
+            help="Preflight this AlimTalk template on the provider AlimTalk is routed to.",
+        ),
+    ] = None,
+    count: Annotated[
+        int,
+        typer.Option(
+            "--count", metavar="N", min=1, help="With --alimtalk: recipients, for the cost."
+        ),
+    ] = 1,
+    var: Annotated[
+        list[str],
+        typer.Option(
+            "--var", metavar="KEY=VALUE", help="With --alimtalk: check these variables too."
+        ),
+    ] = [],  # noqa: B006
+    sender: Annotated[
+        str | None,
+        typer.Option(
+            "--from", metavar="NUMBER", help="With --alimtalk: the sender (default: the config's)."
+        ),
+    ] = None,
 ) -> int:
     """Check each provider's config, secrets and credentials.
 
     The config must be complete and the secrets present; then one authenticated read-only call.
+
+    With --alimtalk CODE, the preflight of one AlimTalk send instead: the Kakao channel, the
+    template's status and variables, the sender, and the balance for --count recipients; one
+    line per check, exit 0 only when all pass.
 
     Examples:
 
     \b
       kmsg providers doctor
       kmsg providers doctor --provider solapi
+      kmsg providers doctor --alimtalk ORDER_SHIPPED --count 5000 --var name=김철수
     """
     app_ctx = app_context(ctx)
     out = app_ctx.output
+    if alimtalk is not None:
+        return _preflight(app_ctx, provider, alimtalk, count, var, sender)
     results = []
     for pid in _selected(app_ctx, provider):
         try:
@@ -164,22 +199,79 @@ def doctor(
     return _finish(out, {"providers": results}, results, _doctor_lines)
 
 
+def _preflight(
+    app_ctx: AppContext,
+    ids: list[str],
+    code: str,
+    count: int,
+    pairs: list[str],
+    sender: str | None,
+) -> int:
+    """`doctor --alimtalk`: core/templates.py preflight on the one provider that would send it."""
+    from kmsg_cli.commands.send import parse_vars
+    from kmsg_cli.core.routing import route
+    from kmsg_cli.core.templates import Preflight, preflight
+
+    if len(ids) > 1:
+        raise UsageError("--alimtalk checks one provider: pass --provider once")
+    env = app_ctx.env()
+    routed, _ = route(
+        MessageType.ALIMTALK,
+        explicit=ids[0] if ids else None,
+        by_type=env.routing_by_type,
+        default=env.routing_default,
+        strategy=env.routing_strategy,
+        capabilities=env.capabilities,
+        advance=lambda _k, _n: 0,
+    )
+    pid = routed[0]
+    cfg = app_ctx.settings.providers[pid]
+    key = app_ctx.capabilities()[pid].channel_key
+    checks = preflight(
+        Preflight(
+            provider_id=pid,
+            provider=app_ctx.provider(pid),
+            code=code,
+            channel_key=key,
+            channel_set=bool(key and getattr(cfg, key, None)),
+            sender=sender or cfg.default_from,
+            variables=parse_vars(pairs, None) if pairs else None,
+            count=count,
+            price=env.prices.get(MessageType.ALIMTALK.value),
+        ),
+        env.templates or Lookup(lambda: None, app_ctx.provider),
+    )
+    rows = [c.as_dict() for c in checks]
+    doc = {"preflight": {"provider": pid, "template": code, "count": count, "checks": rows}}
+
+    def lines(console: Console, results: list[dict[str, Any]]) -> None:
+        console.print(f"AlimTalk {code} via {pid}, {count} recipient(s):", markup=False)
+        for r in results:
+            if r["ok"]:
+                console.print(f"  {r['check']}: ok, {r['detail']}", markup=False)
+            else:
+                console.print(
+                    f"  {r['check']}: FAILED\n    reason: {r['reason']}\n    next: {r['next']}",
+                    markup=False,
+                )
+
+    return _finish(app_ctx.output, doc, rows, lines, what="check(s) failed")
+
+
 def _gaps(app_ctx: AppContext, pid: str) -> list[str]:
     cfg = app_ctx.settings.providers[pid]
+    caps = app_ctx.capabilities()[pid]
     gaps = []
     if not cfg.default_from:
         gaps.append("no default sender number: every send needs --from")
-    if cfg.type == "solapi" and not getattr(cfg, "kakao_pf_id", None):
-        gaps.append("no kakao_pf_id: AlimTalk cannot be sent")
+    key = caps.channel_key
+    if MessageType.ALIMTALK in caps.types and key and not getattr(cfg, key, None):
+        gaps.append(f"no {key}: no Kakao channel, AlimTalk cannot be sent")
     if cfg.type == "iwinv" and not getattr(cfg, "sms_api_key", None):
         gaps.append("no sms_api_key/sms_auth_key: SMS cannot be sent")
     if cfg.type == "aligo" and getattr(cfg, "test_mode", False):
         gaps.append("test_mode is on: Aligo accepts messages but never delivers them")
     return gaps + _catalog_gaps(app_ctx, pid, cfg)
-
-
-# the sender number of the config templates (`kmsg config init`), never a real registration
-PLACEHOLDER_SENDER = "0212345678"
 
 
 def _catalog_gaps(app_ctx: AppContext, pid: str, cfg: Any) -> list[str]:
@@ -224,14 +316,16 @@ def _finish(
     doc: dict[str, Any],
     results: list[dict[str, Any]],
     lines: Callable[[Console, list[dict[str, Any]]], None],
+    *,
+    what: str = "provider(s) not ready",
 ) -> int:
-    """Same exit code in text and JSON modes (CLI-2): the first failing provider's."""
+    """Same exit code in text and JSON modes (CLI-2): the first failing result's."""
     failed = [r for r in results if not r["ok"]]
     code = failed[0]["exit_code"] if failed else 0
     if failed and out.json_mode:
         first = failed[0]
         out.fail(
-            KmsgError(f"{len(failed)} provider(s) not ready", hint=first["next"]),
+            KmsgError(f"{len(failed)} {what}", hint=first["next"]),
             doc,
             exit_code=code,
         )

@@ -103,7 +103,11 @@ def send(
     ] = None,
     fallback_text: Annotated[
         str | None,
-        typer.Option("--fallback-text", metavar="TEXT", help="Text of the fallback SMS/LMS."),
+        typer.Option(
+            "--fallback-text",
+            metavar="TEXT",
+            help="Text of the fallback SMS/LMS (implies --failover).",
+        ),
     ] = None,
     fallback_subject: Annotated[
         str | None,
@@ -168,9 +172,7 @@ def send(
         template_id=template_id,
         variables=parse_vars(var, vars_json),
         provider_id=provider,
-        failover=Failover(failover, fallback_text, fallback_subject, fallback_channel)
-        if failover
-        else None,
+        failover=Failover.asked(failover, fallback_text, fallback_subject, fallback_channel),
         idempotency_key=idempotency_key,
         strict=strict,
         ad=ad,

@@ -240,7 +240,7 @@ def send_bulk(
         typer.Option(
             "--fallback-text",
             metavar="TEXT",
-            help="Text of the fallback SMS/LMS, with {column}s.",
+            help="Text of the fallback SMS/LMS, with {column}s (implies --failover).",
             rich_help_panel="AlimTalk",
         ),
     ] = None,

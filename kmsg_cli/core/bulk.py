@@ -63,9 +63,9 @@ class Spec:
     fallback_channel: str | None = None
 
     def fallback(self) -> Failover | None:
-        if not self.failover:
-            return None
-        return Failover(True, self.fallback_text, self.fallback_subject, self.fallback_channel)
+        return Failover.asked(
+            self.failover, self.fallback_text, self.fallback_subject, self.fallback_channel
+        )
 
 
 # fields that say when the rows go, not what they are: a rerun with another --at is the same job
@@ -133,7 +133,7 @@ def columns(header: Sequence[str], spec: Spec) -> Columns:
             "no message text: pass --text, --template-id, or add a 'text' column",
             hint='kmsg send-bulk FILE --text "{name}님, ..."',
         )
-    if spec.failover and spec.template_id is None:
+    if spec.fallback() is not None and spec.template_id is None:
         raise InputError("--failover applies to AlimTalk: pass --template-id")
     return Columns(names, to, spec.text)
 
@@ -199,7 +199,7 @@ def draft(values: Sequence[str], cols: Columns, spec: Spec) -> tuple[str, Draft]
         provider_id=spec.provider_id,
         strict=spec.strict,
         ad=spec.ad or _flag(row.get(AD_COLUMN, "")),
-        failover=spec.fallback() if spec.failover else None,
+        failover=spec.fallback(),
     )
 
 

@@ -76,6 +76,16 @@ class Failover:
     subject: str | None = None
     channel: str | None = None
 
+    @classmethod
+    def asked(
+        cls, enabled: bool, text: str | None, subject: str | None, channel: str | None
+    ) -> Failover | None:
+        """``--failover``, or any ``--fallback-*`` option: a fallback text is a request for the
+        fallback, so it takes effect (FO-7) instead of being dropped without ``--failover``."""
+        if not enabled and text is None and subject is None and channel is None:
+            return None
+        return cls(True, text, subject, channel)
+
 
 @dataclass(frozen=True)
 class Message:

@@ -120,6 +120,9 @@ class Env:
     capabilities: Mapping[str, frozenset[MessageType]]
     default_senders: Mapping[str, str | None]
     native_failover: Mapping[str, bool]
+    # provider id -> kmsg can fail over through the API (its status says "not a KakaoTalk user");
+    # absent: assumed it can
+    api_failover: Mapping[str, bool] = field(default_factory=dict)
     kinds: Mapping[str, str] = field(default_factory=dict)  # provider id -> type ("solapi", ...)
     # provider id -> (min, max) seconds ahead it holds a scheduled send itself; absent: it does not
     schedule_windows: Mapping[str, tuple[int, int]] = field(default_factory=dict)

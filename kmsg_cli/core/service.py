@@ -18,7 +18,14 @@ from enum import StrEnum
 from typing import Any
 
 from kmsg_cli.core import content, ledger, phone, templates
-from kmsg_cli.core.compose import Composed, Draft, check_for_provider, compose, failover_mode
+from kmsg_cli.core.compose import (
+    Composed,
+    Draft,
+    check_for_provider,
+    compose,
+    failover_mode,
+    fallback_type,
+)
 from kmsg_cli.core.ledger import Verdict
 from kmsg_cli.core.models import Message, MessageType, Record, SendResult, Status, evolve
 from kmsg_cli.core.ports import Env, JournalStore
@@ -156,6 +163,8 @@ def for_provider(message: Message, provider_id: str, env: Env) -> Message:
     if message.failover is not None:
         native = bool(env.native_failover.get(provider_id))
         mode = failover_mode(message, env.kinds.get(provider_id, ""), native)
+        if mode == "api":
+            _check_api_failover(message, provider_id, env)
         if not sender:
             raise ConfigError(
                 f"failover needs a sender number and provider {provider_id!r} has no default",
@@ -164,6 +173,29 @@ def for_provider(message: Message, provider_id: str, env: Env) -> Message:
     if sender == message.sender and mode == message.failover_mode:
         return message
     return evolve(message, sender=sender, failover_mode=mode)
+
+
+def _check_api_failover(message: Message, provider_id: str, env: Env) -> None:
+    """Refuse a fallback that could never go out (FO-7): kmsg fails over through the API only
+    after the provider reports "not a KakaoTalk user", and needs a route for the SMS/LMS."""
+    if not env.api_failover.get(provider_id, True):
+        kind = env.kinds.get(provider_id, "?")
+        raise ConfigError(
+            f"the fallback cannot take effect on provider {provider_id!r} ({kind}): it does not "
+            "fail over itself, and none of its statuses says 'not a KakaoTalk user'",
+            hint=f"add its codes to [tracking] not_kakao_user_codes ({kind} = [...]), or route "
+            "AlimTalk to a provider that fails over",
+        )
+    assert message.failover is not None
+    route(
+        fallback_type(message.failover),
+        explicit=None,
+        by_type=env.routing_by_type,
+        default=env.routing_default,
+        strategy=env.routing_strategy,
+        capabilities=env.capabilities,
+        advance=lambda _k, _n: 0,
+    )
 
 
 def execute(planned: Sequence[Planned], env: Env, *, abandoned: bool = False) -> list[Outcome]:

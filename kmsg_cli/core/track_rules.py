@@ -73,6 +73,18 @@ def not_kakao_user(
     return code is not None and code in added
 
 
+def detects_not_kakao(
+    kind: str, extra: Mapping[str, Sequence[str]] | None = None, provider_id: str | None = None
+) -> bool:
+    """Can any status of this provider say "not a KakaoTalk user"? If not, API failover never
+    fires for it (docs/providers.md#native-failover-switches)."""
+    rule = BUILTIN_NOT_KAKAO.get(kind, NotKakaoRule())
+    if rule.codes or rule.any_text or rule.all_text:
+        return True
+    extra = extra or {}
+    return bool(extra.get(kind) or (provider_id and extra.get(provider_id)))
+
+
 @dataclass(frozen=True)
 class Check:
     """What one check does to one claimed record: the final column values and the history rows.

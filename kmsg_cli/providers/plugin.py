@@ -39,6 +39,10 @@ class Capabilities:
     status: bool = True  # status() reports delivery; False: tracking can only time out
     templates: bool = False  # lists its AlimTalk templates (templates(), template(code))
     senders: bool = False  # lists its registered sender numbers (senders())
+    # which of create/update/delete/request it can do to a template (manage_template())
+    template_admin: frozenset[str] = frozenset()
+    # the config key naming its Kakao channel (SOLAPI pfId, Aligo sender key); None: no such key
+    channel_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,13 @@ from bench.fake_solapi import FakeSolapi
 from kmsg_cli.config import ProviderConfig
 from kmsg_cli.core.models import Message, MessageType, Status, StatusQuery
 from kmsg_cli.core.ports import Provider
-from kmsg_cli.core.templates import SenderCatalog, TemplateCatalog
+from kmsg_cli.core.templates import (
+    TEMPLATE_OPS,
+    ChannelCheck,
+    SenderCatalog,
+    TemplateAdmin,
+    TemplateCatalog,
+)
 from kmsg_cli.errors import ConfigError
 from kmsg_cli.providers import registry
 from kmsg_cli.providers.plugin import Capabilities, Deps, ProviderPlugin
@@ -185,6 +191,10 @@ def test_builds_without_resolving_secrets_and_matches_the_protocol(
     assert provider.native_schedule is (caps.schedule_window is not None)
     assert isinstance(provider, TemplateCatalog) is caps.templates
     assert isinstance(provider, SenderCatalog) is caps.senders
+    admin = isinstance(provider, TemplateAdmin)
+    assert (provider.template_ops if admin else frozenset()) == caps.template_admin
+    assert caps.template_admin <= set(TEMPLATE_OPS)
+    assert isinstance(provider, ChannelCheck) is (wire.kind in ("solapi", "aligo"))
     for name, member in inspect.getmembers(Provider, inspect.isfunction):
         if not name.startswith("_"):
             ours = list(inspect.signature(getattr(provider, name)).parameters)

@@ -14,6 +14,9 @@ PLUGIN = ProviderPlugin(
         schedule_window=(10 * 60 + 60, 180 * 86_400),  # docs/providers.md#scheduling-windows
         native_failover=True,
         templates=True,
+        # docs/providers.md#template-administration
+        template_admin=frozenset({"create", "update", "delete", "request"}),
+        channel_key="sender_key",
     ),
     settings="kmsg_cli.providers.aligo.settings:AligoSettings",
     adapter="kmsg_cli.providers.aligo.provider:AligoProvider",

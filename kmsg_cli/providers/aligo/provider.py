@@ -16,7 +16,7 @@ from kmsg_cli.core.models import (
     StatusQuery,
     StatusReport,
 )
-from kmsg_cli.core.templates import Template
+from kmsg_cli.core.templates import ChannelState, Template, TemplateChange, TemplateSpec
 from kmsg_cli.errors import ConfigError, InvalidRequest
 from kmsg_cli.providers.aligo import PLUGIN, build
 from kmsg_cli.providers.aligo import templates as tpl
@@ -29,6 +29,7 @@ MASS_LIMIT = 500  # /send_mass/ and Kakao sends
 
 class AligoProvider(Adapter):
     plugin = PLUGIN
+    template_ops = PLUGIN.capabilities.template_admin
 
     def __init__(self, provider_id: str, config: ProviderConfig, deps: Deps) -> None:
         super().__init__(provider_id, config, deps)
@@ -220,6 +221,18 @@ class AligoProvider(Adapter):
         req = tpl._build_templates_request(self.kakao_url, self._kakao_creds(), code)
         found = self._call(req, send=False, parse=lambda b: tpl._parse_templates(b, self.id))
         return next((t for t in found if t.code == code), None)
+
+    def manage_template(
+        self, op: str, code: str, spec: TemplateSpec | None, *, dry_run: bool
+    ) -> TemplateChange:
+        req = tpl._build_admin_request(self.kakao_url, self._kakao_creds(dry_run), op, code, spec)
+        if dry_run:
+            return TemplateChange(op, code, request=req.preview(self.id))
+        return self._call(req, send=True, parse=lambda b: tpl._parse_admin(b, op, code, self.id))
+
+    def channel(self) -> ChannelState:
+        req = tpl._build_channel_request(self.kakao_url, self._kakao_creds())
+        return self._call(req, send=False, parse=lambda b: tpl._parse_channel(b, self.id))
 
 
 def _message(body: Any) -> object:

@@ -14,6 +14,9 @@ PLUGIN = ProviderPlugin(
         schedule_window=(15 * 60 + 60, 180 * 86_400),  # docs/providers.md#scheduling-windows
         native_failover=True,
         templates=True,
+        # docs/providers.md#template-administration
+        template_admin=frozenset({"create", "update", "delete"}),
+        channel_key="api_key",
     ),
     settings="kmsg_cli.providers.iwinv.settings:IwinvSettings",
     adapter="kmsg_cli.providers.iwinv.provider:IwinvProvider",

@@ -16,7 +16,7 @@ from kmsg_cli.core.models import (
     StatusQuery,
     StatusReport,
 )
-from kmsg_cli.core.templates import Template
+from kmsg_cli.core.templates import Template, TemplateChange, TemplateSpec
 from kmsg_cli.errors import ConfigError, InvalidRequest, TemplateNotFound
 from kmsg_cli.providers.base import Secrets, chunks, in_order, read_image, run_calls
 from kmsg_cli.providers.http import MASK, Req, Transport, join_url, json_body
@@ -29,6 +29,7 @@ SMS_MAX_RECIPIENTS = 1000
 
 class IwinvProvider(Adapter):
     plugin = PLUGIN
+    template_ops = PLUGIN.capabilities.template_admin
     # codes that mean "still in progress"; extend after observing live answers
     # (docs/providers.md#iwinv-delivery-status)
     alimtalk_pending = codes.ALIMTALK_PENDING
@@ -138,6 +139,17 @@ class IwinvProvider(Adapter):
             if len(items) < tpl.PAGE:
                 break
         return found
+
+    def manage_template(
+        self, op: str, code: str, spec: TemplateSpec | None, *, dry_run: bool
+    ) -> TemplateChange:
+        req = tpl._build_admin_request(self.alimtalk_url, self._auth(dry_run), op, code, spec)
+        if dry_run:
+            return TemplateChange(op, code, request=req.preview(self.id))
+        self._templates.pop(code, None)
+        return self._call(
+            req, send=True, parse=lambda b: tpl._parse_admin(self._checked(b), op, code)
+        )
 
     def _alimtalk_request(self, m: Message, masked: bool) -> Req:
         if not m.template_id:

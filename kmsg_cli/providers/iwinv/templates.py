@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kmsg_cli.core.templates import Button, Template, status_of
+from kmsg_cli.core.templates import Button, Template, TemplateChange, TemplateSpec, status_of
 from kmsg_cli.providers.base import as_str
 from kmsg_cli.providers.http import Req, join_url
 from kmsg_cli.providers.iwinv.build import _items, alimtalk_headers
@@ -50,3 +50,54 @@ def _template(item: dict[str, Any]) -> Template:
         ),
         raw_status=as_str(item.get("templateStatus")),
     )
+
+
+# ----------------------------------------------------------------------- template administration
+
+ADMIN_PATHS = {
+    "create": "/api/template/add/",
+    "update": "/api/template/modify/",
+    "delete": "/api/template/delete/",
+}
+
+
+def _build_admin_request(
+    base_url: str, auth: str, op: str, code: str, spec: TemplateSpec | None
+) -> Req:
+    """``/api/template/add/``, ``modify/`` (with ``templateCode``) and ``delete/``; IWINV has no
+    inspection call (docs/providers.md#template-administration)."""
+    body: dict[str, Any] = {} if op == "create" else {"templateCode": code}
+    if spec is not None:
+        body["templateName"] = spec.name
+        body["templateContent"] = spec.body
+        if spec.buttons:
+            body["buttons"] = [_button(b) for b in spec.buttons]
+    return Req(
+        "POST",
+        join_url(base_url, ADMIN_PATHS[op]),
+        headers=alimtalk_headers(auth),
+        json=body,
+        masked_headers=("AUTH",),
+    )
+
+
+def _button(b: Button) -> dict[str, str]:
+    wire = (
+        ("type", b.type),
+        ("name", b.name),
+        ("linkMo", b.link_mo),
+        ("linkPc", b.link_pc),
+        ("linkIos", b.link_ios),
+        ("linkAnd", b.link_and),
+    )
+    return {k: v for k, v in wire if v}
+
+
+def _parse_admin(body: Any, op: str, code: str) -> TemplateChange:
+    """A create answers the new ``templateCode`` (at the top, or under ``data``)."""
+    doc = body if isinstance(body, dict) else {}
+    data = doc.get("data")
+    if not isinstance(data, dict):
+        data = {}
+    made = as_str(doc.get("templateCode") or data.get("templateCode"))
+    return TemplateChange(op, made or code)

@@ -26,7 +26,7 @@ from kmsg_cli.core.models import (
 )
 from kmsg_cli.core.ports import Clock
 from kmsg_cli.errors import Unavailable, UnknownOutcome
-from kmsg_cli.providers.base import as_str
+from kmsg_cli.providers.base import as_str, int_code
 from kmsg_cli.providers.http import Req, join_url, scrub
 from kmsg_cli.providers.kst import iso_kst, iso_utc, parse_iso_utc
 from kmsg_cli.providers.skew import SOLAPI_MARGIN_MS, window_start
@@ -278,6 +278,9 @@ def _build_status_request(
     return Req("GET", url, params=params, auth=auth)
 
 
+REPLACED = "AlimTalk not delivered: SOLAPI sent the replacement SMS/LMS"
+
+
 def _report(q: StatusQuery, row: dict[str, Any] | None) -> StatusReport:
     if row is None:
         return StatusReport(q.message_id, None, message="not found at the provider yet")
@@ -290,13 +293,12 @@ def _report(q: StatusQuery, row: dict[str, Any] | None) -> StatusReport:
         ),
         None,
     )
-    return StatusReport(
-        q.message_id,
-        normalize_status(code),
-        code,
-        scrub(row.get("statusMessage") or row.get("reason") or ""),
-        at,
-    )
+    message = scrub(row.get("statusMessage") or row.get("reason") or "")
+    if row.get("replacement") is True or int_code(row.get("resendCount")):
+        # SOLAPI's own failover sent the replacement SMS/LMS: the row's status is then that
+        # message's (docs/providers.md#solapi-status-lookup)
+        message = f"{message} ({REPLACED})" if message else REPLACED
+    return StatusReport(q.message_id, normalize_status(code), code, message, at)
 
 
 def _parse_status_response(body: Any, queries: Sequence[StatusQuery]) -> list[StatusReport]:

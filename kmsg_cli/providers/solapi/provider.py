@@ -14,8 +14,8 @@ from kmsg_cli.core.models import (
     StatusQuery,
     StatusReport,
 )
-from kmsg_cli.core.templates import Sender, Template
-from kmsg_cli.errors import AuthError, Unavailable, UnknownOutcome
+from kmsg_cli.core.templates import ChannelState, Sender, Template, TemplateChange, TemplateSpec
+from kmsg_cli.errors import AuthError, InvalidRequest, Unavailable, UnknownOutcome
 from kmsg_cli.providers.base import Secrets, as_str, chunks, in_order, read_image, run_calls
 from kmsg_cli.providers.http import MASK, Req, Transport, join_url, json_body
 from kmsg_cli.providers.plugin import Adapter, Deps
@@ -39,6 +39,7 @@ from kmsg_cli.providers.solapi.build import (
 
 class SolapiProvider(Adapter):
     plugin = PLUGIN
+    template_ops = PLUGIN.capabilities.template_admin
 
     def __init__(self, provider_id: str, config: ProviderConfig, deps: Deps) -> None:
         super().__init__(provider_id, config, deps)
@@ -221,3 +222,27 @@ class SolapiProvider(Adapter):
     def senders(self) -> list[Sender]:
         req = tpl._build_senders_request(self.base_url, self.auth())
         return tpl._parse_senders(self._call(req, send=False))
+
+    def manage_template(
+        self, op: str, code: str, spec: TemplateSpec | None, *, dry_run: bool
+    ) -> TemplateChange:
+        channel = self.secrets.get("kakao_pf_id", masked=dry_run) if op == "create" else ""
+        auth = None if dry_run else self.auth()
+        req = tpl._build_admin_request(self.base_url, auth, op, code, spec, channel)
+        if dry_run:
+            doc = req.preview(self.id)
+            doc["headers"]["Authorization"] = MASK
+            return TemplateChange(op, code, request=doc)
+        return tpl._parse_admin(self._call(req, send=True), op, code)
+
+    def channel(self) -> ChannelState:
+        """The configured pfId as ``GET /kakao/v2/channels/{id}`` knows it: a 4xx is not found."""
+        pf_id = self.secrets.get("kakao_pf_id")
+        req = tpl._build_channel_request(self.base_url, self.auth(), pf_id)
+        try:
+            body = self._call(req, send=False)
+        except InvalidRequest as exc:
+            return ChannelState(False, f"SOLAPI does not know kakao_pf_id: {exc.message}")
+        # the pfId is kept secret (settings.secret_keys): name the channel by its search id
+        name = as_str(body.get("searchId")) if isinstance(body, dict) else ""
+        return ChannelState(True, f"registered at SOLAPI{f' as {name}' if name else ''}")

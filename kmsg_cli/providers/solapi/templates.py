@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
-from kmsg_cli.core.templates import Button, Sender, Template, status_of
+from kmsg_cli.core.templates import (
+    Button,
+    Sender,
+    Template,
+    TemplateChange,
+    TemplateSpec,
+    status_of,
+)
 from kmsg_cli.providers.base import as_str
 from kmsg_cli.providers.http import Req, join_url
 
@@ -78,3 +86,62 @@ def _parse_senders(body: Any) -> list[Sender]:
         for s in (items if isinstance(items, list) else [])
         if isinstance(s, dict) and s.get("phoneNumber")
     ]
+
+
+# ----------------------------------------------------------------------- template administration
+
+
+def _spec_body(spec: TemplateSpec) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": spec.name, "content": spec.body}
+    if spec.category:
+        body["categoryCode"] = spec.category
+    body["buttons"] = [
+        {
+            k: v
+            for k, v in (
+                ("buttonName", b.name),
+                ("buttonType", b.type),
+                ("linkMo", b.link_mo),
+                ("linkPc", b.link_pc),
+                ("linkAnd", b.link_and),
+                ("linkIos", b.link_ios),
+            )
+            if v
+        }
+        for b in spec.buttons
+    ]
+    return body
+
+
+def _build_admin_request(
+    base_url: str, auth: Any, op: str, code: str, spec: TemplateSpec | None, channel_id: str
+) -> Req:
+    """create: ``POST /kakao/v2/templates`` with the channel; update: ``PUT .../{id}``; delete:
+    ``DELETE .../{id}``; request: ``PUT .../{id}/inspection``
+    (docs/providers.md#template-administration)."""
+    path = f"/kakao/v2/templates/{quote(code, safe='')}"
+    if op == "create":
+        assert spec is not None
+        body = {"channelId": channel_id} | _spec_body(spec)
+        return Req("POST", join_url(base_url, "/kakao/v2/templates"), json=body, auth=auth)
+    if op == "update":
+        assert spec is not None
+        return Req("PUT", join_url(base_url, path), json=_spec_body(spec), auth=auth)
+    if op == "delete":
+        return Req("DELETE", join_url(base_url, path), auth=auth)
+    return Req("PUT", join_url(base_url, path + "/inspection"), auth=auth)
+
+
+def _parse_admin(body: Any, op: str, code: str) -> TemplateChange:
+    """The answer is the template object (SOLAPI's shape); an answer without one still succeeded."""
+    doc = body if isinstance(body, dict) else {}
+    if doc.get("templateId"):
+        t = _template(doc)
+        return TemplateChange(op, t.code, t.status)
+    return TemplateChange(op, code)
+
+
+def _build_channel_request(base_url: str, auth: Any, channel_id: str) -> Req:
+    return Req(
+        "GET", join_url(base_url, f"/kakao/v2/channels/{quote(channel_id, safe='')}"), auth=auth
+    )
