@@ -390,3 +390,80 @@ def test_aligo_alimtalk_sends_the_template_buttons_as_button_n(
     assert json.loads(form["button_1"]) == {
         "button": [{"name": "주문 보기", "linkType": "WL", "linkMo": "https://m.example.com/o"}]
     }
+
+
+def test_brand_campaign_outside_the_window_is_refused_or_held(
+    kmsg: Kmsg, fake: FakeSolapi, kmsg_home: Path, clock: FakeClock, tmp_path: Path
+) -> None:
+    data = tmp_path / "promo.csv"
+    data.write_text("to,name\n01011112222,김철수\n01033334444,이영희\n")
+    args = ("send-bulk", str(data), "--type", "BRAND", "--text", "{name}님, 쿠폰", "--yes")
+    clock.now += 44 * MINUTE  # 20:50:40 KST
+    code, doc = kmsg.json(*args)
+    assert code == 75 and "08:00 and 20:50 KST" in doc["error"]["message"], doc
+    assert not fake.stored()
+    code, doc = kmsg.json(*args, "--defer")
+    assert code == 0, doc
+    assert jobs(kmsg_home) == [("pending", NEXT_0800)] * 2 and not fake.stored()
+
+
+def test_brand_dry_run_shows_the_bms_upload_and_sends_nothing(
+    kmsg: Kmsg, fake: FakeSolapi, kmsg_home: Path, tmp_path: Path
+) -> None:
+    image = tmp_path / "b.jpg"
+    image.write_bytes(JPEG)
+    code, doc = kmsg.json(
+        "send",
+        "--to",
+        TO,
+        "--type",
+        "BRAND",
+        "--text",
+        "신상품",
+        "--image",
+        str(image),
+        "--dry-run",
+    )
+    assert code == 0, doc
+    upload, send = doc["requests"]
+    assert upload["url"].endswith("/storage/v1/files") and upload["body"]["type"] == "BMS"
+    (message,) = send["body"]["messages"]
+    assert message["type"] == "BMS_FREE"
+    assert message["kakaoOptions"]["bms"]["chatBubbleType"] == "IMAGE"
+    assert not fake.files and not fake.stored() and journal(kmsg_home) == []
+
+
+@pytest.mark.parametrize(
+    ("config", "image", "words"),
+    [
+        (
+            '[providers.iw]\ntype = "iwinv"\napi_key = "K"\nsms_api_key = "S"\nsms_auth_key = "A"\n'
+            'default_from = "0212345678"\n',
+            PNG,
+            "is PNG; MMS through iwinv takes JPEG",
+        ),
+        (
+            '[providers.iw]\ntype = "iwinv"\napi_key = "K"\nsms_api_key = "S"\nsms_auth_key = "A"\n'
+            'default_from = "0212345678"\n',
+            JPEG + b"\x00" * 101 * 1024,
+            "the limit for MMS through iwinv is 100 KB",
+        ),
+        (
+            '[providers.al]\ntype = "aligo"\napi_key = "K"\nuser_id = "u"\n'
+            'default_from = "0212345678"\n',
+            JPEG + b"\x00" * 301 * 1024,
+            "the limit for MMS through aligo is 300 KB",
+        ),
+    ],
+)
+def test_each_providers_mms_limit_refuses_before_any_request(
+    kmsg: Kmsg, kmsg_home: Path, tmp_path: Path, config: str, image: bytes, words: str
+) -> None:
+    (kmsg_home / "config.toml").write_text(config)
+    (kmsg_home / "config.toml").chmod(0o600)
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(image)
+    with respx.mock(assert_all_called=False) as router:
+        code, doc = kmsg.json("send", "--to", TO, "--text", "사진", "--image", str(path))
+    assert code == 65 and words in doc["error"]["message"], doc
+    assert not router.calls and journal(kmsg_home) == []
