@@ -213,19 +213,28 @@ def _flag(value: str) -> bool:
 
 
 def row_key(job_id: str, m: Message) -> str:
-    fields: list[object] = [
-        m.to,
-        m.type.value,
-        m.sender,
-        m.text,
-        m.subject,
-        m.template_id,
-        sorted(m.variables.items()),
-    ]
-    if m.buttons and m.type in KAKAO_AD_TYPES:  # new types: every earlier key stays as it was
-        fields.append([b.as_dict() for b in m.buttons])
-    content = json.dumps(fields, ensure_ascii=False)
+    content = json.dumps(
+        [
+            m.to,
+            m.type.value,
+            m.sender,
+            m.text,
+            m.subject,
+            m.template_id,
+            sorted(m.variables.items()),
+            *_buttons(m),
+        ],
+        ensure_ascii=False,
+    )
     return f"bulk:{job_id}:{hashlib.sha256(content.encode()).hexdigest()[:32]}"
+
+
+def _buttons(m: Message) -> list[list[dict[str, str]]]:
+    """A brand message's buttons are part of what a row sends; nothing for every other row, so
+    the keys earlier runs wrote stay as they were."""
+    if not m.buttons or m.type not in KAKAO_AD_TYPES:
+        return []
+    return [[b.as_dict() for b in m.buttons]]
 
 
 def job_id(source: str, spec: Spec, content: str | None = None) -> str:

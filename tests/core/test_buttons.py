@@ -64,3 +64,24 @@ def test_limits_depend_on_the_message_type() -> None:
     buttons.check((Button("", "AC"),), MessageType.BRAND)  # Kakao names an add-channel button
     with pytest.raises(InputError, match="needs a name"):
         buttons.check((Button("", "BK"),), MessageType.BRAND)
+
+
+def test_a_rows_key_changes_with_its_buttons_only_for_brand_messages() -> None:
+    """Keys of rows without buttons (and AlimTalk rows, whose buttons are the template's) stay
+    what earlier runs wrote, so a rerun never sends them again."""
+    import hashlib
+    import json
+
+    from kmsg_cli.core import bulk
+    from kmsg_cli.core.models import Message
+
+    sms = Message("m1", MessageType.SMS, "01012345678", "0212345678", "안녕", variables={"a": "1"})
+    old = json.dumps(
+        ["01012345678", "SMS", "0212345678", "안녕", None, None, [["a", "1"]]], ensure_ascii=False
+    )
+    assert bulk.row_key("j", sms) == f"bulk:j:{hashlib.sha256(old.encode()).hexdigest()[:32]}"
+    brand = Message("m2", MessageType.BRAND, "01012345678", None, "신상품")
+    with_button = Message(
+        "m3", MessageType.BRAND, "01012345678", None, "신상품", buttons=(Button("문의", "BK"),)
+    )
+    assert bulk.row_key("j", brand) != bulk.row_key("j", with_button)
