@@ -358,13 +358,13 @@ def test_aligo_friendtalk_image_is_a_file_part(
         json={"code": 0, "message": "ok", "info": {"type": "FT", "mid": "9912"}}
     )
     image = tmp_path / "sale.jpg"
-    image.write_bytes(JPEG)
+    image.write_bytes(PNG)  # a PNG named .jpg: sent as what its bytes say
     code, doc = kmsg.json(
         "send", "--to", TO, "--type", "FRIENDTALK", "--text", "특가", "--image", str(image)
     )
     assert code == 0, doc
     body = route.calls.last.request.content
-    assert b'name="image"; filename="sale.jpg"' in body and JPEG in body
+    assert b'name="image"; filename="sale.jpg"\r\nContent-Type: image/png' in body and PNG in body
 
 
 def test_aligo_alimtalk_sends_the_template_buttons_as_button_n(
