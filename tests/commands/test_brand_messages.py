@@ -467,3 +467,19 @@ def test_each_providers_mms_limit_refuses_before_any_request(
         code, doc = kmsg.json("send", "--to", TO, "--text", "사진", "--image", str(path))
     assert code == 65 and words in doc["error"]["message"], doc
     assert not router.calls and journal(kmsg_home) == []
+
+
+def test_mock_dry_run_shows_a_brand_messages_image_and_buttons(
+    kmsg: Kmsg, kmsg_home: Path, tmp_path: Path
+) -> None:
+    image = tmp_path / "b.png"
+    image.write_bytes(PNG)
+    code, doc = kmsg.json(
+        "send", "--to", TO, "--type", "BRAND", "--text", "신상품", "--image", str(image),
+        "--button", "WL:보기:https://m.example.com", "--dry-run",
+    )  # fmt: skip
+    assert code == 0, doc
+    (body,) = doc["requests"][0]["body"]
+    assert body["type"] == "BRAND" and body["image"] == str(image)
+    assert body["buttons"] == [{"name": "보기", "type": "WL", "link_mo": "https://m.example.com"}]
+    assert journal(kmsg_home) == []
