@@ -15,7 +15,11 @@ What it speaks: the HMAC-SHA256 Authorization header (403 ``SignatureDoesNotMatc
 ``POST /messages/v4/send-many/detail``, ``GET /messages/v4/list`` (filters and startKey/nextKey
 paging), ``GET /cash/v1/balance``, ``GET /kakao/v2/templates`` (``templateId``/``status`` filters,
 startKey/nextKey paging) and ``GET /senderid/v1/numbers`` over what ``add_template`` and
-``add_sender`` registered, plus ``GET /_fake/stats`` for a benchmark in another process.
+``add_sender`` registered, ``POST /storage/v1/files`` (kept in ``files``, answered with a
+``fileId``), plus ``GET /_fake/stats`` for a benchmark in another process.
+A brand message (``BMS_FREE``) needs ``text``, ``kakaoOptions.pfId`` and ``kakaoOptions.bms`` with
+``chatBubbleType`` TEXT, or IMAGE with the ``imageId`` of a file uploaded as ``BMS``; otherwise its
+row is rejected with ``SHAPE_CODE``.
 Every message is stored; a recipient ending in ``fail_suffix`` is rejected per row (``FAIL_CODE``)
 and is not counted as received, and so is a recipient already in the same request
 (``DUPLICATE_CODE``) unless the request body sets ``allowDuplicates: true``. Accepted messages are stored as delivered (4000) at once.
@@ -73,6 +77,7 @@ FAIL_MESSAGE = "수신번호 형식 오류"
 # A recipient repeated within one request is refused per row unless the request sets
 # ``allowDuplicates: true`` (docs/providers.md#solapi-sending).
 DUPLICATE_CODE = "1026"
+SHAPE_CODE = "1010"  # a required field is missing or malformed
 DUPLICATE_MESSAGE = "중복 수신번호"
 SKEW_LIMIT_MS = 15 * 60_000  # SOLAPI refuses a signature dated further than this from its clock
 Answer = tuple[int, Any] | None  # None: close the connection without an answer
@@ -126,6 +131,7 @@ class FakeSolapi:
         self.templates: list[dict[str, Any]] = []  # Kakao templates, SOLAPI's shape
         self.senders: list[dict[str, Any]] = []  # registered sender ids, SOLAPI's shape
         self.channels: dict[str, str] = {"KA01PF1": "@kmsgtest"}  # Kakao channels: pfId -> searchId
+        self.files: dict[str, dict[str, Any]] = {}  # fileId -> the upload's body (type, name)
 
     def now_ms(self) -> int:
         """The server's own clock: dateCreated, the list date filters, Date, the signature window."""
@@ -202,9 +208,16 @@ class FakeSolapi:
         self._released.set()
 
     def add_template(
-        self, template_id: str, content: str, *, status: str = "APPROVED", name: str = ""
+        self,
+        template_id: str,
+        content: str,
+        *,
+        status: str = "APPROVED",
+        name: str = "",
+        buttons: list[dict[str, str]] | None = None,
     ) -> None:
-        """Register a Kakao template as ``GET /kakao/v2/templates`` lists it."""
+        """Register a Kakao template as ``GET /kakao/v2/templates`` lists it (``buttons`` in
+        SOLAPI's shape: buttonName, buttonType, linkMo, ...)."""
         with self._lock:
             self.templates.append(
                 {
@@ -215,7 +228,7 @@ class FakeSolapi:
                     "status": status,
                     "messageType": "BA",
                     "emphasizeType": "NONE",
-                    "buttons": [],
+                    "buttons": list(buttons or []),
                     "quickReplies": [],
                     "variables": [{"name": n} for n in re.findall(r"#\{([^{}]*)\}", content)],
                     "isHidden": False,
@@ -258,6 +271,8 @@ class FakeSolapi:
         route = (method, url.path.rstrip("/"))
         if route == ("POST", "/messages/v4/send-many/detail"):
             return self._send(body)
+        if route == ("POST", "/storage/v1/files"):
+            return self._upload(body)
         if route == ("GET", "/messages/v4/list"):
             return self._list(parse_qs(url.query))
         if route == ("GET", "/cash/v1/balance"):
@@ -317,6 +332,29 @@ class FakeSolapi:
         self._released.wait()
         return None
 
+    def _upload(self, raw: bytes) -> Answer:
+        try:
+            doc = json.loads(raw)
+            kind, data = doc["type"], doc["file"]
+        except (ValueError, KeyError, TypeError):
+            return 400, {"errorCode": "ValidationError", "errorMessage": "file and type required"}
+        with self._lock:
+            file_id = f"FILEFAKE{len(self.files) + 1:024d}"
+            self.files[file_id] = {"type": kind, "name": doc.get("name"), "bytes": len(data)}
+        return 200, {"fileId": file_id, "type": kind, "link": doc.get("link")}
+
+    def _malformed(self, m: dict[str, Any]) -> bool:
+        """A brand message without what SOLAPI needs to show it (the caller holds the lock)."""
+        if m.get("type") != "BMS_FREE":
+            return False
+        options = m.get("kakaoOptions") or {}
+        bms = options.get("bms") or {}
+        bubble = bms.get("chatBubbleType")
+        if not m.get("text") or not options.get("pfId") or bubble not in ("TEXT", "IMAGE"):
+            return True
+        upload = self.files.get(str(bms.get("imageId")))
+        return bubble == "IMAGE" and (upload is None or upload["type"] != "BMS")
+
     def _fault(
         self, fault: str, messages: list[dict[str, Any]], allow_duplicates: bool = False
     ) -> Answer:
@@ -349,10 +387,13 @@ class FakeSolapi:
             to = str(m.get("to", ""))
             repeated = to in seen and not allow_duplicates
             seen.add(to)
-            rejected = repeated or to.endswith(self.fail_suffix)
+            malformed = self._malformed(m)
+            rejected = repeated or malformed or to.endswith(self.fail_suffix)
             code, text = (FAIL_CODE, FAIL_MESSAGE) if rejected else ("4000", "정상 수신")
             if repeated:
                 code, text = DUPLICATE_CODE, DUPLICATE_MESSAGE
+            elif malformed:
+                code, text = SHAPE_CODE, "brand message fields missing"
             self._stored[mid] = {
                 "messageId": mid,
                 "groupId": group_id,

@@ -42,6 +42,7 @@ def test_types_statuses_and_provider_types(kmsg_home: Path) -> None:
         "LMS",
         "MMS",
         "ALIMTALK",
+        "BRAND",
         "FRIENDTALK",
     ]
     assert complete("kmsg status --type AL", kmsg_home) == ["ALIMTALK"]

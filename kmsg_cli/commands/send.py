@@ -10,7 +10,7 @@ import typer
 
 from kmsg_cli.commands._common import app_context, command
 from kmsg_cli.commands._complete import complete_provider_ids, complete_types
-from kmsg_cli.core import korea, phone, queue, service
+from kmsg_cli.core import buttons, korea, phone, queue, service
 from kmsg_cli.core.compose import Draft, check_variables
 from kmsg_cli.core.models import Failover, MessageType
 from kmsg_cli.core.times import kst, parse_when
@@ -55,7 +55,7 @@ def send(
         typer.Option(
             "--type",
             metavar="TYPE",
-            help="SMS|LMS|MMS|ALIMTALK|FRIENDTALK (default: SMS, LMS past 90 bytes).",
+            help="SMS|LMS|MMS|ALIMTALK|BRAND|FRIENDTALK (default: SMS, LMS past 90 B).",
             autocompletion=complete_types,
         ),
     ] = None,
@@ -68,8 +68,18 @@ def send(
     ] = None,
     image: Annotated[
         str | None,
-        typer.Option("--image", metavar="PATH", help="JPEG image: makes the message MMS."),
+        typer.Option(
+            "--image", metavar="PATH", help="JPEG image: makes the message MMS (or a BRAND's)."
+        ),
     ] = None,
+    button: Annotated[
+        list[str],
+        typer.Option(
+            "--button",
+            metavar="TYPE:NAME[:URL]",
+            help="Kakao button (WL:보기:https://m.x.kr) or JSON; repeatable.",
+        ),
+    ] = [],  # noqa: B006
     template_id: Annotated[
         str | None, typer.Option("--template-id", metavar="ID", help="AlimTalk template.")
     ] = None,
@@ -130,7 +140,7 @@ def send(
     defer: Annotated[
         bool,
         typer.Option(
-            "--defer", help="With --ad at night: queue it for 08:00 KST instead of refusing."
+            "--defer", help="An ad out of hours: queue it for 08:00 KST instead of refusing."
         ),
     ] = False,
     idempotency_key: Annotated[
@@ -155,6 +165,7 @@ def send(
       kmsg send --to 010-1234-5678 --text "배송이 시작되었습니다"
       kmsg send --to 010-1234-5678,010-2222-3333 --text "점검 안내" --at "2026-12-01 09:00"
       kmsg send --to 010-1234-5678 --template-id TPL1 --var name=김철수 --failover
+      kmsg send --to 010-1234-5678 --type BRAND --text "신상품" --button "AC:채널 추가"
     """
     app_ctx = app_context(ctx)
     if not to:
@@ -177,6 +188,7 @@ def send(
         strict=strict,
         ad=ad,
         scheduled_at=scheduled_at,
+        buttons=buttons.parse(button),
     )
     check_variables(draft)
     recipients = [part.strip() for item in to for part in item.split(",") if part.strip()]
@@ -199,10 +211,11 @@ def send(
     if longer:
         app_ctx.output.warn(longer)
     deferred = False
-    if ad:
+    if any(item.message.ad for item in planned):  # --ad, or a brand message / FriendTalk
         for item in planned:
             korea.check_ad(item.message)
-        scheduled_at, deferred = korea.ad_send_time(now, scheduled_at, defer=defer)
+        kakao = any(korea.kakao_ad(item.message.type) for item in planned)
+        scheduled_at, deferred = korea.ad_send_time(now, scheduled_at, defer=defer, kakao=kakao)
     if dry_run:
         return _dry_run(app_ctx, planned)
     if scheduled_at is None:

@@ -15,9 +15,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-from kmsg_cli.core import content
+from kmsg_cli.core import buttons, content
 from kmsg_cli.core.compose import Draft
-from kmsg_cli.core.models import Failover, Message, MessageType
+from kmsg_cli.core.models import KAKAO_AD_TYPES, Failover, Message, MessageType
 from kmsg_cli.errors import ConfigError, InputError
 
 RECIPIENT_COLUMNS = (
@@ -36,6 +36,8 @@ RECIPIENT_COLUMNS = (
 )
 # per-row columns with a meaning of their own; every other column (the recipient too) is a variable
 TEXT_COLUMN, TYPE_COLUMN, SUBJECT_COLUMN, AD_COLUMN = "text", "type", "subject", "ad"
+BUTTONS_COLUMN = "buttons"  # the row's Kakao buttons, in --button syntax (core/buttons.py)
+_OWN = frozenset({TEXT_COLUMN, TYPE_COLUMN, SUBJECT_COLUMN, AD_COLUMN, BUTTONS_COLUMN})
 _YES, _NO = {"y", "yes", "true", "1", "예", "o"}, {"", "n", "no", "false", "0", "아니오", "x"}
 
 
@@ -179,8 +181,7 @@ def draft(values: Sequence[str], cols: Columns, spec: Spec) -> tuple[str, Draft]
     if len(values) != len(cols.header):
         raise InputError(f"has {len(values)} fields; the header has {len(cols.header)}")
     row = dict(zip(cols.header, values, strict=True))
-    own = {TEXT_COLUMN, TYPE_COLUMN, SUBJECT_COLUMN, AD_COLUMN}
-    variables = {k: v for k, v in row.items() if k and k not in own}
+    variables = {k: v for k, v in row.items() if k and k not in _OWN}
     if spec.variables:
         variables.update(spec.variables)  # no column has a --var's name (columns())
     # a per-row text takes {column} placeholders too
@@ -200,6 +201,7 @@ def draft(values: Sequence[str], cols: Columns, spec: Spec) -> tuple[str, Draft]
         strict=spec.strict,
         ad=spec.ad or _flag(row.get(AD_COLUMN, "")),
         failover=spec.fallback(),
+        buttons=buttons.parse((row[BUTTONS_COLUMN],)) if row.get(BUTTONS_COLUMN) else (),
     )
 
 
@@ -212,7 +214,9 @@ def _flag(value: str) -> bool:
 
 def row_key(job_id: str, m: Message) -> str:
     variables = sorted(m.variables.items())
-    return key_for(job_id, m.to, m.type, m.sender, m.text, m.subject, m.template_id, variables)
+    return key_for(
+        job_id, m.to, m.type, m.sender, m.text, m.subject, m.template_id, variables, _buttons(m)
+    )
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), once
@@ -227,11 +231,20 @@ def key_for(
     subject: str | None,
     template_id: str | None,
     variables: list[tuple[str, str]],  # sorted by name
+    extra: Sequence[object] = (),  # a brand message's buttons (_buttons); nothing for others
 ) -> str:
     """The row key from the message's parts (``row_key`` for a Message); never change what it
     digests: a rerun finds the rows an earlier run sent by it."""
-    content = _JSON([to, kind.value, sender, text, subject, template_id, variables])
+    content = _JSON([to, kind.value, sender, text, subject, template_id, variables, *extra])
     return f"bulk:{job_id}:{hashlib.sha256(content.encode()).hexdigest()[:32]}"
+
+
+def _buttons(m: Message) -> list[list[dict[str, str]]]:
+    """A brand message's buttons are part of what a row sends; nothing for every other row, so
+    the keys earlier runs wrote stay as they were."""
+    if not m.buttons or m.type not in KAKAO_AD_TYPES:
+        return []
+    return [[b.as_dict() for b in m.buttons]]
 
 
 def job_id(source: str, spec: Spec, content: str | None = None) -> str:

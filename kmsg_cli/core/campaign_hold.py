@@ -26,7 +26,8 @@ def send_time(message: Message, spec: Spec, now: int) -> int | None:
     """When a row goes out: None for now, else the time it is held until. An advertising row due
     in the 21:00-08:00 KST ban is held for 08:00 with --defer (refused without it: check_ads)."""
     if message.ad:
-        at, _deferred = korea.ad_send_time(now, spec.at, defer=spec.defer)
+        kakao = korea.kakao_ad(message.type)
+        at, _deferred = korea.ad_send_time(now, spec.at, defer=spec.defer, kakao=kakao)
         return at
     return spec.at
 
@@ -35,8 +36,9 @@ def check_ads(summary: Summary, spec: Spec, now: int) -> None:
     """Advertising rows due in the night ban refuse the whole run (75) unless --defer holds them."""
     if not summary.ads:
         return
+    kakao = any(korea.kakao_ad(t) for t in summary.types)
     try:
-        korea.ad_send_time(now, spec.at, defer=spec.defer)
+        korea.ad_send_time(now, spec.at, defer=spec.defer, kakao=kakao)
     except TemporaryError as exc:
         exc.hint = (
             "pass --defer to hold them in the queue for 08:00 KST, or rerun from 08:00 KST "

@@ -232,6 +232,7 @@ class RowPlanner:
         self.width = len(cols.header)
         self.to_at = cols.header.index(cols.to)
         own = {bulk.TEXT_COLUMN, bulk.TYPE_COLUMN, bulk.SUBJECT_COLUMN, bulk.AD_COLUMN}
+        own.add(bulk.BUTTONS_COLUMN)
         self.variables = [(n, i) for i, n in enumerate(cols.header) if n and n not in own]
         self.key_order = sorted(self.variables)  # row_key sorts the variables by name
         self.fast = self._fast_path(spec, env, own)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kmsg_cli.core import content, phone
-from kmsg_cli.core.models import TEXT_TYPES, Failover, Message, MessageType
+from kmsg_cli.core import buttons, content, images, phone
+from kmsg_cli.core.models import KAKAO_AD_TYPES, TEXT_TYPES, Button, Failover, Message, MessageType
 from kmsg_cli.errors import InputError
 
 # Provider types whose native failover can only resend the AlimTalk's own text: SOLAPI has no field
@@ -19,6 +19,11 @@ NATIVE_RESENDS_ALIMTALK_TEXT = frozenset({"solapi"})
 # Provider types that take the AlimTalk body as fully rendered text and substitute nothing
 # themselves (docs/providers.md#aligo-sending).
 RENDERED_ALIMTALK_BODY = frozenset({"aligo"})
+# brand message and FriendTalk text limits in characters (docs/providers.md#brand-messages)
+BRAND_MAX_CHARS = 1300
+BRAND_MAX_LINES = 100
+FRIENDTALK_MAX_CHARS = 1000
+FRIENDTALK_IMAGE_MAX_CHARS = 400
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class Draft:
     metadata: dict[str, Any] = field(default_factory=dict)
     ad: bool = False
     strict: bool = False
+    buttons: tuple[Button, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ def compose(draft: Draft, to: str, message_id: str, *, auto_lms_bytes: int = 90)
 
     if kind is MessageType.ALIMTALK:
         text, subject = _alimtalk_text(draft)
+    elif kind in KAKAO_AD_TYPES:
+        text, subject = _kakao_text(draft, kind)
     else:
         text, subject = _body(draft)
     size = content.byte_length(text)
@@ -70,6 +78,7 @@ def compose(draft: Draft, to: str, message_id: str, *, auto_lms_bytes: int = 90)
                 raise InputError(note.replace(": providers", "; --strict refuses them:"))
             warnings.append(note)
 
+    buttons.check(draft.buttons, kind)
     failover = _failover(draft, kind)
     message = Message(
         message_id=message_id,
@@ -85,7 +94,8 @@ def compose(draft: Draft, to: str, message_id: str, *, auto_lms_bytes: int = 90)
         failover=failover,
         idempotency_key=draft.idempotency_key,
         metadata=dict(draft.metadata),
-        ad=draft.ad,
+        ad=draft.ad or kind in KAKAO_AD_TYPES,  # brand messages and FriendTalk are advertising
+        buttons=draft.buttons,
     )
     return Composed(message, size, tuple(warnings))
 
@@ -194,7 +204,31 @@ def _text_type(
     return kind
 
 
+def _kakao_text(draft: Draft, kind: MessageType) -> tuple[str, str | None]:
+    """A brand message or FriendTalk: free-form text (no template, no subject), an optional image."""
+    name = kind.value
+    if draft.template_id:
+        raise InputError(
+            f"a {name} is free-form: it takes --text, not --template-id",
+            hint="drop --template-id, or --type ALIMTALK for a template",
+        )
+    if draft.subject is not None:
+        raise InputError(f"a {name} has no subject: drop --subject")
+    text, _ = _body(draft)
+    limit = BRAND_MAX_CHARS if kind is MessageType.BRAND else FRIENDTALK_MAX_CHARS
+    if kind is MessageType.FRIENDTALK and draft.image:
+        limit = FRIENDTALK_IMAGE_MAX_CHARS
+    if len(text) > limit:
+        with_image = " with an image" if kind is MessageType.FRIENDTALK and draft.image else ""
+        raise InputError(f"{name} text is {len(text)} characters; the limit{with_image} is {limit}")
+    if kind is MessageType.BRAND and text.count("\n") >= BRAND_MAX_LINES:
+        raise InputError(f"{name} text has {text.count(chr(10)) + 1} lines; the limit is 100")
+    return text, None
+
+
 def _alimtalk_text(draft: Draft) -> tuple[str, str | None]:
+    if draft.image:
+        raise InputError("an ALIMTALK has no image: its template is what Kakao shows")
     if not draft.template_id:
         raise InputError("an ALIMTALK needs a template", hint="pass --template-id ID")
     text = ""
@@ -266,7 +300,9 @@ def _resends_as_asked(message: Message, fo: Failover) -> bool:
 
 
 def check_for_provider(message: Message, kind: str) -> None:
-    """Refuse, before anything is journaled, a message this type of provider would send wrong."""
+    """Refuse, before anything is journaled, a message this type of provider would send wrong:
+    among others an image it would not take (core/images.py)."""
+    images.check(message, kind)
     if (
         message.type is MessageType.ALIMTALK
         and kind in RENDERED_ALIMTALK_BODY

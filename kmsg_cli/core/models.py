@@ -25,7 +25,8 @@ class MessageType(StrEnum):
     LMS = "LMS"
     MMS = "MMS"
     ALIMTALK = "ALIMTALK"
-    FRIENDTALK = "FRIENDTALK"
+    BRAND = "BRAND"  # Kakao brand message, FriendTalk's successor (SOLAPI BMS_FREE)
+    FRIENDTALK = "FRIENDTALK"  # Kakao's older free-form ad message (Aligo)
 
     @classmethod
     def parse(cls, value: str) -> MessageType:
@@ -37,6 +38,27 @@ class MessageType(StrEnum):
 
 
 TEXT_TYPES = frozenset({MessageType.SMS, MessageType.LMS, MessageType.MMS})
+# free-form KakaoTalk messages: advertising by nature, sent only 08:00-20:50 KST
+# (docs/providers.md#brand-messages)
+KAKAO_AD_TYPES = frozenset({MessageType.BRAND, MessageType.FRIENDTALK})
+# the types that carry buttons (docs/providers.md#buttons)
+BUTTON_TYPES = KAKAO_AD_TYPES | {MessageType.ALIMTALK}
+
+
+@dataclass(frozen=True)
+class Button:
+    """A KakaoTalk button: ``type`` is Kakao's link type (WL web link, AL app link, AC add channel,
+    BK bot keyword, MD message delivery, DS delivery tracking, BC/BT consultation/bot, BF form)."""
+
+    name: str
+    type: str = ""
+    link_mo: str = ""
+    link_pc: str = ""
+    link_ios: str = ""
+    link_and: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in self.__dict__.items() if v}
 
 
 class Status(StrEnum):
@@ -110,6 +132,7 @@ class Message:
     job_id: str | None = None  # the campaign (send-bulk) or queue job it belongs to
     fallback_of: str | None = None  # for an API-failover SMS: the original ALIMTALK's id
     fingerprint: str | None = None  # what the idempotency key stands for (core/ledger.py)
+    buttons: tuple[Button, ...] = ()  # ALIMTALK, BRAND, FRIENDTALK (core/buttons.py)
 
 
 @dataclass(frozen=True)

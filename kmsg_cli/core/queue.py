@@ -18,7 +18,7 @@ from typing import Any
 from kmsg_cli.core import korea
 from kmsg_cli.core.compose import Draft
 from kmsg_cli.core.ledger import Unsettled, Verdict
-from kmsg_cli.core.models import Failover, Job, SendState
+from kmsg_cli.core.models import Button, Failover, Job, SendState
 from kmsg_cli.core.ports import Env
 from kmsg_cli.core.service import (
     DUPLICATE,
@@ -62,7 +62,8 @@ def draft_from_data(data: dict[str, Any]) -> tuple[Draft, str]:
     values = dict(data)
     to = values.pop("to")
     failover = values.pop("failover", None)
-    draft = Draft(**values, failover=Failover(**failover) if failover else None)
+    held = tuple(Button(**b) for b in values.pop("buttons", ()))  # a job held before 13 has none
+    draft = Draft(**values, failover=Failover(**failover) if failover else None, buttons=held)
     return draft, to
 
 
@@ -182,7 +183,8 @@ def _process(
     if job.type != SEND:
         raise KmsgError(f"unknown job type {job.type!r}")
     draft, to = draft_from_data(job.data)
-    if draft.ad and korea.in_quiet_hours(now):
+    kakao = korea.kakao_ad(draft.type)
+    if (draft.ad or kakao) and korea.in_quiet_hours(now, kakao=kakao):
         # the night ban is checked at send time too; waiting is not an attempt
         store.retry_job(job.id, owner, korea.quiet_hours_end(now), None, job.metadata, refund=True)
         summary.deferred += 1

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from kmsg_cli.core import content, ledger, phone, templates
+from kmsg_cli.core import buttons, content, ledger, phone, templates
 from kmsg_cli.core.compose import (
     Composed,
     Draft,
@@ -145,13 +145,17 @@ def plan_one(
 
 
 def _registered(message: Message, provider_id: str, env: Env) -> Message:
-    """An AlimTalk checked against its registered template and rendered (core/templates.py)."""
+    """An AlimTalk checked against its registered template and rendered (core/templates.py),
+    its buttons the template's (core/buttons.py)."""
     if env.templates is None or message.type is not MessageType.ALIMTALK:
         return message
     if not message.template_id:
         return message
     found = env.templates.template(provider_id, message.template_id)
-    return templates.apply(message, found, provider_id)
+    if found is None:
+        return message
+    applied = templates.apply(message, found, provider_id)
+    return buttons.against_template(applied, found.buttons, found.code)
 
 
 def for_provider(message: Message, provider_id: str, env: Env) -> Message:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from kmsg_cli.core import content, phone
+from kmsg_cli.core.models import Button as Button  # re-exported: the adapters build templates
 from kmsg_cli.core.models import Message, MessageType, evolve
 from kmsg_cli.errors import ConfigError, InputError, InsufficientBalance, KmsgError
 
@@ -25,16 +26,6 @@ APPROVED = "approved"
 STATUSES = ("approved", "inspecting", "registered", "rejected", "unknown")
 _VAR = re.compile(r"#\{([^{}]*)\}")
 _LINK_KEYS = ("link_mo", "link_pc", "link_ios", "link_and")
-
-
-@dataclass(frozen=True)
-class Button:
-    name: str
-    type: str = ""
-    link_mo: str = ""
-    link_pc: str = ""
-    link_ios: str = ""
-    link_and: str = ""
 
 
 @dataclass(frozen=True)

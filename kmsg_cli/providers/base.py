@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kmsg_cli.config import ProviderConfig, is_reference, resolve_secret
+from kmsg_cli.core.images import image_format
 from kmsg_cli.core.models import Message, SendResult, Status
 from kmsg_cli.errors import (
     ERROR_CLASSES,
@@ -122,8 +123,8 @@ def read_image(message: Message) -> tuple[str, bytes, str]:
         data = path.read_bytes()
     except OSError as exc:
         raise InputFileError(f"cannot read image {path}: {exc.strerror}") from None
-    suffix = path.suffix.lower()
-    ctype = {".png": "image/png", ".gif": "image/gif"}.get(suffix, "image/jpeg")
+    # the bytes say what it is, as core/images.py checked them; the name may not
+    ctype = {"PNG": "image/png", "GIF": "image/gif"}.get(image_format(data) or "", "image/jpeg")
     return path.name, data, ctype
 
 

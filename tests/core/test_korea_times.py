@@ -35,6 +35,17 @@ def test_quiet_hours_boundaries(clock: str, quiet: bool) -> None:
     assert korea.in_quiet_hours(kst_ms(clock)) is quiet
 
 
+@pytest.mark.parametrize(
+    ("clock", "outside"),
+    [("2026-11-26 20:49", False), ("2026-11-26 20:50", True), ("2026-11-26 20:59", True),
+     ("2026-11-27 07:59", True), ("2026-11-27 08:00", False)],
+)  # fmt: skip
+def test_brand_message_window_is_0800_to_2050_kst(clock: str, outside: bool) -> None:
+    assert korea.in_quiet_hours(kst_ms(clock), kakao=True) is outside
+    with_defer = korea.ad_send_time(kst_ms(clock), None, defer=True, kakao=True)
+    assert with_defer[1] is outside
+
+
 def test_deferred_ad_goes_out_at_the_next_0800_kst() -> None:
     assert korea.quiet_hours_end(kst_ms("2026-11-26 22:00")) == kst_ms("2026-11-27 08:00")
     assert korea.quiet_hours_end(kst_ms("2026-11-27 03:00")) == kst_ms("2026-11-27 08:00")

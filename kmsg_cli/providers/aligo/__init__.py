@@ -9,7 +9,15 @@ from kmsg_cli.providers.plugin import Capabilities, ProviderPlugin
 PLUGIN = ProviderPlugin(
     kind="aligo",
     capabilities=Capabilities(
-        types=frozenset({MessageType.SMS, MessageType.LMS, MessageType.MMS, MessageType.ALIMTALK}),
+        types=frozenset(
+            {
+                MessageType.SMS,
+                MessageType.LMS,
+                MessageType.MMS,
+                MessageType.ALIMTALK,
+                MessageType.FRIENDTALK,
+            }
+        ),
         max_batch=500,  # /send_mass/ and Kakao sends
         schedule_window=(10 * 60 + 60, 180 * 86_400),  # docs/providers.md#scheduling-windows
         native_failover=True,

@@ -7,11 +7,20 @@ Credentials are form fields, so every builder takes them as arguments; ``preview
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kmsg_cli.core.models import Message, MessageType, SendResult, Status, StatusQuery, StatusReport
+from kmsg_cli.core.models import (
+    Button,
+    Message,
+    MessageType,
+    SendResult,
+    Status,
+    StatusQuery,
+    StatusReport,
+)
 from kmsg_cli.errors import ProviderError
 from kmsg_cli.providers.base import as_str, error_for, int_code
 from kmsg_cli.providers.http import Req, join_url, no_auto_retry, scrub
@@ -35,6 +44,9 @@ _SMS_CODES = {
 _KAKAO_CODES = {-101: "auth", 509: "invalid"}
 # Kakao -99 is generic; its text decides (auth / balance / parameters)
 _KAKAO_99_TEXT = (("인증오류", "auth"), ("포인트가 부족", "insufficient_balance"))
+# the types sent (and looked up) through the Kakao host
+KAKAO_TYPES = frozenset({MessageType.ALIMTALK, MessageType.FRIENDTALK})
+FRIENDTALK_SUBJECT = "친구톡"  # subject_N: a label in Aligo's history, never shown [unverified]
 # no verified status vocabulary (docs/providers.md#aligo-delivery-status): nothing maps to a
 # status until an entry is added here
 STATUS_TABLE: dict[str, Status] = {}
@@ -182,12 +194,57 @@ def _build_alimtalk_request(
         data[f"receiver_{n}"] = m.to
         data[f"subject_{n}"] = m.subject or as_str(m.template_id)
         data[f"message_{n}"] = m.text
+        if m.buttons:
+            data[f"button_{n}"] = buttons_json(m.buttons)
         if native and m.failover is not None and m.failover.text:
             data[f"fmessage_{n}"] = m.failover.text
             data[f"fsubject_{n}"] = m.failover.subject or m.subject or ""
     if test_mode:
         data["testMode"] = "Y"
     return Req("POST", join_url(base_url, "/akv10/alimtalk/send/"), data=data)
+
+
+def buttons_json(buttons: Sequence[Button]) -> str:
+    """``button_N``: ``{"button": [...]}`` with Aligo's keys (docs/providers.md#aligo-sending)."""
+    rows = []
+    for b in buttons:
+        links = {
+            "linkMo": b.link_mo,
+            "linkPc": b.link_pc,
+            "linkIos": b.link_ios,
+            "linkAnd": b.link_and,
+        }
+        rows.append({"name": b.name, "linkType": b.type} | {k: v for k, v in links.items() if v})
+    return json.dumps({"button": rows}, ensure_ascii=False)
+
+
+def _build_friendtalk_request(
+    group: Sequence[Message],
+    *,
+    base_url: str,
+    creds: KakaoCreds,
+    sender: str | None,
+    test_mode: bool,
+    image: tuple[str, bytes, str] | None = None,
+) -> Req:
+    """≤ 500 FriendTalks sharing a time and an image: ``/akv10/friend/send/``, always as
+    advertising and never failing over to SMS (docs/providers.md#brand-messages)."""
+    first = group[0]
+    data = creds.fields() | {"advert": "Y", "failover": "N"}
+    if sender:
+        data["sender"] = sender
+    if first.scheduled_at is not None:
+        data["senddate"] = kst(first.scheduled_at, "%Y%m%d%H%M%S")
+    for n, m in enumerate(group, start=1):
+        data[f"receiver_{n}"] = m.to
+        data[f"subject_{n}"] = FRIENDTALK_SUBJECT
+        data[f"message_{n}"] = m.text
+        if m.buttons:
+            data[f"button_{n}"] = buttons_json(m.buttons)
+    if test_mode:
+        data["testMode"] = "Y"
+    files = {"image": image} if image is not None else None
+    return Req("POST", join_url(base_url, "/akv10/friend/send/"), data=data, files=files)
 
 
 def _parse_alimtalk_response(
@@ -214,7 +271,7 @@ def _parse_alimtalk_response(
 def _build_status_request(
     q: StatusQuery, *, base_url: str, kakao_url: str, sms: SmsCreds | None, kakao: KakaoCreds | None
 ) -> Req:
-    if q.type is MessageType.ALIMTALK:
+    if q.type in KAKAO_TYPES:
         assert kakao is not None
         data = kakao.fields() | {"mid": q.provider_message_id, "page": "1", "limit": "500"}
         return Req("POST", join_url(kakao_url, "/akv10/history/detail/"), data=data)
@@ -234,7 +291,7 @@ def _parse_status_response(body: Any, q: StatusQuery, provider_id: str) -> Statu
     """Raw codes are kept; the status is None (keep polling) unless STATUS_TABLE knows it
     (docs/providers.md#aligo-delivery-status)."""
     doc = body if isinstance(body, dict) else {}
-    if q.type is MessageType.ALIMTALK:
+    if q.type in KAKAO_TYPES:
         code = int_code(doc.get("code"))
         if code != KAKAO_OK:
             raise kakao_error(code, doc.get("message"), send=False, provider_id=provider_id)

@@ -81,6 +81,8 @@ class AligoProvider(Adapter):
             elif m.type is MessageType.ALIMTALK:
                 key = ("AT", m.template_id, m.sender, m.scheduled_at, m.failover_mode)
                 same.setdefault(key, []).append(m)
+            elif m.type is MessageType.FRIENDTALK:  # the image is one per request
+                same.setdefault(("FT", m.sender, m.scheduled_at, m.image), []).append(m)
             else:
                 same.setdefault((m.type, m.sender, m.subject, m.scheduled_at), []).append(m)
         for batch in same.values():
@@ -90,6 +92,15 @@ class AligoProvider(Adapter):
     def _request(self, group: Sequence[Message], masked: bool) -> Req:
         first = group[0]
         sender = first.sender or self.config.default_from
+        if first.type is MessageType.FRIENDTALK:
+            return build._build_friendtalk_request(
+                group,
+                base_url=self.kakao_url,
+                creds=self._kakao_creds(masked),
+                sender=sender,
+                test_mode=self.config.test_mode,
+                image=read_image(first) if first.image else None,
+            )
         if first.type is MessageType.ALIMTALK:
             if not first.template_id:
                 raise InvalidRequest(
@@ -126,7 +137,7 @@ class AligoProvider(Adapter):
 
     def _send_group(self, group: Sequence[Message]) -> list[SendResult]:
         parse: Callable[[Any], list[SendResult]]
-        if group[0].type is MessageType.ALIMTALK:
+        if group[0].type in build.KAKAO_TYPES:  # one envelope: code 0 and info.mid
 
             def parse(body: Any) -> list[SendResult]:
                 return build._parse_alimtalk_response(body, group, self.id)
@@ -152,7 +163,7 @@ class AligoProvider(Adapter):
     def _status_one(self, q: StatusQuery) -> StatusReport:
         if not q.provider_message_id:
             return StatusReport(q.message_id, None, message="no mid: cannot look it up")
-        kakao = q.type is MessageType.ALIMTALK
+        kakao = q.type in build.KAKAO_TYPES
         req = build._build_status_request(
             q,
             base_url=self.sms_url,

@@ -106,6 +106,8 @@ class MockProvider(Adapter):
                     {"to": m.to, "from": m.sender, "type": m.type.value, "text": m.text}
                     | ({"subject": m.subject} if m.subject else {})
                     | ({"templateId": m.template_id} if m.template_id else {})
+                    | ({"image": m.image} if m.image else {})
+                    | ({"buttons": [b.as_dict() for b in m.buttons]} if m.buttons else {})
                     for m in messages
                 ],
             }

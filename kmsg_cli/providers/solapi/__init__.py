@@ -9,7 +9,15 @@ from kmsg_cli.providers.plugin import Capabilities, ProviderPlugin
 PLUGIN = ProviderPlugin(
     kind="solapi",
     capabilities=Capabilities(
-        types=frozenset({MessageType.SMS, MessageType.LMS, MessageType.MMS, MessageType.ALIMTALK}),
+        types=frozenset(
+            {
+                MessageType.SMS,
+                MessageType.LMS,
+                MessageType.MMS,
+                MessageType.ALIMTALK,
+                MessageType.BRAND,
+            }
+        ),
         max_batch=10_000,
         schedule_window=(60, 180 * 86_400),  # docs/providers.md#scheduling-windows
         native_failover=True,

@@ -17,6 +17,7 @@ import httpx
 
 from kmsg_cli.core.models import (
     Balance,
+    Button,
     Message,
     MessageType,
     SendResult,
@@ -40,7 +41,10 @@ WIRE_TYPE = {
     MessageType.LMS: "LMS",
     MessageType.MMS: "MMS",
     MessageType.ALIMTALK: "ATA",
+    MessageType.BRAND: "BMS_FREE",  # free-form brand message (docs/providers.md#brand-messages)
 }
+# the storage ``type`` an image is uploaded as, by message type
+UPLOAD_TYPE = {MessageType.MMS: "MMS", MessageType.BRAND: "BMS"}
 
 # the class of a per-row rejection code; any other 1xxx/2xxx code is "invalid"
 # (docs/providers.md#solapi-status-codes)
@@ -132,13 +136,41 @@ def _message_payload(
             "variables": _variables(m.variables),
             "disableSms": m.failover_mode != "native",
         }
+        if m.buttons:
+            doc["kakaoOptions"]["buttons"] = [_ata_button(b) for b in m.buttons]
         return doc
     doc["text"] = m.text
+    if m.type is MessageType.BRAND:
+        # targeting I: the channel's friends, the one audience every channel may use;
+        # SOLAPI sends no SMS in place of a brand message
+        bms: dict[str, Any] = {"targeting": "I", "chatBubbleType": "IMAGE" if image_id else "TEXT"}
+        if image_id:
+            bms["imageId"] = image_id
+        if m.buttons:
+            bms["buttons"] = [_bms_button(b) for b in m.buttons]
+        doc["kakaoOptions"] = {"pfId": pf_id, "bms": bms}
+        return doc
     if m.subject and m.type in (MessageType.LMS, MessageType.MMS):
         doc["subject"] = m.subject
     if m.type is MessageType.MMS:
         doc["imageId"] = image_id
     return doc
+
+
+def _ata_button(b: Button) -> dict[str, str]:
+    links = {"linkMo": b.link_mo, "linkPc": b.link_pc, "linkAnd": b.link_and, "linkIos": b.link_ios}
+    return {"buttonName": b.name, "buttonType": b.type} | {k: v for k, v in links.items() if v}
+
+
+def _bms_button(b: Button) -> dict[str, str]:
+    links = {
+        "linkMobile": b.link_mo,
+        "linkPc": b.link_pc,
+        "linkAndroid": b.link_and,
+        "linkIos": b.link_ios,
+    }
+    head = {"linkType": b.type} | ({"name": b.name} if b.name else {})
+    return head | {k: v for k, v in links.items() if v}
 
 
 def _build_send_request(
@@ -172,8 +204,10 @@ def _build_send_request(
     return Req("POST", url, headers={"Content-Type": "application/json"}, json=body, auth=auth)
 
 
-def _build_upload_request(name: str, data: bytes, *, base_url: str, auth: httpx.Auth | None) -> Req:
-    body = {"file": base64.b64encode(data).decode(), "type": "MMS", "name": name}
+def _build_upload_request(
+    name: str, data: bytes, *, base_url: str, auth: httpx.Auth | None, kind: str = "MMS"
+) -> Req:
+    body = {"file": base64.b64encode(data).decode(), "type": kind, "name": name}
     return Req("POST", join_url(base_url, "/storage/v1/files"), json=body, auth=auth)
 
 

@@ -24,6 +24,7 @@ from kmsg_cli.providers.solapi import templates as tpl
 from kmsg_cli.providers.solapi.build import (
     BASE_URL,
     STATUS_CHUNK,
+    UPLOAD_TYPE,
     SolapiAuth,
     _build_received_request,
     _build_send_request,
@@ -68,7 +69,7 @@ class SolapiProvider(Adapter):
         return self._auth
 
     def _pf_id(self, messages: Sequence[Message], masked: bool) -> str | None:
-        if not any(m.type is MessageType.ALIMTALK for m in messages):
+        if not any(m.type in (MessageType.ALIMTALK, MessageType.BRAND) for m in messages):
             return None
         return self.secrets.get("kakao_pf_id", masked=masked)
 
@@ -89,10 +90,13 @@ class SolapiProvider(Adapter):
             raise
 
     def _upload(self, m: Message) -> str:
-        path = m.image or ""
+        kind = UPLOAD_TYPE[m.type]
+        path = f"{kind}:{m.image or ''}"
         if path not in self._uploaded:
             name, data, _ = read_image(m)
-            req = _build_upload_request(name, data, base_url=self.base_url, auth=self.auth())
+            req = _build_upload_request(
+                name, data, base_url=self.base_url, auth=self.auth(), kind=kind
+            )
             body = self._call(req, send=False)
             file_id = as_str(body.get("fileId")) if isinstance(body, dict) else ""
             if not file_id:
@@ -103,7 +107,7 @@ class SolapiProvider(Adapter):
         return self._uploaded[path]
 
     def _send_group(self, group: Sequence[Message]) -> list[SendResult]:
-        image_ids = {m.message_id: self._upload(m) for m in group if m.type is MessageType.MMS}
+        image_ids = {m.message_id: self._upload(m) for m in group if m.image}
         req = _build_send_request(
             group,
             base_url=self.base_url,
@@ -123,9 +127,11 @@ class SolapiProvider(Adapter):
         for group in self._groups(messages):
             image_ids: dict[str, str] = {}
             for m in group:
-                if m.type is MessageType.MMS:
+                if m.image:
                     name, data, _ = read_image(m)
-                    upload = _build_upload_request(name, data, base_url=self.base_url, auth=None)
+                    upload = _build_upload_request(
+                        name, data, base_url=self.base_url, auth=None, kind=UPLOAD_TYPE[m.type]
+                    )
                     doc = upload.preview(self.id)
                     doc["headers"]["Authorization"] = MASK
                     doc["body"]["file"] = f"<base64 of {name}, {len(data)} bytes>"
