@@ -180,14 +180,32 @@ def open_source(source: str, encoding: str, folder: Path | None) -> Iterator[Csv
             path.unlink(missing_ok=True)  # gone already if it was kept under the job's name
 
 
+def this_host() -> str:
+    """This machine, as campaign owners name it: the host name and a digest of the kernel's boot
+    id and the machine id, so two machines (or a container and its host) that share a host name
+    are still told apart, and a run from before a reboot is not mistaken for a live process here
+    (docs/storage.md#locks-and-leases)."""
+    marks = []
+    for path in ("/proc/sys/kernel/random/boot_id", "/etc/machine-id"):
+        try:
+            marks.append(Path(path).read_text().strip())
+        except OSError:
+            continue
+    if not marks:  # no such files (macOS, Windows): the host name alone
+        return socket.gethostname()
+    digest = hashlib.sha256("/".join(marks).encode()).hexdigest()[:12]
+    return f"{socket.gethostname()}/{digest}"
+
+
 def this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{this_host()}:{os.getpid()}"
 
 
 def owner_alive(now: int, stale_ms: int = 10 * 60 * 1000) -> Callable[[str, int], bool]:
-    """Is the run that holds a job still alive? On this host: its process exists. On another
-    host (a shared database file): it wrote a heartbeat within ``stale_ms``."""
-    host = socket.gethostname()
+    """Is the run that holds a job still alive? On this host (this_host: its name, boot and
+    machine): its process exists. On another host, or this one before a reboot: it wrote a
+    heartbeat within ``stale_ms``."""
+    host = this_host()
 
     def alive(owner: str, heartbeat_at: int) -> bool:
         owner_host, _, pid = owner.rpartition(":")

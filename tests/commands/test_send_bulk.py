@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from kmsg_cli.commands._bulk_io import owner_alive, this_host
 from tests.conftest import Kmsg
 
 TEXT = "{name}님, 주문이 출발했습니다"
@@ -176,7 +177,7 @@ def test_a_job_held_by_a_live_run_is_refused(kmsg: Kmsg, kmsg_home: Path, tmp_pa
     data = campaign(tmp_path / "c.csv", 3)
     assert kmsg("send-bulk", "--yes", str(data), "--text", TEXT, "--job", "spring").exit_code == 0
     conn = sqlite3.connect(kmsg_home / "kmsg.db")
-    live = f"{socket.gethostname()}:{os.getppid()}"  # another process that is certainly alive
+    live = f"{this_host()}:{os.getppid()}"  # another process that is certainly alive
     conn.execute("UPDATE kmsg_campaigns SET owner = ?, state = 'running'", (live,))
     conn.commit()
     conn.close()
@@ -184,6 +185,19 @@ def test_a_job_held_by_a_live_run_is_refused(kmsg: Kmsg, kmsg_home: Path, tmp_pa
         f.write("새고객,01099998888\n")
     result = kmsg("send-bulk", "--yes", str(data), "--text", TEXT, "--job", "spring")
     assert result.exit_code == 75 and "is being sent by" in result.stderr
+
+
+def test_a_run_on_another_machine_with_the_same_host_name_is_judged_by_its_heartbeat() -> None:
+    """Two machines that share a host name (cloned VMs, containers with a fixed --hostname): a pid
+    that is not running here says nothing about a run over there; only its heartbeat does."""
+    now = 10 * 60 * 1000 * 6
+    alive = owner_alive(now)
+    twin = f"{socket.gethostname()}/0123456789ab:{2**22 + 7}"  # same name, another boot/machine
+    assert alive(twin, now - 1000)  # beat a second ago: alive, though no such pid runs here
+    assert not alive(twin, now - 11 * 60 * 1000)  # silent past the stale limit: gone
+    assert not alive(f"{this_host()}:{2**22 + 7}", now)  # this machine, no such process: gone
+    if Path("/proc/sys/kernel/random/boot_id").exists():  # Linux: the owner names the machine
+        assert this_host().startswith(f"{socket.gethostname()}/") and this_host() != twin[:-8]
 
 
 def test_resume_uses_the_saved_file_and_options(
