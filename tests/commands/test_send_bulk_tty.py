@@ -7,6 +7,7 @@ import os
 import pty
 import re
 import select
+import signal
 import sqlite3
 import sys
 import time
@@ -29,6 +30,9 @@ class Terminal:
     def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
         pid, fd = pty.fork()
         if pid == 0:  # the child: kmsg with the pty as its terminal
+            # a shell that starts a job in the background (cron, `... &`) leaves SIGINT ignored,
+            # and an ignored signal survives exec: a person's terminal delivers it
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             child_env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}  # this checkout
             os.execve(sys.executable, [sys.executable, "-m", "kmsg_cli", *args], child_env)
         self.pid, self.fd, self.screen = pid, fd, b""
@@ -50,8 +54,12 @@ class Terminal:
         os.write(self.fd, keys)
 
     def wait(self) -> int:
-        while self._read(timeout=60):
-            pass
+        deadline = time.monotonic() + 60
+        while self._read(timeout=1):
+            if time.monotonic() > deadline:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                raise AssertionError(f"kmsg still running after 60 s:\n{self.text}")
         _, status = os.waitpid(self.pid, 0)
         os.close(self.fd)
         return os.waitstatus_to_exitcode(status)
