@@ -5,12 +5,13 @@ the server runs as the ``postgres`` user, since PostgreSQL refuses root.
     with PgCluster.start_new() as cluster:    # None-safe: find_bin() says whether it can
         url = cluster.new_database("bench")   # postgresql://postgres@/bench?host=/tmp/...
 
-The same approach as the test suite's fixture, standalone so that bench/ needs nothing from tests/.
-Durability is left on (fsync, synchronous commit): a benchmark measures what a server would do.
+The test suite's fixture (tests/pg.py) uses it too, with ``durable=False``. For a benchmark
+durability is left on (fsync, synchronous commit): it measures what a server would do.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import pwd
 import shutil
@@ -32,9 +33,10 @@ def find_bin() -> Path | None:
 
 
 class PgCluster:
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, *, durable: bool = True) -> None:
         self.bin = bin_dir
-        self.root = Path(tempfile.mkdtemp(prefix="kmsg-bench-pg-"))
+        self.durable = durable  # False: fsync, synchronous commit and full pages off (tests)
+        self.root = Path(tempfile.mkdtemp(prefix="kmsg-pg-"))
         self.data = self.root / "data"
         self.user: str | None = None
         if os.geteuid() == 0:
@@ -42,6 +44,7 @@ class PgCluster:
             entry = pwd.getpwnam(self.user)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
         os.chmod(self.root, 0o700)
+        self._names = itertools.count(1)
 
     @classmethod
     def start_new(cls) -> PgCluster:
@@ -66,25 +69,35 @@ class PgCluster:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stdout}{done.stderr}{tail}")
 
     def start(self) -> PgCluster:
+        fast = () if self.durable else ("--no-sync",)
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                  "--locale=C")  # fmt: skip
-        options = f"-c listen_addresses='' -k {self.root} -c max_connections=100"
+                  "--locale=C", *fast)  # fmt: skip
+        options = f"-c listen_addresses='' -k {self.root} -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w",
                   "-o", options, "start")  # fmt: skip
         return self
 
     def stop(self) -> None:
         try:
-            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+            mode = "fast" if self.durable else "immediate"
+            self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres@/{dbname}?host={self.root}"
 
-    def new_database(self, name: str) -> str:
+    def new_database(self, name: str | None = None) -> str:
+        """A fresh, empty database (named, or ``t<pid>_<n>``); its URL."""
+        if name is None:
+            name = f"t{os.getpid()}_{next(self._names)}"
         create_database(self.url(), name)
         return self.url(name)
+
+    def drop_database(self, url: str) -> None:
+        drop_database(self.url(), url.split("/")[3].split("?")[0])
 
     def __enter__(self) -> PgCluster:
         return self
@@ -107,7 +120,11 @@ def create_database(admin_url: str, name: str) -> None:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE template0 STRATEGY file_copy").format(
+                sql.Identifier(name)
+            )
+        )
 
 
 def drop_database(admin_url: str, name: str) -> None:
