@@ -61,6 +61,7 @@ COMMANDS = {
     "suppress": "suppress",
     "templates": "templates",
     "senders": "senders",
+    "hooks": "hooks_cmd",
 }
 
 # the settings a command inherits from the root app when typer builds it

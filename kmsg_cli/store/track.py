@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from kmsg_cli.core.models import Record
 from kmsg_cli.core.track_rules import FAILED, PENDING, SENDING, SENT, SKIPPED, Check, fallback_id
+from kmsg_cli.store.hooks import HookQueries
 from kmsg_cli.store.records import RECORD_COLUMNS, TERMINAL_SQL, record_from_row
 
 POLLABLE_SQL = "('PENDING','SENT')"
@@ -48,7 +49,7 @@ class PurgeCounts:
     intents: int = 0
 
 
-class TrackQueries:
+class TrackQueries(HookQueries):
     conn: sqlite3.Connection
 
     def write(self) -> AbstractContextManager[sqlite3.Connection]:
@@ -147,6 +148,13 @@ class TrackQueries:
                 _CLEAR_FAILOVER_TEXT,
                 [(c.message_id,) for c in applied if c.finished and not c.failover],
             )
+            if self.hook_targets:  # delivery events, in this transaction (docs/hooks.md)
+                self._enqueue_finals(
+                    conn,
+                    [c.message_id for c in applied if c.finished],
+                    {c.message_id for c in applied if c.failover},
+                    now,
+                )
         return applied
 
     @staticmethod
@@ -214,6 +222,10 @@ class TrackQueries:
                 (intent.fallback_id, intent.original_id, intent.fallback_id),
             )
             conn.execute(_CLEAR_FAILOVER_TEXT, (intent.original_id,))
+            if self.hook_targets:  # the failover event, in this transaction (docs/hooks.md)
+                self._enqueue_failover(
+                    conn, intent.original_id, intent.fallback_id, state, error, now
+                )
         return True
 
     def intent(self, original_id: str) -> Intent | None:
