@@ -100,6 +100,21 @@ class TrackQueries(HookQueries):
         records = [record_from_row(r) for r in rows]
         return sorted(records, key=lambda r: (r.next_check_at, r.message_id))
 
+    def claim_one(self, owner: str, message_id: str, now: int, lease_until: int) -> Record | None:
+        """Take one record whatever its schedule (`status --watch`), on the terms of ``everything``
+        in ``claim_due``; None if it is final, held in the queue, leased or still in its send."""
+        with self.write() as conn:
+            row = conn.execute(
+                'UPDATE "kmsg_delivery_tracking" SET "claimed_by" = ?, "lease_until" = ? '
+                f'WHERE "message_id" = ? AND "status" IN {POLLABLE_SQL} '
+                'AND ("next_check_at" <= ? OR "send_state" <> \'in_flight\') '
+                "AND \"send_state\" <> 'planned' "
+                'AND ("lease_until" IS NULL OR "lease_until" < ?) '
+                f"RETURNING {RECORD_COLUMNS}",
+                (owner, lease_until, message_id, now, now),
+            ).fetchone()
+        return record_from_row(row) if row else None
+
     def release(self, owner: str, message_ids: Sequence[str]) -> None:
         """Give back what this owner still holds (records it could not check stay due)."""
         with self.write() as conn:
