@@ -91,6 +91,15 @@ class HooksConfig(_Strict):
     )
     max_attempts: int = Field(default=20, ge=1)
 
+    @field_validator("on_final")
+    @classmethod
+    def _splits(cls, value: str | None) -> str | None:
+        import shlex
+
+        if value is not None and not shlex.split(value):  # ValueError: unbalanced quotes
+            raise ValueError("names no command")
+        return value
+
     @model_validator(mode="after")
     def _signed(self) -> HooksConfig:
         if self.webhook_url and not self.webhook_secret:

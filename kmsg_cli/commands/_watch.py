@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from kmsg_cli.core.models import Status
 from kmsg_cli.core.times import duration_ms
-from kmsg_cli.errors import ExitCode, Failed, InputError
+from kmsg_cli.errors import ConfigError, ExitCode, Failed, InputError
 
 if TYPE_CHECKING:
     from kmsg_cli.context import AppContext
@@ -45,6 +45,16 @@ def follow(
             )
             out.info(f"{f.message_id}{via}: {f.record.status.value}")
 
+    warned: list[str] = []
+
+    def after_round() -> None:
+        try:
+            deliver(app_ctx, who)
+        except ConfigError as exc:  # the events wait; the watch goes on
+            if not warned:
+                warned.append(exc.message)
+                out.warn(f"hooks: {exc.message}; events not delivered")
+
     followed = follow_(
         app_ctx.env(),
         store,
@@ -52,7 +62,7 @@ def follow(
         opts,
         interval_s=interval,
         timeout_s=window / 1000,
-        after_round=lambda: deliver(app_ctx, who),
+        after_round=after_round,
         on_change=changed,
     )
     return followed, *_verdict(followed, timeout)

@@ -204,8 +204,9 @@ def deliver_due(
     limit: int = 1000,
 ) -> HookSummary:
     """Deliver the events due when this starts, one claimed at a time (or up to ``limit``). One
-    that fails is due again later, never again in this run. ``everything``: every undelivered
-    event, whatever its schedule, given up ones too."""
+    that fails is due again later, never again in this run, and its target is not tried again in
+    this run either: a receiver that is down costs one timeout per pass, not one per event.
+    ``everything``: every undelivered event, whatever its schedule, given up ones too."""
     summary = HookSummary()
     targets = sorted(sinks)
     if not targets:
@@ -214,6 +215,8 @@ def deliver_due(
     if everything:
         store.hook_events_due_now(targets, start)
     for _ in range(limit):
+        if not targets:
+            break
         now = clock.now_ms()
         lease = now + policy.timeout_ms + LEASE_MARGIN_MS
         event = store.claim_hook_event(owner, targets, start, now, lease)
@@ -223,6 +226,7 @@ def deliver_due(
             status = sinks[event.target].deliver(event.event_id, event.payload.encode())
         except HookFailed as exc:
             _failed(store, owner, event, clock, policy, exc, summary)
+            targets.remove(event.target)
             continue
         store.finish_hook_event(
             owner,

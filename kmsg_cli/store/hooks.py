@@ -75,23 +75,32 @@ class HookQueries:
         if row is None:
             return
         doc = hooks.failover_event(record_from_row(row), fallback_id, state, error, now)
-        conn.executemany(_INSERT, _rows(doc, targets, now))
+        # due 1 ms later: at one instant, the message's final event goes out first
+        conn.executemany(_INSERT, _rows(doc, targets, now, due=now + 1))
 
     # ---- delivery ---------------------------------------------------------------------------
 
     def claim_hook_event(
         self, owner: str, targets: Sequence[str], due_by: int, now: int, lease_until: int
     ) -> HookEvent | None:
+        """A lease that ran out first (its process died), else the pending event due soonest;
+        each a walk of the (state, next_attempt_at) index and nothing sorted, so a claim stays
+        cheap however many events wait."""
         marks = ",".join("?" * len(targets))
         with self.write() as conn:
-            row = conn.execute(
-                'SELECT "event_id","target" FROM "kmsg_hook_events" '
-                f'WHERE "target" IN ({marks}) AND (("state" = ? AND "next_attempt_at" <= ?) '
-                'OR ("state" = ? AND ("lease_until" IS NULL OR "lease_until" < ?))) '
-                # oldest first; at one instant a message's final event before its failover
-                'ORDER BY "created_at", "kind" DESC, "event_id", "target" LIMIT 1',
-                (*targets, hooks.PENDING, due_by, hooks.SENDING, now),
-            ).fetchone()
+            row = (
+                conn.execute(
+                    'SELECT "event_id","target" FROM "kmsg_hook_events" '
+                    f'WHERE "state" = ? AND "lease_until" < ? AND "target" IN ({marks}) LIMIT 1',
+                    (hooks.SENDING, now, *targets),
+                ).fetchone()
+                or conn.execute(
+                    'SELECT "event_id","target" FROM "kmsg_hook_events" '
+                    f'WHERE "state" = ? AND "next_attempt_at" <= ? AND "target" IN ({marks}) '
+                    'ORDER BY "next_attempt_at" LIMIT 1',
+                    (hooks.PENDING, due_by, *targets),
+                ).fetchone()
+            )
             if row is None:
                 return None
             taken = conn.execute(
@@ -173,9 +182,14 @@ class HookQueries:
         return cur.rowcount
 
 
-def _rows(doc: dict[str, object], targets: Sequence[str], now: int) -> list[tuple[object, ...]]:
+def _rows(
+    doc: dict[str, object], targets: Sequence[str], now: int, due: int | None = None
+) -> list[tuple[object, ...]]:
     payload = hooks.body(doc)
     eid, kind = str(doc["event_id"]), str(doc["kind"])
     message = doc["message"]
     mid = message["id"] if isinstance(message, dict) else ""
-    return [(eid, t, kind, mid, payload, hooks.PENDING, now, now) for t in targets]
+    return [
+        (eid, t, kind, mid, payload, hooks.PENDING, now, now if due is None else due)
+        for t in targets
+    ]

@@ -345,3 +345,28 @@ def test_each_final_event_once_across_a_killed_and_restarted_track(
     assert {d["message"]["status"] for d in receiver.received} == {"DELIVERED"}
     assert db(kmsg_home, "SELECT DISTINCT state FROM kmsg_hook_events") == [("delivered",)]
     assert db(kmsg_home, "SELECT count(*) FROM kmsg_hook_events") == [(6,)]
+
+
+def test_a_receiver_that_is_down_costs_one_request_per_pass(
+    kmsg: Kmsg, kmsg_home: Path, receiver: Receiver
+) -> None:
+    hooks_config(kmsg_home, webhook(receiver.url))
+    receiver.answers = [503] * 3
+    kmsg("send", "--to", "01012345671,01012345672,01012345673", "--text", "hello")
+    kmsg.clock.advance(31)
+    kmsg("track", "--once")
+    assert receiver.requests == 1  # the others wait for the next pass
+    kmsg("track", "--once")
+    assert receiver.requests == 2
+    kmsg.clock.advance(10)
+    kmsg("track", "--once")  # the first is due again and fails: the pass stops there
+    assert receiver.requests == 3 and receiver.received == []
+    kmsg.clock.advance(60)
+    kmsg("track", "--once")
+    assert receiver.requests == 6 and len(receiver.ids()) == 3
+
+
+def test_an_on_final_that_is_not_a_command_is_a_config_error(kmsg: Kmsg, kmsg_home: Path) -> None:
+    hooks_config(kmsg_home, 'on_final = "notify \'unclosed"\n')
+    result = kmsg("config", "validate")
+    assert result.exit_code == 78 and "hooks.on_final" in result.stderr
