@@ -436,6 +436,17 @@ def _one(
             for h in history
         ],
         "failover": failover_doc(store, record),
+        "hooks": [  # its delivery events (docs/hooks.md), when [hooks] was configured
+            {
+                "event_id": e.event_id,
+                "target": e.target,
+                "state": e.state,
+                "attempts": e.attempts,
+                "delivered_at": e.delivered_at,
+                "last_error": e.last_error,
+            }
+            for e in store.hook_events(message_id=record.message_id)
+        ],
     }
 
     def human(console: Console) -> None:
@@ -466,6 +477,15 @@ def _one(
         if out.prose():
             for line in _failover_lines(doc["failover"]):
                 console.print(line, markup=False)
+            for e in doc["hooks"]:
+                why = (
+                    f" ({e['last_error']})" if e["last_error"] and e["state"] != "delivered" else ""
+                )
+                console.print(
+                    f"hook {e['target']}: {e['event_id']} {e['state']}, "
+                    f"{e['attempts']} attempt(s){why}",
+                    markup=False,
+                )
 
     if error is not None and out.json_mode:
         out.fail(error, doc)

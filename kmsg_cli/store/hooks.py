@@ -103,13 +103,25 @@ class HookQueries:
             )
             if row is None:
                 return None
+            # guarded again: a backend whose writers do not serialize (PostgreSQL) may have let
+            # another worker take it since the SELECT; then this claim is empty, never a double
             taken = conn.execute(
                 'UPDATE "kmsg_hook_events" SET "state" = ?, "claimed_by" = ?, "lease_until" = ?, '
-                '"attempts" = "attempts" + 1 WHERE "event_id" = ? AND "target" = ? '
+                '"attempts" = "attempts" + 1 WHERE "event_id" = ? AND "target" = ? AND '
+                '(("state" = ? AND "next_attempt_at" <= ?) OR ("state" = ? AND "lease_until" < ?)) '
                 f"RETURNING {_COLUMNS}",
-                (hooks.SENDING, owner, lease_until, *row),
+                (
+                    hooks.SENDING,
+                    owner,
+                    lease_until,
+                    *row,
+                    hooks.PENDING,
+                    due_by,
+                    hooks.SENDING,
+                    now,
+                ),
             ).fetchone()
-        return HookEvent(*taken)
+        return HookEvent(*taken) if taken else None
 
     def finish_hook_event(
         self,

@@ -370,3 +370,29 @@ def test_an_on_final_that_is_not_a_command_is_a_config_error(kmsg: Kmsg, kmsg_ho
     hooks_config(kmsg_home, 'on_final = "notify \'unclosed"\n')
     result = kmsg("config", "validate")
     assert result.exit_code == 78 and "hooks.on_final" in result.stderr
+
+
+def test_status_of_a_message_shows_its_delivery_events(
+    kmsg: Kmsg, kmsg_home: Path, receiver: Receiver
+) -> None:
+    hooks_config(kmsg_home, webhook(receiver.url))
+    receiver.answers = [500]
+    mid = kmsg("send", "--to", "01012345678", "--text", "hello", "-q").stdout.strip()
+    kmsg.clock.advance(31)
+    kmsg("track", "--once")
+    _, doc = kmsg.json("status", mid)
+    assert doc["hooks"] == [
+        {
+            "event_id": f"final:{mid}",
+            "target": "webhook",
+            "state": "pending",
+            "attempts": 1,
+            "delivered_at": None,
+            "delivered_at_iso": None,
+            "last_error": "webhook answered HTTP 500",
+        }
+    ]
+    shown = kmsg("status", mid, "--format", "table")
+    assert f"hook webhook: final:{mid} pending, 1 attempt(s) (webhook answered HTTP 500)" in (
+        shown.stdout
+    )

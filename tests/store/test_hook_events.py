@@ -103,3 +103,34 @@ def test_a_lease_is_honoured_then_taken_over_and_failures_back_off(
     clock.advance(1)
     summary = deliver_due(store, {"webhook": sink}, clock, "b", policy)
     assert summary.gave_up == 1 and store.hook_events(state=hooks.GAVE_UP)
+
+
+def test_two_workers_on_one_file_never_deliver_an_event_twice(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    import threading
+
+    path = tmp_path / "k.db"
+    store = open_db(path, clock)
+    store.hook_targets = (hooks.WEBHOOK,)
+    env = make_env(clock, store, FakeProvider())
+    seed(env, [message(clock, n) for n in range(200)])
+    clock.advance(31)
+    run(env, store)
+    assert count(store, EVENTS) == 200
+    sinks = [Recording(), Recording()]
+    stores = [open_db(path, clock), open_db(path, clock)]
+
+    def work(i: int) -> None:
+        deliver_due(stores[i], {"webhook": sinks[i]}, clock, f"w{i}", Policy())
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    got = sinks[0].got + sinks[1].got
+    assert len(got) == 200 and len(set(got)) == 200
+    assert (
+        count(store, 'SELECT count(*) FROM "kmsg_hook_events" WHERE "state" = \'delivered\'') == 200
+    )
