@@ -62,6 +62,7 @@ COMMANDS = {
     "templates": "templates",
     "senders": "senders",
     "db": "db_cmd",
+    "hooks": "hooks_cmd",
 }
 
 # the settings a command inherits from the root app when typer builds it

@@ -100,6 +100,27 @@ class TrackingConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class HooksConfig:
+    """Delivery events out (docs/hooks.md): a command given each final event on stdin, and/or a
+    webhook given every event, signed with ``webhook_secret`` (a secret: ``env:``/``file:``)."""
+
+    on_final: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    timeout_seconds: float = 10.0
+    backoff_seconds: list[int] = field(default_factory=lambda: [10, 60, 300, 1800, 7200])
+    max_attempts: int = 20
+
+    def targets(self) -> tuple[str, ...]:
+        """Where events go: "command", "webhook", both or none."""
+        return tuple(
+            name
+            for name, value in (("command", self.on_final), ("webhook", self.webhook_url))
+            if value
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
@@ -107,6 +128,7 @@ class Settings:
     prices: dict[str, float] = field(default_factory=dict)
     store: StoreConfig = field(default_factory=StoreConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    hooks: HooksConfig = field(default_factory=HooksConfig)
 
 
 # what kmsg runs with when there is no config file: the mock alone
@@ -263,8 +285,11 @@ def redacted_dict(settings: Settings) -> dict[str, Any]:
         pid: {"type": cfg.type, **cfg.values} | {k: masked(v) for k, v in cfg.secrets().items()}
         for pid, cfg in settings.providers.items()
     }
+    hooks = settings.hooks
+    if hooks.webhook_secret is not None:
+        hooks = replace(hooks, webhook_secret=masked(hooks.webhook_secret))
     data: dict[str, Any] = _without_none(
-        asdict(replace(settings, providers={})) | {"providers": providers}
+        asdict(replace(settings, providers={}, hooks=hooks)) | {"providers": providers}
     )
     store = data.get("store", {})
     if store.get("password"):
@@ -289,7 +314,8 @@ def has_literal_secrets(settings: Settings) -> bool:
         return True
     if store.url and mask_db_url(store.url) != store.url:
         return True
-    return any(
+    secret = settings.hooks.webhook_secret
+    return (secret is not None and not is_reference(secret)) or any(
         not is_reference(value)
         for cfg in settings.providers.values()
         for value in cfg.secrets().values()

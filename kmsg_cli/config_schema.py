@@ -92,6 +92,33 @@ class TrackingConfig(_Strict):
     not_kakao_user_codes: dict[str, list[str]] = Field(default_factory=dict)
 
 
+class HooksConfig(_Strict):
+    on_final: str | None = Field(default=None, min_length=1)
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+")
+    webhook_secret: str | None = Field(default=None, min_length=1)
+    # one delivery's limit; a claimed event's lease is a little longer (core/hooks.py)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300, allow_inf_nan=False)
+    backoff_seconds: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [10, 60, 300, 1800, 7200], min_length=1
+    )
+    max_attempts: int = Field(default=20, ge=1)
+
+    @field_validator("on_final")
+    @classmethod
+    def _splits(cls, value: str | None) -> str | None:
+        import shlex
+
+        if value is not None and not shlex.split(value):  # ValueError: unbalanced quotes
+            raise ValueError("names no command")
+        return value
+
+    @model_validator(mode="after")
+    def _signed(self) -> HooksConfig:
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("hooks.webhook_url needs hooks.webhook_secret to sign the events")
+        return self
+
+
 class Settings(_Strict):
     # each table is checked by its type's own settings model (provider_table)
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -100,6 +127,7 @@ class Settings(_Strict):
     prices: dict[str, _Price] = Field(default_factory=dict)
     store: StoreConfig = StoreConfig()
     tracking: TrackingConfig = TrackingConfig()
+    hooks: HooksConfig = HooksConfig()
 
     @field_validator("prices")
     @classmethod

@@ -19,6 +19,7 @@ from kmsg_cli.output import Output
 if TYPE_CHECKING:
     import httpx
 
+    from kmsg_cli.core.hooks import Policy, Sink
     from kmsg_cli.core.ports import Clock, Env, Provider
     from kmsg_cli.providers.plugin import Capabilities
     from kmsg_cli.store import Store
@@ -128,6 +129,8 @@ class AppContext:
                 must_exist=existing and named,
                 make_folder=not named,
             )
+            # which delivery events its writes enqueue (docs/hooks.md); none without [hooks]
+            self._store.hook_targets = self.settings.hooks.targets()
         return self._store
 
     @property
@@ -166,6 +169,18 @@ class AppContext:
             deps = registry.Deps(http=self.http, clock=self.clock)
             self._providers[provider_id] = registry.build(provider_id, cfg, deps)
         return self._providers[provider_id]
+
+    def hook_sinks(self) -> dict[str, Sink]:
+        """The [hooks] targets, built (the webhook secret resolved) on each call; {} without."""
+        from kmsg_cli import hook_sinks
+
+        return hook_sinks.build(self.settings.hooks, self.http, self.clock)
+
+    def hook_policy(self) -> Policy:
+        from kmsg_cli.core.hooks import Policy
+
+        h = self.settings.hooks
+        return Policy(int(h.timeout_seconds * 1000), tuple(h.backoff_seconds), h.max_attempts)
 
     def capabilities(self) -> dict[str, Capabilities]:
         """What each configured provider can do, from its type's plugin (nothing built)."""

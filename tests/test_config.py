@@ -53,7 +53,7 @@ def test_runtime_settings_mirror_the_schema() -> None:
     """config.py's dataclasses and config_schema.py's models: the same names, fields in the same
     order (``config show`` prints them so) and the same defaults."""
     models = schema_models()
-    assert len(models) == 6
+    assert len(models) == 7
     for model in models:
         runtime = getattr(config, model.__name__)
         fields = dataclasses.fields(runtime)

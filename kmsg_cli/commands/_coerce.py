@@ -1,6 +1,6 @@
 """Start-up: typer converts every option value through a pydantic TypeAdapter it builds on first
 use, which imports pydantic and costs about 50 ms before a command does anything. The values kmsg's
-options mostly take (a string, an in-range int in plain digits, a flag, a list of strings, a
+options mostly take (a string, an in-range int or decimal in plain digits, a flag, a list of strings, a
 choice's exact value, nothing) need no such machinery: ``light`` answers those exactly as typer's
 adapter would and hands anything else (a bad value and its error message included) to typer.
 """
@@ -38,6 +38,11 @@ class _Light:
                 value, kind = int(value), int
             if kind is int and _within(value, param):
                 return value
+        if annotation is float and not many:
+            if kind is str and value.isascii() and value.replace(".", "", 1).isdigit():
+                value, kind = float(value), float  # "5", "0.5": plain decimals only
+            if kind in (int, float) and _within(value, param):
+                return float(value)
         if annotation == list[str] and many and all(type(v) is str for v in value):
             return list(value)
         if isinstance(annotation, EnumMeta) and kind is str and not many:
@@ -51,7 +56,7 @@ class _Light:
         return self.real.coerce(value, param=param, ctx=ctx)
 
 
-def _within(value: int, param: Parameter) -> bool:
+def _within(value: float, param: Parameter) -> bool:
     info = param.type_descriptor.parameter_info  # type: ignore[attr-defined]
     if getattr(info, "clamp", False):
         return False

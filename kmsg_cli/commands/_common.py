@@ -97,6 +97,27 @@ class Format(StrEnum):
     json = "json"
 
 
+# `status --watch` and `send --wait` (commands/_watch.py)
+IntervalOpt = Annotated[
+    float,
+    typer.Option(
+        "--interval",
+        metavar="DURATION",
+        min=0.5,
+        help="With --watch/--wait: seconds between checks.",
+    ),
+]
+TimeoutOpt = Annotated[
+    str,
+    typer.Option(
+        "--timeout",
+        metavar="DURATION",
+        help="With --watch/--wait: give up (exit 75) after this long.",
+    ),
+]
+DEFAULT_INTERVAL = 5.0
+DEFAULT_TIMEOUT = "10m"
+
 FormatOpt = Annotated[
     Format | None,
     typer.Option(

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kmsg_cli.commands._common import app_context, command
+from kmsg_cli.commands._common import (
+    DEFAULT_INTERVAL,
+    DEFAULT_TIMEOUT,
+    IntervalOpt,
+    TimeoutOpt,
+    app_context,
+    command,
+)
 from kmsg_cli.commands._complete import complete_provider_ids, complete_types
 from kmsg_cli.core import buttons, korea, phone, queue, service
 from kmsg_cli.core.compose import Draft, check_variables
@@ -156,6 +163,15 @@ def send(
             "--dry-run", help="Resolve everything and print the provider request; send nothing."
         ),
     ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Check until every message is final; exit 0 delivered, 1 not, 75 timeout.",
+        ),
+    ] = False,
+    interval: IntervalOpt = DEFAULT_INTERVAL,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
 ) -> int:
     """Send one message to one or more recipients.
 
@@ -165,9 +181,11 @@ def send(
       kmsg send --to 010-1234-5678 --text "배송이 시작되었습니다"
       kmsg send --to 010-1234-5678,010-2222-3333 --text "점검 안내" --at "2026-12-01 09:00"
       kmsg send --to 010-1234-5678 --template-id TPL1 --var name=김철수 --failover
-      kmsg send --to 010-1234-5678 --type BRAND --text "신상품" --button "AC:채널 추가"
+      kmsg send --to 010-1234-5678 --text "인증번호 123456" --wait --timeout 2m
     """
     app_ctx = app_context(ctx)
+    if wait and (at or defer or dry_run):
+        raise UsageError("--wait cannot be combined with --at, --defer or --dry-run")
     if not to:
         raise UsageError("missing option --to", hint="kmsg send --to 010-1234-5678 --text hello")
     if text is None and template_id is None:
@@ -223,7 +241,35 @@ def send(
     else:
         outcomes = queue.send_at(planned, draft, scheduled_at, env, deferred=deferred)
     code = service.exit_code(outcomes)
+    if wait and code == ExitCode.OK and scheduled_at is None:
+        return _wait(app_ctx, outcomes, interval, timeout)
     _report(app_ctx.output, outcomes, code, shorten=app_ctx.store().short_ids)
+    return code
+
+
+def _wait(app_ctx: AppContext, outcomes: list[Outcome], interval: float, timeout: str) -> int:
+    """--wait: report the send, then follow its messages to a final state, each change a line on
+    stderr (with --json, one document: the send's rows with a ``final`` status each)."""
+    out = app_ctx.output
+    ids = [o.existing.message_id if o.existing else o.message.message_id for o in outcomes]
+    if not out.json_mode:
+        _report(out, outcomes, ExitCode.OK, shorten=app_ctx.store().short_ids)
+    from kmsg_cli.commands._watch import follow
+
+    followed, code, error = follow(app_ctx, ids, interval, timeout)
+    rows = [outcome_doc(out, o) for o in outcomes]
+    for row, f in zip(rows, followed, strict=True):
+        row["final"] = f.record.status.value if f.record and f.final else None
+        row["final_message_id"] = f.record.message_id if f.record else None
+    doc = {"messages": rows, "accepted": len(rows), "failed": 0, "warnings": []}
+    if out.json_mode:
+        if error is not None:
+            out.fail(error, doc)
+        else:
+            out.emit(doc)
+        return code
+    if error is not None:
+        out.fail(error)
     return code
 
 

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
-from kmsg_cli.commands._common import app_context, command
+from kmsg_cli.commands._common import (
+    DEFAULT_INTERVAL,
+    DEFAULT_TIMEOUT,
+    IntervalOpt,
+    TimeoutOpt,
+    app_context,
+    command,
+)
 from kmsg_cli.commands._complete import (
     complete_provider_ids,
     complete_statuses,
@@ -19,11 +26,12 @@ from kmsg_cli.commands._complete import (
 from kmsg_cli.core import phone
 from kmsg_cli.core.models import MessageType, Record, SendState, Status
 from kmsg_cli.core.times import is_duration, iso, kst, parse_point
-from kmsg_cli.errors import InputError, InputFileError
+from kmsg_cli.errors import InputError, InputFileError, KmsgError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from kmsg_cli.context import AppContext
     from kmsg_cli.output import Output
     from kmsg_cli.store import Store
     from kmsg_cli.store.track import Intent
@@ -104,7 +112,16 @@ def status(
     limit: Annotated[
         int, typer.Option("--limit", metavar="N", min=1, help="Messages to list.")
     ] = 20,
-) -> None:
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="With ID: check it until it is final; exit 0 delivered, 1 not, 75 timeout.",
+        ),
+    ] = False,
+    interval: IntervalOpt = DEFAULT_INTERVAL,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+) -> int:
     """Show recent messages, or one message in full.
 
     The summary counts messages by status, type and provider, lists the latest with a note (why
@@ -123,9 +140,13 @@ def status(
     out = app_ctx.output
     store = app_ctx.store(existing=True)
     now = app_ctx.clock.now_ms()
+    if watch:
+        if not message_id:
+            raise UsageError("--watch needs a message ID", hint="kmsg status 0193abc --watch")
+        return _watch(app_ctx, resolve(store, message_id).message_id, interval, timeout)
     if message_id:
         _one(out, store, message_id, now)
-        return
+        return 0
     window = since or (None if job is not None or to is not None else DEFAULT_WINDOW)
     start = parse_point(window, now, "--since") if window else None
     end = parse_point(until, now, "--until") if until else None
@@ -194,6 +215,18 @@ def status(
                 console.print(line, markup=False)
 
     out.emit(doc, human, data=True)
+    return 0
+
+
+def _watch(app_ctx: AppContext, message_id: str, interval: float, timeout: str) -> int:
+    """Follow one message (on to its fallback, if it fails over) and show where it ended."""
+    from kmsg_cli.commands._watch import follow
+
+    followed, code, error = follow(app_ctx, [message_id], interval, timeout)
+    record = followed[0].record
+    shown = record.message_id if record else message_id
+    _one(app_ctx.output, app_ctx.store(), shown, app_ctx.clock.now_ms(), error)
+    return code
 
 
 DEFAULT_WINDOW = "24h"
@@ -382,7 +415,9 @@ def _status_text(r: Record) -> str:
     return r.status.value
 
 
-def _one(out: Output, store: Store, message_id: str, now: int) -> None:
+def _one(
+    out: Output, store: Store, message_id: str, now: int, error: KmsgError | None = None
+) -> None:
     record = resolve(store, message_id)
     history = store.history(record.message_id)
     doc: dict[str, Any] = {
@@ -401,6 +436,17 @@ def _one(out: Output, store: Store, message_id: str, now: int) -> None:
             for h in history
         ],
         "failover": failover_doc(store, record),
+        "hooks": [  # its delivery events (docs/hooks.md), when [hooks] was configured
+            {
+                "event_id": e.event_id,
+                "target": e.target,
+                "state": e.state,
+                "attempts": e.attempts,
+                "delivered_at": e.delivered_at,
+                "last_error": e.last_error,
+            }
+            for e in store.hook_events(message_id=record.message_id)
+        ],
     }
 
     def human(console: Console) -> None:
@@ -431,8 +477,22 @@ def _one(out: Output, store: Store, message_id: str, now: int) -> None:
         if out.prose():
             for line in _failover_lines(doc["failover"]):
                 console.print(line, markup=False)
+            for e in doc["hooks"]:
+                why = (
+                    f" ({e['last_error']})" if e["last_error"] and e["state"] != "delivered" else ""
+                )
+                console.print(
+                    f"hook {e['target']}: {e['event_id']} {e['state']}, "
+                    f"{e['attempts']} attempt(s){why}",
+                    markup=False,
+                )
 
+    if error is not None and out.json_mode:
+        out.fail(error, doc)
+        return
     out.emit(doc, human, data=True)
+    if error is not None:
+        out.fail(error)
 
 
 def short_ids(out: Output, store: Store, ids: list[str]) -> dict[str, str]:

@@ -131,7 +131,22 @@ def _jitter(wait_ms: int) -> int:
 def _one_pass(app_ctx: AppContext, opts: TrackOptions) -> PassSummary:
     from kmsg_cli.core.track import track_pass
 
-    return track_pass(app_ctx.env(), app_ctx.store(existing=True), opts)
+    summary = track_pass(app_ctx.env(), app_ctx.store(existing=True), opts)
+    deliver_events(app_ctx, opts.owner, summary)
+    return summary
+
+
+def deliver_events(app_ctx: AppContext, owner: str, summary: PassSummary) -> None:
+    """The delivery events the pass recorded (and earlier ones due again) go out after it
+    (docs/hooks.md); a hook that cannot be built (its secret missing) is the pass's config error,
+    and its events wait."""
+    from kmsg_cli.commands.hooks_cmd import deliver
+    from kmsg_cli.core.track import PassError
+
+    try:
+        deliver(app_ctx, owner)
+    except ConfigError as exc:
+        summary.errors.append(PassError("hooks", exc, 0))
 
 
 def _loop(app_ctx: AppContext, opts: TrackOptions, interval: float) -> int:
@@ -215,13 +230,16 @@ def _purge(app_ctx: AppContext, older_than: str | None) -> int:
     if window <= 0:
         raise InputError("--older-than must be more than 0")
     store = app_ctx.store(existing=True)
-    counts = store.purge_terminal(app_ctx.clock.now_ms() - window)
-    doc = {"older_than": age, "purged": asdict(counts)}
+    cutoff = app_ctx.clock.now_ms() - window
+    counts = store.purge_terminal(cutoff)
+    events = store.purge_hook_events(cutoff)  # they hold recipients too (docs/hooks.md)
+    doc = {"older_than": age, "purged": asdict(counts) | {"hook_events": events}}
 
     def human(console: Console) -> None:
         console.print(
             f"purged {counts.records} record(s), {counts.history} history row(s) and "
             f"{counts.intents} failover intent(s) older than {age}"
+            + (f"; {events} delivery event(s)" if events else "")
         )
 
     app_ctx.output.emit(doc, human)

@@ -188,6 +188,16 @@ class _Started:
     errors: list[PassError]  # providers that could not be built: the summary's once finished
 
 
+def check_records(
+    records: Sequence[Record], env: Env, opts: TrackOptions, summary: PassSummary
+) -> list[Check]:
+    """Query these claimed records' providers (bounded thread pool) and turn the answers into
+    Checks, in one step: the watch (core/watch.py) follows a few records this way."""
+    with ThreadPoolExecutor(max_workers=max(1, opts.concurrency)) as pool:
+        started = start_checks(records, env, opts, _Queries(pool, opts.concurrency))
+        return finish_checks(started, env, opts, summary)
+
+
 def start_checks(
     records: Sequence[Record], env: Env, opts: TrackOptions, queries: _Queries
 ) -> _Started:

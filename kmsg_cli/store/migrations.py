@@ -355,6 +355,34 @@ MIGRATIONS: list[Migration] = [
         );
         """,
     ),
+    (
+        # delivery events out (docs/hooks.md): one row per event and target, written in the
+        # transaction that records the final status or the failover, so an event exists iff its
+        # state change does; the primary key makes a second enqueue impossible. Portable SQL only.
+        "007_hook_events",
+        """
+        CREATE TABLE "kmsg_hook_events" (
+          "event_id" TEXT NOT NULL,
+          "target" TEXT NOT NULL,
+          "kind" TEXT NOT NULL,
+          "message_id" TEXT NOT NULL,
+          "payload" TEXT NOT NULL,
+          "state" TEXT NOT NULL,
+          "attempts" INTEGER NOT NULL DEFAULT 0,
+          "created_at" BIGINT NOT NULL,
+          "next_attempt_at" BIGINT NOT NULL,
+          "claimed_by" TEXT,
+          "lease_until" BIGINT,
+          "delivered_at" BIGINT,
+          "exit_status" INTEGER,
+          "last_error" TEXT,
+          PRIMARY KEY ("event_id", "target")
+        );
+        CREATE INDEX "idx_kmsg_hook_events_due"
+          ON "kmsg_hook_events" ("state", "next_attempt_at");
+        CREATE INDEX "idx_kmsg_hook_events_message" ON "kmsg_hook_events" ("message_id");
+        """,
+    ),
 ]
 
 

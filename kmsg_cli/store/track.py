@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from kmsg_cli.core.models import Record
 from kmsg_cli.core.track_rules import FAILED, PENDING, SENDING, SENT, SKIPPED, Check, fallback_id
 from kmsg_cli.store.dialect import for_update, is_postgres, skip_locked
+from kmsg_cli.store.hooks import HookQueries
 from kmsg_cli.store.records import RECORD_COLUMNS, TERMINAL_SQL, record_from_row
 
 POLLABLE_SQL = "('PENDING','SENT')"
@@ -57,7 +58,7 @@ class PurgeCounts:
     intents: int = 0
 
 
-class TrackQueries:
+class TrackQueries(HookQueries):
     conn: sqlite3.Connection
 
     def write(self) -> AbstractContextManager[sqlite3.Connection]:
@@ -117,6 +118,21 @@ class TrackQueries:
         records = [record_from_row(r) for r in rows]
         return sorted(records, key=lambda r: (r.next_check_at, r.message_id))
 
+    def claim_one(self, owner: str, message_id: str, now: int, lease_until: int) -> Record | None:
+        """Take one record whatever its schedule (`status --watch`), on the terms of ``everything``
+        in ``claim_due``; None if it is final, held in the queue, leased or still in its send."""
+        with self.write() as conn:
+            row = conn.execute(
+                'UPDATE "kmsg_delivery_tracking" SET "claimed_by" = ?, "lease_until" = ? '
+                f'WHERE "message_id" = ? AND "status" IN {POLLABLE_SQL} '
+                'AND ("next_check_at" <= ? OR "send_state" <> \'in_flight\') '
+                "AND \"send_state\" <> 'planned' "
+                'AND ("lease_until" IS NULL OR "lease_until" < ?) '
+                f"RETURNING {RECORD_COLUMNS}",
+                (owner, lease_until, message_id, now, now),
+            ).fetchone()
+        return record_from_row(row) if row else None
+
     def release(self, owner: str, message_ids: Sequence[str]) -> None:
         """Give back what this owner still holds (records it could not check stay due)."""
         with self.write() as conn:
@@ -165,6 +181,13 @@ class TrackQueries:
                 _clear_failover_text(conn),
                 [(c.message_id,) for c in applied if c.finished and not c.failover],
             )
+            if self.hook_targets:  # delivery events, in this transaction (docs/hooks.md)
+                self._enqueue_finals(
+                    conn,
+                    [c.message_id for c in applied if c.finished],
+                    {c.message_id for c in applied if c.failover},
+                    now,
+                )
         return applied
 
     @staticmethod
@@ -234,6 +257,10 @@ class TrackQueries:
                 (intent.fallback_id, intent.original_id, intent.fallback_id),
             )
             conn.execute(_clear_failover_text(conn), (intent.original_id,))
+            if self.hook_targets:  # the failover event, in this transaction (docs/hooks.md)
+                self._enqueue_failover(
+                    conn, intent.original_id, intent.fallback_id, state, error, now
+                )
         return True
 
     def intent(self, original_id: str) -> Intent | None:

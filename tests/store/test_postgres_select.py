@@ -124,11 +124,14 @@ def test_a_database_a_newer_kmsg_migrated_is_refused_naming_it_masked(pg_url: st
 
     from kmsg_cli.errors import ConfigError
     from kmsg_cli.store import open_store
+    from kmsg_cli.store.migrations import MIGRATIONS
 
     open_store(pg_url, 0).close()
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("INSERT INTO kmsg_migrations VALUES ('007_from_the_future', 0)")
+        future = f"{len(MIGRATIONS) + 1:03d}_from_the_future"
+        conn.execute("INSERT INTO kmsg_migrations VALUES (%s, 0)", (future,))
     url = pg_url.replace("postgresql://postgres@", "postgresql://postgres:hunter2@")
-    with pytest.raises(ConfigError, match="schema 7, newer than this kmsg") as refused:
+    newer = f"schema {len(MIGRATIONS) + 1}, newer than this kmsg"
+    with pytest.raises(ConfigError, match=newer) as refused:
         open_store(url, 0)
     assert "hunter2" not in refused.value.message and "postgres:***@" in refused.value.message
