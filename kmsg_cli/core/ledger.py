@@ -11,6 +11,7 @@ docs/reliability.md for the contract this implements.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -78,6 +79,9 @@ def decide(message: Message, latest: Record | None) -> Decision:
 # ---- fingerprints ---------------------------------------------------------------------------
 
 FIELDS = ("recipient", "type", "sender", "text", "subject", "image", "template", "variables", "at")
+# fields a fingerprint has only when the message has them, so every fingerprint written before
+# they existed stays valid
+OPTIONAL_FIELDS = ("buttons",)
 
 
 def fingerprint(m: Message, recipients: Iterable[str] | None = None) -> str:
@@ -97,7 +101,11 @@ def fingerprint(m: Message, recipients: Iterable[str] | None = None) -> str:
         "\x1f".join(f"{k}\x1e{v}" for k, v in sorted(m.variables.items())),
         "" if m.scheduled_at is None else str(m.scheduled_at),
     )
-    return ";".join(f"{name}={_digest(v)}" for name, v in zip(FIELDS, values, strict=True))
+    pairs = [f"{name}={_digest(v)}" for name, v in zip(FIELDS, values, strict=True)]
+    if m.buttons:
+        shown = json.dumps([b.as_dict() for b in m.buttons], ensure_ascii=False, sort_keys=True)
+        pairs.append(f"buttons={_digest(shown)}")
+    return ";".join(pairs)
 
 
 def _digest(value: str) -> str:
@@ -108,9 +116,10 @@ def differences(a: str, b: str) -> list[str]:
     """The fields two fingerprints disagree on (all of them if either is not a fingerprint)."""
     left = dict(p.partition("=")[::2] for p in a.split(";"))
     right = dict(p.partition("=")[::2] for p in b.split(";"))
-    if set(left) != set(FIELDS) or set(right) != set(FIELDS):
+    known = {*FIELDS, *OPTIONAL_FIELDS}
+    if not set(FIELDS) <= set(left) <= known or not set(FIELDS) <= set(right) <= known:
         return ["content"]
-    return [name for name in FIELDS if left[name] != right[name]]
+    return [name for name in (*FIELDS, *OPTIONAL_FIELDS) if left.get(name) != right.get(name)]
 
 
 class Unsettled(TemporaryError):

@@ -98,6 +98,19 @@ def test_brand_text_with_buttons_goes_as_bms_free(
     assert journal(kmsg_home) == [("BRAND", "accepted")]
 
 
+def test_a_key_reused_with_other_buttons_is_a_conflict_not_a_duplicate(
+    kmsg: Kmsg, fake: FakeSolapi
+) -> None:
+    send = ("send", "--to", TO, "--type", "brand", "--text", "신상품", "--idempotency-key", "b-1")
+    code, doc = kmsg.json(*send, "--button", "WL:보기:https://m.example.com/a")
+    assert code == 0, doc
+    code, doc = kmsg.json(*send, "--button", "WL:보기:https://m.example.com/a")
+    assert code == 0 and doc["messages"][0]["state"] == "duplicate", doc  # the same: once
+    code, doc = kmsg.json(*send, "--button", "WL:보기:https://m.example.com/b")
+    assert code == 65 and "buttons" in doc["error"]["message"], doc
+    assert len(fake.stored()) == 1
+
+
 def test_brand_image_is_uploaded_as_bms_and_sent_as_an_image_bubble(
     kmsg: Kmsg, fake: FakeSolapi, tmp_path: Path
 ) -> None:
