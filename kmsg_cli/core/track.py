@@ -106,15 +106,19 @@ def track_pass(env: Env, store: TrackStore, opts: TrackOptions) -> PassSummary:
         current = claim.next(queries)
         while current is not None:
             records, started = current
-            upcoming, ok = None, False
+            upcoming, landed = None, None  # landed: the ids apply_checks wrote and released
             try:
                 upcoming = claim.next(queries)
                 checks = finish_checks(started, env, opts, summary)
-                summary.count(store.apply_checks(opts.owner, checks, env.clock.now_ms()))
-                ok = True
+                applied = store.apply_checks(opts.owner, checks, env.clock.now_ms())
+                summary.count(applied)
+                landed = {c.message_id for c in applied}
             finally:
                 # records not checked (auth/config errors, a crash) go back still due
-                store.release(opts.owner, [r.message_id for r in records])
+                ok, landed = landed is not None, landed or set()
+                store.release(
+                    opts.owner, [r.message_id for r in records if r.message_id not in landed]
+                )
                 if upcoming is not None and (not ok or len(summary.errors) != errors):
                     claim.drop(upcoming, queries)  # stopping: as if it had never been claimed
                     upcoming = None

@@ -135,6 +135,8 @@ class TrackQueries(HookQueries):
 
     def release(self, owner: str, message_ids: Sequence[str]) -> None:
         """Give back what this owner still holds (records it could not check stay due)."""
+        if not message_ids:
+            return
         with self.write() as conn:
             conn.executemany(
                 'UPDATE "kmsg_delivery_tracking" SET "claimed_by" = NULL, "lease_until" = NULL '
