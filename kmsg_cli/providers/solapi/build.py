@@ -349,7 +349,11 @@ def _scrubbed(text: str) -> str:
 def _parse_status_response(body: Any, queries: Sequence[StatusQuery]) -> list[StatusReport]:
     rows = _rows(body.get("messageList")) if isinstance(body, dict) else []
     by_mid = {as_str(r.get("messageId")): r for r in rows}
-    by_own = {own: r for r in rows if (own := _row_id(r))}
+    by_own = (  # only a query without a provider id is matched by our own id
+        {own: r for r in rows if (own := _row_id(r))}
+        if not all(q.provider_message_id for q in queries)
+        else {}
+    )
     return [
         _report(
             q,
