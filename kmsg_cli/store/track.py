@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from operator import attrgetter
 
 from kmsg_cli.core.models import Record
 from kmsg_cli.core.track_rules import FAILED, PENDING, SENDING, SENT, SKIPPED, Check, fallback_id
@@ -22,6 +23,7 @@ from kmsg_cli.store.hooks import HookQueries
 from kmsg_cli.store.records import RECORD_COLUMNS, TERMINAL_SQL, record_from_row
 
 POLLABLE_SQL = "('PENDING','SENT')"
+_DUE_ORDER = attrgetter("next_check_at", "message_id")
 _INTENT_COLUMNS = '"original_id","fallback_id","state","attempts","created_at","updated_at","error"'
 # the fallback text is needed only until the intent is finished (PII-5)
 _CLEAR_FAILOVER_TEXT = {
@@ -116,7 +118,7 @@ class TrackQueries(HookQueries):
         with self.write() as conn:
             rows = conn.execute(sql, args).fetchall()
         records = [record_from_row(r) for r in rows]
-        return sorted(records, key=lambda r: (r.next_check_at, r.message_id))
+        return sorted(records, key=_DUE_ORDER)
 
     def claim_one(self, owner: str, message_id: str, now: int, lease_until: int) -> Record | None:
         """Take one record whatever its schedule (`status --watch`), on the terms of ``everything``
@@ -135,6 +137,8 @@ class TrackQueries(HookQueries):
 
     def release(self, owner: str, message_ids: Sequence[str]) -> None:
         """Give back what this owner still holds (records it could not check stay due)."""
+        if not message_ids:
+            return
         with self.write() as conn:
             conn.executemany(
                 'UPDATE "kmsg_delivery_tracking" SET "claimed_by" = NULL, "lease_until" = NULL '
@@ -328,13 +332,14 @@ _UPDATE_CHECKED = (
 
 
 def _checked_row(owner: str, c: Check, now: int) -> tuple[object, ...]:
+    status = c.status.value
     return (
-        c.status.value,
+        status,
         c.code,
         c.message,
         c.delivered_at,
         c.failed_at,
-        c.status.value,
+        status,
         now,
         c.attempts,
         c.checked_at,

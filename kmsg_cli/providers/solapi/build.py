@@ -6,6 +6,7 @@ an unknown outcome can be reconciled by group or recipient (NET-9)."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -327,7 +328,7 @@ def _report(q: StatusQuery, row: dict[str, Any] | None) -> StatusReport:
         ),
         None,
     )
-    message = scrub(row.get("statusMessage") or row.get("reason") or "")
+    message = _status_text(row.get("statusMessage") or row.get("reason") or "")
     if row.get("replacement") is True or int_code(row.get("resendCount")):
         # SOLAPI's own failover sent the replacement SMS/LMS: the row's status is then that
         # message's (docs/providers.md#solapi-status-lookup)
@@ -335,10 +336,24 @@ def _report(q: StatusQuery, row: dict[str, Any] | None) -> StatusReport:
     return StatusReport(q.message_id, normalize_status(code), code, message, at)
 
 
+def _status_text(text: object) -> str:
+    """``scrub`` of a status message: a few distinct texts over thousands of rows."""
+    return _scrubbed(text) if isinstance(text, str) else scrub(text)
+
+
+@functools.lru_cache(maxsize=512)
+def _scrubbed(text: str) -> str:
+    return scrub(text)
+
+
 def _parse_status_response(body: Any, queries: Sequence[StatusQuery]) -> list[StatusReport]:
     rows = _rows(body.get("messageList")) if isinstance(body, dict) else []
     by_mid = {as_str(r.get("messageId")): r for r in rows}
-    by_own = {own: r for r in rows if (own := _row_id(r))}
+    by_own = (  # only a query without a provider id is matched by our own id
+        {own: r for r in rows if (own := _row_id(r))}
+        if not all(q.provider_message_id for q in queries)
+        else {}
+    )
     return [
         _report(
             q,
