@@ -8,13 +8,14 @@ checked (docs/providers.md#templates-and-senders)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from kmsg_cli.config import ProviderConfig, is_reference, resolve_secret
 from kmsg_cli.core.images import image_format
-from kmsg_cli.core.models import Message, SendResult, Status
+from kmsg_cli.core.models import Button, Message, SendResult, Status
+from kmsg_cli.core.templates import Template, status_of
 from kmsg_cli.errors import (
     ERROR_CLASSES,
     ConfigError,
@@ -134,6 +135,41 @@ def chunks(items: Sequence[Message], size: int) -> list[list[Message]]:
 
 def as_str(value: object) -> str:
     return "" if value is None else str(value)
+
+
+def template_from(
+    item: dict[str, Any],
+    statuses: Mapping[str, str],
+    *,
+    code: str,
+    name: str,
+    status: str,
+    body: str,
+    button_name: str,
+    button_type: str,
+) -> Template:
+    """A provider's template as kmsg knows it, from its own key names (every provider names the
+    four button links alike: linkMo, linkPc, linkIos, linkAnd)."""
+    buttons = item.get("buttons")
+    return Template(
+        code=as_str(item.get(code)),
+        name=as_str(item.get(name)),
+        status=status_of(item.get(status), statuses),
+        body=as_str(item.get(body)),
+        buttons=tuple(
+            Button(
+                name=as_str(b.get(button_name)),
+                type=as_str(b.get(button_type)),
+                link_mo=as_str(b.get("linkMo")),
+                link_pc=as_str(b.get("linkPc")),
+                link_ios=as_str(b.get("linkIos")),
+                link_and=as_str(b.get("linkAnd")),
+            )
+            for b in (buttons if isinstance(buttons, list) else [])
+            if isinstance(b, dict)
+        ),
+        raw_status=as_str(item.get(status)),
+    )
 
 
 def int_code(value: object) -> int | None:

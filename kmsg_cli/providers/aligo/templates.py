@@ -14,7 +14,7 @@ from kmsg_cli.core.templates import (
     status_of,
 )
 from kmsg_cli.providers.aligo.build import KAKAO_OK, KakaoCreds, kakao_error
-from kmsg_cli.providers.base import as_str, int_code
+from kmsg_cli.providers.base import as_str, int_code, template_from
 from kmsg_cli.providers.http import Req, join_url
 
 STATUS = {"APR": "approved", "REQ": "inspecting", "REG": "registered", "REJ": "rejected"}
@@ -35,25 +35,15 @@ def _parse_templates(body: Any, provider_id: str) -> list[Template]:
 
 
 def _template(item: dict[str, Any]) -> Template:
-    buttons = item.get("buttons")
-    return Template(
-        code=as_str(item.get("templtCode")),
-        name=as_str(item.get("templtName")),
-        status=status_of(item.get("inspStatus"), STATUS),
-        body=as_str(item.get("templtContent")),
-        buttons=tuple(
-            Button(
-                name=as_str(b.get("name")),
-                type=as_str(b.get("linkType")),
-                link_mo=as_str(b.get("linkMo")),
-                link_pc=as_str(b.get("linkPc")),
-                link_ios=as_str(b.get("linkIos")),
-                link_and=as_str(b.get("linkAnd")),
-            )
-            for b in (buttons if isinstance(buttons, list) else [])
-            if isinstance(b, dict)
-        ),
-        raw_status=as_str(item.get("inspStatus")),
+    return template_from(
+        item,
+        STATUS,
+        code="templtCode",
+        name="templtName",
+        status="inspStatus",
+        body="templtContent",
+        button_name="name",
+        button_type="linkType",
     )
 
 

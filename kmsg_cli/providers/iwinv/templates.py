@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kmsg_cli.core.templates import Button, Template, TemplateChange, TemplateSpec, status_of
-from kmsg_cli.providers.base import as_str
+from kmsg_cli.core.templates import Button, Template, TemplateChange, TemplateSpec
+from kmsg_cli.providers.base import as_str, template_from
 from kmsg_cli.providers.http import Req, join_url
 from kmsg_cli.providers.iwinv.build import _items, alimtalk_headers
 
@@ -30,25 +30,15 @@ def _parse_templates(body: Any) -> list[Template]:
 
 
 def _template(item: dict[str, Any]) -> Template:
-    buttons = item.get("buttons")
-    return Template(
-        code=as_str(item.get("templateCode")),
-        name=as_str(item.get("templateName")),
-        status=status_of(item.get("templateStatus"), STATUS),
-        body=as_str(item.get("templateContent")),
-        buttons=tuple(
-            Button(
-                name=as_str(b.get("name")),
-                type=as_str(b.get("type")),
-                link_mo=as_str(b.get("linkMo")),
-                link_pc=as_str(b.get("linkPc")),
-                link_ios=as_str(b.get("linkIos")),
-                link_and=as_str(b.get("linkAnd")),
-            )
-            for b in (buttons if isinstance(buttons, list) else [])
-            if isinstance(b, dict)
-        ),
-        raw_status=as_str(item.get("templateStatus")),
+    return template_from(
+        item,
+        STATUS,
+        code="templateCode",
+        name="templateName",
+        status="templateStatus",
+        body="templateContent",
+        button_name="name",
+        button_type="type",
     )
 
 

@@ -6,14 +6,12 @@ from typing import Any
 from urllib.parse import quote
 
 from kmsg_cli.core.templates import (
-    Button,
     Sender,
     Template,
     TemplateChange,
     TemplateSpec,
-    status_of,
 )
-from kmsg_cli.providers.base import as_str
+from kmsg_cli.providers.base import as_str, template_from
 from kmsg_cli.providers.http import Req, join_url
 
 PAGE = 100
@@ -48,25 +46,15 @@ def _parse_templates_page(body: Any) -> tuple[list[Template], str | None]:
 
 
 def _template(item: dict[str, Any]) -> Template:
-    buttons = item.get("buttons")
-    return Template(
-        code=as_str(item.get("templateId")),
-        name=as_str(item.get("name")),
-        status=status_of(item.get("status"), STATUS),
-        body=as_str(item.get("content")),
-        buttons=tuple(
-            Button(
-                name=as_str(b.get("buttonName")),
-                type=as_str(b.get("buttonType")),
-                link_mo=as_str(b.get("linkMo")),
-                link_pc=as_str(b.get("linkPc")),
-                link_ios=as_str(b.get("linkIos")),
-                link_and=as_str(b.get("linkAnd")),
-            )
-            for b in (buttons if isinstance(buttons, list) else [])
-            if isinstance(b, dict)
-        ),
-        raw_status=as_str(item.get("status")),
+    return template_from(
+        item,
+        STATUS,
+        code="templateId",
+        name="name",
+        status="status",
+        body="content",
+        button_name="buttonName",
+        button_type="buttonType",
     )
 
 
