@@ -31,7 +31,6 @@ import json
 import logging
 import os
 import random
-import re
 import ssl
 import sys
 import threading
@@ -54,11 +53,11 @@ from kmsg_cli.errors import (
     Unavailable,
     UnknownOutcome,
 )
+from kmsg_cli.providers.scrub import CREDENTIAL, MASK, mask_body, scrub
 from kmsg_cli.providers.skew import offset_from_date
 
 T = TypeVar("T")
 E = TypeVar("E", bound=ProviderError)
-MASK = "****"
 CONNECT_TIMEOUT = 5.0
 DEFAULT_TIMEOUT = 10.0
 DEADLINE_FACTOR = 3.0  # a whole answer may take this many read timeouts ...
@@ -77,8 +76,6 @@ REQUEST_ID_HEADERS = (
     "cf-ray",
 )
 # header names whose values are credentials whatever the adapter declared
-_CREDENTIAL = re.compile(r"auth|key|secret|token|signature|password", re.IGNORECASE)
-BODY_LOG_LIMIT = 4000
 
 
 def make_client(
@@ -231,44 +228,8 @@ def join_url(base: str, path: str) -> str:
     return base.rstrip("/") + "/" + path.lstrip("/")
 
 
-# --------------------------------------------------------------------------- scrubbing
-
-_PHONE = re.compile(r"(?<!\d)(\+?\d[\d\- ]{6,}\d)(?!\d)")
-_TAGS = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
-
-
-# Korean mobile and landline numbers, with or without dashes or +82: masked in logged bodies,
-# where long digit runs are often ids or times that must stay readable
-_KR_PHONE = re.compile(r"(?<![\d])(?:\+?82-?|0)\d{1,2}-?\d{3,4}-?\d{4}(?!\d)")
-
-
-def mask_body(text: str, secrets: set[str] | frozenset[str] = frozenset()) -> str:
-    """A request or response body for ``-vv``: secrets and phone numbers masked, length capped."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, MASK)
-    text = _KR_PHONE.sub(lambda m: MASK + re.sub(r"\D", "", m.group())[-4:], text)
-    return text if len(text) <= BODY_LOG_LIMIT else text[:BODY_LOG_LIMIT] + "…"
-
-
 def request_id(response: httpx.Response) -> str | None:
     return next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
-
-
-def _mask_phone(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group(1))
-    return MASK + digits[-4:] if len(digits) >= 8 else match.group(1)
-
-
-def scrub(text: object, secrets: set[str] | frozenset[str] = frozenset(), limit: int = 120) -> str:
-    """A provider text made safe for errors and logs: no markup, secrets, full numbers; short."""
-    out = _SPACE.sub(" ", _TAGS.sub(" ", str(text))).strip()
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret:
-            out = out.replace(secret, MASK)
-    out = _PHONE.sub(_mask_phone, out)
-    return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
 # --------------------------------------------------------------------------- retry policy
@@ -577,7 +538,7 @@ class Transport:
             return
         doc = req.preview(self.provider_id)
         doc["headers"] = {
-            k: (MASK if _CREDENTIAL.search(k) else v) for k, v in doc["headers"].items()
+            k: (MASK if CREDENTIAL.search(k) else v) for k, v in doc["headers"].items()
         }
         doc.pop("url", None)
         doc["path"] = request.url.path

@@ -11,9 +11,10 @@ from typing import Any
 from kmsg_cli.core.models import Message, MessageType, SendResult, Status, StatusQuery, StatusReport
 from kmsg_cli.errors import InvalidRequest
 from kmsg_cli.providers.base import as_str
-from kmsg_cli.providers.http import Req, join_url, scrub
+from kmsg_cli.providers.http import Req, join_url
 from kmsg_cli.providers.iwinv import codes
 from kmsg_cli.providers.kst import kst, parse_kst
+from kmsg_cli.providers.scrub import scrub
 from kmsg_cli.providers.skew import IWINV_MARGIN_MS, window
 
 ALIMTALK_URL = "https://alimtalk.bizservice.iwinv.kr"

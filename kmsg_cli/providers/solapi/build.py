@@ -29,8 +29,9 @@ from kmsg_cli.core.models import (
 from kmsg_cli.core.ports import Clock
 from kmsg_cli.errors import Unavailable, UnknownOutcome
 from kmsg_cli.providers.base import as_str, int_code
-from kmsg_cli.providers.http import Req, join_url, scrub
+from kmsg_cli.providers.http import Req, join_url
 from kmsg_cli.providers.kst import iso_kst, iso_utc, parse_iso_utc
+from kmsg_cli.providers.scrub import scrub
 from kmsg_cli.providers.skew import SOLAPI_MARGIN_MS, window_start
 
 BASE_URL = "https://api.solapi.com"
