@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from kmsg_cli.output import Output
 
 SHOWN_ERRORS = 20  # rows named on stderr; the rest are in --report
+_PROBLEMS = frozenset({"failed", "invalid", "suppressed"})  # named on stderr
+_FINE = frozenset({"accepted", "already_sent", "duplicate", "queued"})  # never fatal
 
 
 class Tally:
@@ -34,12 +36,15 @@ class Tally:
 
     def add(self, results: list[campaign.RowResult], out: Output) -> None:
         self.report.add(results)
+        self.rows += len(results)
+        states = [r.state for r in results]
+        self.counts.update(states)
+        if _FINE.issuperset(states):  # the common chunk: nothing to name, nothing fatal
+            return
         for r in results:
             self.fatal = self.fatal or r.fatal
-            self.rows += 1
-            self.counts[r.state] += 1
             # --json keeps stderr for what is fatal: the document counts them, --report names them
-            if r.state in ("failed", "invalid", "suppressed") and not out.json_mode:
+            if r.state in _PROBLEMS and not out.json_mode:
                 self.shown += 1
                 if self.shown <= SHOWN_ERRORS:
                     out.error(f"row {r.row} ({out.phone(r.to)}): {r.state}: {r.error}")

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-from kmsg_cli.core import buttons, content
+from kmsg_cli.core import buttons, content, jsontext
 from kmsg_cli.core.compose import Draft
 from kmsg_cli.core.models import KAKAO_AD_TYPES, Failover, Message, MessageType
 from kmsg_cli.errors import ConfigError, InputError
@@ -219,9 +219,6 @@ def row_key(job_id: str, m: Message) -> str:
     )
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), once
-
-
 def key_for(
     job_id: str,
     to: str,
@@ -235,7 +232,9 @@ def key_for(
 ) -> str:
     """The row key from the message's parts (``row_key`` for a Message); never change what it
     digests: a rerun finds the rows an earlier run sent by it."""
-    content = _JSON([to, kind.value, sender, text, subject, template_id, variables, *extra])
+    content = jsontext.dumps(
+        [to, kind.value, sender, text, subject, template_id, variables, *extra]
+    )
     return f"bulk:{job_id}:{hashlib.sha256(content.encode()).hexdigest()[:32]}"
 
 

@@ -204,12 +204,7 @@ def _result(row: int, o: Outcome) -> RowResult:
     if o.state == service.UNKNOWN and earlier is not None:
         note = "an earlier run's attempt is not settled yet; not sent again"
         return RowResult(row, m.to, RowState.UNKNOWN, earlier.provider_id, earlier.message_id, note)
-    state = {
-        service.ACCEPTED: RowState.ACCEPTED,
-        service.REJECTED: RowState.FAILED,
-        service.SUPPRESSED: RowState.SUPPRESSED,
-        service.QUEUED: RowState.QUEUED,  # held by a scheduled run of this campaign
-    }.get(o.state, RowState.UNKNOWN)
+    state = _ROW_STATE.get(o.state, RowState.UNKNOWN)
     error = None
     if o.error is not None:
         error = o.error.message
@@ -219,6 +214,14 @@ def _result(row: int, o: Outcome) -> RowResult:
         error = "no answer: `kmsg track` reconciles"
     fatal = o.error.exit_code if o.error is not None and o.error.exit_code in STOPPING else None
     return RowResult(row, m.to, state, o.provider_id, m.message_id, error, fatal)
+
+
+_ROW_STATE = {
+    service.ACCEPTED: RowState.ACCEPTED,
+    service.REJECTED: RowState.FAILED,
+    service.SUPPRESSED: RowState.SUPPRESSED,
+    service.QUEUED: RowState.QUEUED,  # held by a scheduled run of this campaign
+}
 
 
 def reconcile(job_id: str, env: Env) -> Settled:

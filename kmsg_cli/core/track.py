@@ -9,17 +9,16 @@ its provider is called. A pass starts by finishing intents an earlier (crashed) 
 
 from __future__ import annotations
 
-import gc
 import math
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from kmsg_cli.core import track_rules
 from kmsg_cli.core.failover import FailoverStore, run_failovers
+from kmsg_cli.core.gcpace import few_collections
 from kmsg_cli.core.models import Record, Status, StatusQuery, StatusReport
 from kmsg_cli.core.ports import Env, Provider
 from kmsg_cli.core.track_rules import Check, Jitter, Rules
@@ -29,7 +28,6 @@ DEFAULT_LEASE_S = 300  # far longer than a pass holds its records; a killed pass
 DEFAULT_RETRY_AFTER_S = 60
 STATUS_BATCH = 100  # queries per status() call unless the adapter says otherwise
 CLAIM_BATCH = 2500  # records claimed, checked and written at a time within one pass
-PASS_GC_THRESHOLD = 20_000  # allocations between two collections of the youngest generation
 
 
 class TrackStore(FailoverStore, Protocol):
@@ -110,7 +108,7 @@ def track_pass(env: Env, store: TrackStore, opts: TrackOptions) -> PassSummary:
     summary = PassSummary()
     _failovers(env, store, opts, summary)  # what a crashed pass left, first (FO-1)
     errors = len(summary.errors)
-    with _few_collections(), ThreadPoolExecutor(max_workers=max(1, opts.concurrency)) as pool:
+    with few_collections(), ThreadPoolExecutor(max_workers=max(1, opts.concurrency)) as pool:
         queries = _Queries(pool, opts.concurrency)
         claim = _Claim(env, store, opts, summary)
         current = claim.next(queries)
@@ -135,23 +133,6 @@ def track_pass(env: Env, store: TrackStore, opts: TrackOptions) -> PassSummary:
             current = upcoming
     _failovers(env, store, opts, summary)
     return summary
-
-
-@contextmanager
-def _few_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector less often while the pass runs, and over the pass's own
-    objects only. A pass makes a few objects per record and frees each batch by reference
-    counting; at the default threshold the collector runs every 700 allocations and keeps walking
-    the batches in hand and everything start-up built (about a tenth of the pass's CPU). It still
-    runs; the default comes back when the pass ends."""
-    first, *rest = gc.get_threshold()
-    gc.freeze()  # what exists before the pass outlives it: not walked again during the pass
-    gc.set_threshold(max(first, PASS_GC_THRESHOLD), *rest)
-    try:
-        yield
-    finally:
-        gc.set_threshold(first, *rest)
-        gc.unfreeze()
 
 
 class _Claim:

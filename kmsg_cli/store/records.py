@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from dataclasses import fields
 from typing import Any
 
-from kmsg_cli.core import ledger
+from kmsg_cli.core import jsontext, ledger
 from kmsg_cli.core.models import (
     HistoryEntry,
     Job,
@@ -403,16 +403,13 @@ def _filters(
 
 def _metadata(m: Message) -> str | None:
     if m.failover is None:
-        return _JSON(m.metadata) if m.metadata else None
+        return jsontext.dumps(m.metadata) if m.metadata else None
     failover = {
         "channel": m.failover.channel,
         "text": m.failover.text,
         "subject": m.failover.subject,
     }
-    return _JSON({**m.metadata, "failover": failover})
-
-
-_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), once
+    return jsontext.dumps({**m.metadata, "failover": failover})
 
 
 def _attempt_row(
