@@ -86,8 +86,9 @@ class CsvSource:
     def _next(self, reader: Reader, handle: IO[str], where: str) -> list[str] | None:
         try:
             for values in reader:
-                if any(v.strip() for v in values):
-                    if _UNDECODED.search("".join(values)):
+                line = "".join(values)
+                if line and not line.isspace():  # a line of blank cells is skipped
+                    if _UNDECODED.search(line):
                         raise self._not_text(f"{where}, line {reader.line_num}")
                     return values
             return None

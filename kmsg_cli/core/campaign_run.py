@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from kmsg_cli.core import (
@@ -377,7 +377,10 @@ class RowPlanner:
             except KmsgError:
                 return None
         if self.count_only:  # the type, route, size and ad flag are all a count needs
-            return evolve(planned, bytes=size)
+            counted = fast.counted.get((kind, size))
+            if counted is None:
+                counted = fast.counted[kind, size] = evolve(planned, bytes=size)
+            return counted
         key = None
         if self.keys:
             ordered = [(name, values[i]) for name, i in self.key_order]  # as row_key sorts them
@@ -404,6 +407,8 @@ class _Fast:
     text: tuple[str, ...]  # literal, name, literal, ..., literal
     subject: tuple[str, ...] | None
     protos: dict[MessageType, tuple[Planned, Message] | None]
+    # a count's plans by (type, bytes): the same few hundred for any number of rows
+    counted: dict[tuple[MessageType, int], Planned] = field(default_factory=dict)
 
 
 # the Spec fields the short way applies; a campaign that sets any other takes the long way

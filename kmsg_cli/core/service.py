@@ -248,6 +248,8 @@ def _attempt_and_send(
         retry = [m for m in messages if decisions[m.message_id].verdict is Verdict.SETTLE]
         again = store.begin_attempts([(m, route_ids[0]) for m in retry], env.clock.now_ms())
         decisions.update(again)
+    if all(d.verdict is Verdict.SEND for d in decisions.values()):  # the common chunk
+        return _call(messages, route_ids, env)
     outcomes = [_not_sent(m, decisions[m.message_id], asked) for m in messages]
     done = [o for o in outcomes if o is not None]
     pending = [m for m, o in zip(messages, outcomes, strict=True) if o is None]
