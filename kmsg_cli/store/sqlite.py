@@ -24,6 +24,8 @@ from kmsg_cli.store.records import RecordQueries
 from kmsg_cli.store.templates import TemplateQueries
 from kmsg_cli.store.track import TrackQueries
 
+WAL_CHECKPOINT_PAGES = 4000  # SQLite pages (4 KiB) of WAL between automatic checkpoints
+
 
 def open_store(
     path: Path, now_ms: int, *, must_exist: bool = False, make_folder: bool = True
@@ -50,6 +52,10 @@ def open_store(
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("PRAGMA synchronous=NORMAL")
+        # checkpoint every 16 MB of WAL, not 4: a campaign's writes land all over the row-key
+        # index, and each checkpoint copies every page written since the last one (about 2 µs
+        # of a sent row at 100,000 rows); the last connection to close still empties the WAL
+        conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         ran = migrate(conn, now_ms)
     except BaseException:
         conn.close()
