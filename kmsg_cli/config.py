@@ -220,7 +220,13 @@ def load(path: Path, *, required: bool) -> Settings | None:
         return None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    return parse(raw, str(path))
+    from kmsg_cli import config_cache  # a file checked before is not checked again
+
+    settings = config_cache.load(raw, path)
+    if settings is None:
+        settings = parse(raw, str(path))
+        config_cache.save(raw, path, settings)
+    return settings
 
 
 def parse(raw: bytes, source: str) -> Settings:

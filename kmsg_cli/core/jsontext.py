@@ -18,7 +18,7 @@ from typing import Any
 
 def _build() -> Callable[[Any], str]:
     stdlib = json.JSONEncoder(ensure_ascii=False)
-    make = _encoder.c_make_encoder  # None where CPython's accelerator is missing
+    make = getattr(_encoder, "c_make_encoder", None)  # None without CPython's accelerator
     if make is None:  # pragma: no cover - every CPython build kmsg supports has it
         return stdlib.encode
     chunks = make(
