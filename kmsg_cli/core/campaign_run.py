@@ -20,7 +20,6 @@ from kmsg_cli.core import (
     campaign,
     campaign_hold,
     content,
-    gcpace,
     korea,
     ledger,
     phone,
@@ -106,8 +105,7 @@ class CampaignRun:
         # rows an earlier run held in the queue (--at, --defer) are recorded under their queue
         # jobs, not the campaign: a campaign taken before always asks the ledger
         earlier = self.ran_before or bool(self.store.list_records(job=self.campaign_id, limit=1))
-        with gcpace.few_collections():
-            self._preview(summary, earlier)
+        self._preview(summary, earlier)
         return summary
 
     def _preview(self, summary: Summary, earlier: bool) -> None:
@@ -173,15 +171,14 @@ class CampaignRun:
 
         # rows due later (--at, --defer) are held in the queue as they pass; the rest are sent
         holder = campaign_hold.Holder(env, self.spec, self.campaign_id, self.run_id, report, stop)
-        with gcpace.few_collections():
-            stopped = campaign.send_rows(
-                holder.split(self.items(env, preview=False)),
-                env,
-                emit=report,
-                stop=stop,
-                concurrency=concurrency,
-                rate=rate,
-            )
+        stopped = campaign.send_rows(
+            holder.split(self.items(env, preview=False)),
+            env,
+            emit=report,
+            stop=stop,
+            concurrency=concurrency,
+            rate=rate,
+        )
         return stopped or holder.stopped
 
     def finish(self, owner: str, state: str, counts: dict[str, int]) -> None:

@@ -1,10 +1,11 @@
 """``few_collections()``: the cyclic garbage collector paced for a long pass over many rows.
 
-A `track` pass or a `send-bulk` run makes a few objects per row and frees each batch by reference
-counting. At the default threshold the collector runs every 700 allocations and walks everything
-alive each time it reaches an older generation: the batches in hand and all start-up built (a
-tenth of the CPU of a track pass, five microseconds per row of a campaign). Inside the block it
-runs less often, over the objects made inside the block only; the defaults come back after.
+A `track` pass makes a few objects per record and frees each batch by reference counting. At the
+default threshold the collector runs every 700 allocations and walks everything alive each time it
+reaches an older generation: the batches in hand and all start-up built (a tenth of the CPU of a
+pass). Inside the block it runs less often, over the objects made inside the block only; the
+defaults come back after. Not for `send-bulk`: there the same pacing saves 4 µs a row but lets
+peak memory grow with the rows (63 MB -> 87 MB at 300,000 rows), against its flat-memory promise.
 """
 
 from __future__ import annotations
