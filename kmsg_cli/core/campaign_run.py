@@ -101,15 +101,10 @@ class CampaignRun:
         """Check every row and count what would be sent; rows already sent, and rows not settled,
         are counted apart (not sent this time). Nothing is written. The ledger is asked only when
         an earlier run of this campaign wrote any row."""
-        summary = Summary()
+        summary, batch = Summary(), []
         # rows an earlier run held in the queue (--at, --defer) are recorded under their queue
         # jobs, not the campaign: a campaign taken before always asks the ledger
         earlier = self.ran_before or bool(self.store.list_records(job=self.campaign_id, limit=1))
-        self._preview(summary, earlier)
-        return summary
-
-    def _preview(self, summary: Summary, earlier: bool) -> None:
-        batch: list[Planned] = []
         for row, to, plan in self.items(
             self.env, preview=True, keys=earlier, count_only=not earlier
         ):
@@ -128,6 +123,7 @@ class CampaignRun:
                 self._count(summary, batch)
                 batch = []
         self._count(summary, batch)
+        return summary
 
     def _count(self, summary: Summary, batch: list[Planned]) -> None:
         latest = self.store.latest_attempts(p.message.idempotency_key or "" for p in batch)
