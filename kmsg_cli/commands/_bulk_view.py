@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from kmsg_cli.output import Output
 
 SHOWN_ERRORS = 20  # rows named on stderr; the rest are in --report
-_PROBLEMS = frozenset({"failed", "invalid", "suppressed"})  # named on stderr
-_FINE = frozenset({"accepted", "already_sent", "duplicate", "queued"})  # never fatal
+_State = campaign.RowState
+_PROBLEMS = frozenset({_State.FAILED, _State.INVALID, _State.SUPPRESSED})  # named on stderr
+_FINE = frozenset({_State.ACCEPTED, _State.ALREADY_SENT, _State.DUPLICATE, _State.QUEUED})
 
 
 class Tally:
