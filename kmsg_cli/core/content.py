@@ -82,21 +82,27 @@ def _split_encodable(text: str) -> list[str]:
 
 
 def unencodable(text: str) -> list[str]:
-    """Characters EUC-KR cannot carry (emoji, CP949-only syllables such as "똠"), in order, once each."""
+    """Characters EUC-KR cannot carry (emoji, CP949-only syllables such as "똠"), in order, once each.
+
+    Python's ``euc-kr`` codec writes a CP949-only syllable as an 8-byte KS X 1001 make-up
+    sequence instead of failing, which no provider accepts as text: such a character is found by
+    its EUC-KR bytes differing from its CP949 bytes (CP949 extends EUC-KR, so every character
+    EUC-KR has takes the same bytes in both)."""
     try:
-        text.encode("euc-kr")  # the common case, in one call
-        return []
+        if len(text.encode("euc-kr")) == len(text.encode("cp949")):  # the common case
+            return []
     except UnicodeEncodeError:
         pass
     bad: list[str] = []
     for ch in text:
-        if ch == "\n":
+        if ch == "\n" or ch in bad:
             continue
         try:
-            ch.encode("euc-kr")
+            if len(ch.encode("euc-kr")) == len(ch.encode("cp949")):
+                continue
         except UnicodeEncodeError:
-            if ch not in bad:
-                bad.append(ch)
+            pass
+        bad.append(ch)
     return bad
 
 

@@ -74,6 +74,19 @@ def test_emoji_warns_and_strict_refuses() -> None:
         compose(Draft(text="hi 😀", strict=True), "01012345678", "id")
 
 
+@pytest.mark.parametrize("text", ["똠방각하 🙂", "뷁 안녕"])
+def test_cp949_only_syllables_warn_and_strict_refuses(text: str) -> None:
+    """EUC-KR has 2,350 syllables; "똠" and "뷁" are CP949 additions a provider rejects as text
+    outside EUC-KR. Python's euc-kr codec would write them as make-up sequences, not fail."""
+    composed = compose(Draft(text=text), "01012345678", "id")
+    note = next(w for w in composed.warnings if "EUC-KR" in w)
+    assert text[0] in note and "한" not in note and "안" not in note
+    with pytest.raises(InputError, match="strict"):
+        compose(Draft(text=text, strict=True), "01012345678", "id")
+    assert content.unencodable("한글 ok\n") == []
+    assert content.byte_length(text[0]) == 2
+
+
 def test_missing_variable_names_it_and_keys_are_trimmed() -> None:
     with pytest.raises(InputError, match="name"):
         content.render("Hello #{name}", {})

@@ -25,6 +25,7 @@ ROWS = [
     ["", "01012345671", "A4", ""],  # an empty cell in the text
     ["고객5", "0101234567", "A5", ""],  # not a mobile number
     ["고객😀", "01012345672", "A6", ""],  # EUC-KR cannot carry it: a warning
+    ["똠이", "01012345675", "A9", ""],  # a CP949-only syllable: a warning too
     ["고객7", "01012345673"],  # too few fields
     ["고객8", "+82 10 1234 5674", "A8", ""],
 ]
