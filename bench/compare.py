@@ -4,10 +4,11 @@
 
 For each size: alternating runs of `kmsg send-bulk` (every row journaled before it is sent and
 recorded after) followed by `kmsg track --once --now` over what it sent, the SDK
-(bench/sdk_reference.py, journals nothing) and the baseline (parse, plan, journal; no HTTP), each
-a child process against a fresh fake SOLAPI; the best of ``--repeat`` runs is shown, with kmsg's
-ratio to the SDK and the CPU time (user + system) per row, which is steadier than wall time on a
-busy machine. Then the start-up table of bench/startup.py. Needs the ``bench`` extra for the SDK.
+(bench/sdk_reference.py, journals nothing), the plain script (bench/plain_reference.py: the same
+journal, nothing more) and the baseline (kmsg's parse, plan, journal; no HTTP), each a child
+process against a fresh fake SOLAPI; the best of ``--repeat`` runs is shown, with kmsg's ratios to
+the SDK and to the plain script and the CPU time (user + system) per row, which is steadier than
+wall time on a busy machine. Then the start-up table of bench/startup.py. Needs the ``bench`` extra for the SDK.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, n
 
 from bench.run import KEY, ROOT, SECRET, TEXT, measure, start_fake, stats, write_csv  # noqa: E402
 
+NAMES = ("kmsg", "sdk", "plain", "baseline")
+
 
 def one_round(
     work: Path, rows: Path, n: int, env: dict[str, str]
 ) -> dict[str, tuple[float, float]]:
     """name -> (seconds, CPU seconds) of one run of each."""
     times: dict[str, tuple[float, float]] = {}
-    for name in ("kmsg", "sdk", "baseline"):
+    for name in NAMES:
         home = Path(tempfile.mkdtemp(dir=work))
         run_env = {**env, "KMSG_HOME": str(home)}
         server, base_url = start_fake(run_env)
@@ -45,6 +48,9 @@ def one_round(
             elif name == "sdk":
                 args = [sys.executable, str(ROOT / "bench" / "sdk_reference.py"), str(rows)]
                 args.append(base_url)
+            elif name == "plain":
+                args = [sys.executable, str(ROOT / "bench" / "plain_reference.py"), str(rows)]
+                args += [base_url, str(home / "plain.db")]
             else:
                 args = [sys.executable, str(ROOT / "bench" / "run.py"), "--baseline", str(rows)]
                 args.append(str(home / "base.db"))
@@ -79,8 +85,9 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env |= {"BENCH_SOLAPI_KEY": KEY, "BENCH_SOLAPI_SECRET": SECRET}
     out = sys.stdout
-    out.write(f"{'rows':>8}{'kmsg s':>9}{'SDK s':>9}{'baseline s':>12}{'kmsg/SDK':>10}")
-    out.write(f"{'kmsg CPU µs/row':>17}{'SDK CPU':>9}{'base CPU':>10}{'track rec/s':>13}\n")
+    out.write(f"{'rows':>8}{'kmsg s':>8}{'SDK s':>7}{'plain s':>9}{'base s':>8}")
+    out.write(f"{'kmsg/SDK':>10}{'kmsg/plain':>12}{'CPU µs/row: kmsg':>18}")
+    out.write(f"{'SDK':>5}{'plain':>7}{'base':>6}{'track rec/s':>13}\n")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for n in args.rows:
@@ -91,10 +98,10 @@ def main() -> None:
                 for name, (seconds, used) in one_round(work, rows, n, env).items():
                     best[name] = min(best.get(name, seconds), seconds)
                     cpu[name] = min(cpu.get(name, used), used)
-            k, s, b = best["kmsg"], best["sdk"], best["baseline"]
-            out.write(f"{n:>8,}{k:>9.2f}{s:>9.2f}{b:>12.2f}{k / s:>10.2f}")
-            per_row = [cpu[name] / n * 1e6 for name in ("kmsg", "sdk", "baseline")]
-            out.write(f"{per_row[0]:>17.0f}{per_row[1]:>9.0f}{per_row[2]:>10.0f}")
+            k, s, p, b = (best[name] for name in NAMES)
+            out.write(f"{n:>8,}{k:>8.2f}{s:>7.2f}{p:>9.2f}{b:>8.2f}{k / s:>10.2f}{k / p:>12.2f}")
+            kc, sc, pc, bc = (cpu[name] / n * 1e6 for name in NAMES)
+            out.write(f"{kc:>18.0f}{sc:>5.0f}{pc:>7.0f}{bc:>6.0f}")
             out.write(f"{n / best['track']:>13,.0f}\n")
             out.flush()
     if args.startup:
