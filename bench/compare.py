@@ -8,7 +8,10 @@ recorded after) followed by `kmsg track --once --now` over what it sent, the SDK
 journal, nothing more) and the baseline (kmsg's parse, plan, journal; no HTTP), each a child
 process against a fresh fake SOLAPI; the best of ``--repeat`` runs is shown, with kmsg's ratios to
 the SDK and to the plain script and the CPU time (user + system) per row, which is steadier than
-wall time on a busy machine. Then the start-up table of bench/startup.py. Needs the ``bench`` extra for the SDK.
+wall time on a busy machine. kmsg's start-up is the CPU of the same command over a one-row file
+(in a fresh KMSG_HOME, as every run here: its config file is checked in full, never remembered);
+"kmsg after" is its CPU per row once that is paid. Then the start-up table of bench/startup.py.
+Needs the ``bench`` extra for the SDK.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, n
 from bench.run import KEY, ROOT, SECRET, TEXT, measure, start_fake, stats, write_csv  # noqa: E402
 
 NAMES = ("kmsg", "sdk", "plain", "baseline")
+START = "kmsg start-up"  # the same command over a one-row file: what no row pays for
 
 
 def one_round(
@@ -32,7 +36,8 @@ def one_round(
 ) -> dict[str, tuple[float, float]]:
     """name -> (seconds, CPU seconds) of one run of each."""
     times: dict[str, tuple[float, float]] = {}
-    for name in NAMES:
+    one_row = write_csv(work / "one-row.csv", 1)
+    for name in (*NAMES, START):
         home = Path(tempfile.mkdtemp(dir=work))
         run_env = {**env, "KMSG_HOME": str(home)}
         server, base_url = start_fake(run_env)
@@ -42,8 +47,9 @@ def one_round(
                 f'api_secret = "env:BENCH_SOLAPI_SECRET"\ndefault_from = "0212345678"\n'
                 f'base_url = "{base_url}"\n'
             )
-            if name == "kmsg":
-                args = [sys.executable, "-m", "kmsg_cli", "send-bulk", str(rows), "--text", TEXT]
+            if name in ("kmsg", START):
+                source = rows if name == "kmsg" else one_row
+                args = [sys.executable, "-m", "kmsg_cli", "send-bulk", str(source), "--text", TEXT]
                 args += ["--yes", "-q"]
             elif name == "sdk":
                 args = [sys.executable, str(ROOT / "bench" / "sdk_reference.py"), str(rows)]
@@ -58,9 +64,9 @@ def one_round(
             if code != 0:
                 raise SystemExit(f"{name} exited {code}")
             if name != "baseline":  # every row accepted once (the SDK sends no kmsg id to count)
-                got = stats(base_url)
-                assert got["messages"] == n, (name, got)
-                assert name == "sdk" or got["unique"] == n, (name, got)
+                got, sent = stats(base_url), 1 if name == START else n
+                assert got["messages"] == sent, (name, got)
+                assert name == "sdk" or got["unique"] == sent, (name, got)
             times[name] = (seconds, cpu)
             if name == "kmsg":  # then one tracking pass over every row it sent
                 track = [sys.executable, "-m", "kmsg_cli", "track", "--once", "--now", "-q"]
@@ -87,7 +93,8 @@ def main() -> None:
     out = sys.stdout
     out.write(f"{'rows':>8}{'kmsg s':>8}{'SDK s':>7}{'plain s':>9}{'base s':>8}")
     out.write(f"{'kmsg/SDK':>10}{'kmsg/plain':>12}{'CPU µs/row: kmsg':>18}")
-    out.write(f"{'SDK':>5}{'plain':>7}{'base':>6}{'track rec/s':>13}\n")
+    out.write(f"{'SDK':>5}{'plain':>7}{'base':>6}{'kmsg start-up ms':>18}{'kmsg after':>12}")
+    out.write(f"{'track rec/s':>13}\n")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for n in args.rows:
@@ -102,6 +109,8 @@ def main() -> None:
             out.write(f"{n:>8,}{k:>8.2f}{s:>7.2f}{p:>9.2f}{b:>8.2f}{k / s:>10.2f}{k / p:>12.2f}")
             kc, sc, pc, bc = (cpu[name] / n * 1e6 for name in NAMES)
             out.write(f"{kc:>18.0f}{sc:>5.0f}{pc:>7.0f}{bc:>6.0f}")
+            start = cpu[START]  # the kmsg CPU per row once start-up is paid
+            out.write(f"{start * 1000:>18.0f}{(cpu['kmsg'] - start) / (n - 1) * 1e6:>12.0f}")
             out.write(f"{n / best['track']:>13,.0f}\n")
             out.flush()
     if args.startup:
