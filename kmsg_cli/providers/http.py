@@ -531,6 +531,10 @@ class Transport:
             raise classify_exception(exc, send=send, provider_id=self.provider_id) from None
         finally:
             response.close()
+            # httpx binds the body stream to its response, a reference cycle that keeps both
+            # bodies (a send's request and answer: hundreds of KB) until the cyclic collector
+            # runs; the body is read (``content``), so the stream is let go at once
+            response.stream = httpx.ByteStream(b"")
         return response
 
     def _log_request(self, req: Req, request: httpx.Request) -> None:
