@@ -11,7 +11,7 @@ the rows (a re-readable CSV), the confirmation and the rendering; this module de
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -20,6 +20,7 @@ from kmsg_cli.core import (
     campaign,
     campaign_hold,
     content,
+    gcpace,
     korea,
     ledger,
     phone,
@@ -101,13 +102,18 @@ class CampaignRun:
         """Check every row and count what would be sent; rows already sent, and rows not settled,
         are counted apart (not sent this time). Nothing is written. The ledger is asked only when
         an earlier run of this campaign wrote any row."""
-        summary, batch = Summary(), []
+        summary = Summary()
         # rows an earlier run held in the queue (--at, --defer) are recorded under their queue
         # jobs, not the campaign: a campaign taken before always asks the ledger
         earlier = self.ran_before or bool(self.store.list_records(job=self.campaign_id, limit=1))
-        for row, to, plan in self.items(
-            self.env, preview=True, keys=earlier, count_only=not earlier
-        ):
+        rows = self.items(self.env, preview=True, keys=earlier, count_only=not earlier)
+        with gcpace.few_collections():
+            self._count_rows(summary, rows, earlier)
+        return summary
+
+    def _count_rows(self, summary: Summary, rows: Iterable[Item], earlier: bool) -> None:
+        batch: list[Planned] = []
+        for row, to, plan in rows:
             summary.rows += 1
             if isinstance(plan, KmsgError):
                 summary.invalid += 1
@@ -123,7 +129,6 @@ class CampaignRun:
                 self._count(summary, batch)
                 batch = []
         self._count(summary, batch)
-        return summary
 
     def _count(self, summary: Summary, batch: list[Planned]) -> None:
         latest = self.store.latest_attempts(p.message.idempotency_key or "" for p in batch)
@@ -167,14 +172,15 @@ class CampaignRun:
 
         # rows due later (--at, --defer) are held in the queue as they pass; the rest are sent
         holder = campaign_hold.Holder(env, self.spec, self.campaign_id, self.run_id, report, stop)
-        stopped = campaign.send_rows(
-            holder.split(self.items(env, preview=False)),
-            env,
-            emit=report,
-            stop=stop,
-            concurrency=concurrency,
-            rate=rate,
-        )
+        with gcpace.few_collections():
+            stopped = campaign.send_rows(
+                holder.split(self.items(env, preview=False)),
+                env,
+                emit=report,
+                stop=stop,
+                concurrency=concurrency,
+                rate=rate,
+            )
         return stopped or holder.stopped
 
     def finish(self, owner: str, state: str, counts: dict[str, int]) -> None:
