@@ -55,7 +55,7 @@ def baseline(csv_path: str, db_path: str) -> None:
     from kmsg_cli.commands._bulk_io import CsvSource
     from kmsg_cli.context import AppContext
     from kmsg_cli.core import bulk
-    from kmsg_cli.core.campaign_run import RowPlanner
+    from kmsg_cli.core.row_planner import RowPlanner
 
     ctx = AppContext()
     ctx.set_options(quiet=True)  # no "using the built-in mock" notice in the table

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kmsg_cli.core.bulk import Spec
-from kmsg_cli.core.campaign_run import RowPlanner
+from kmsg_cli.core.row_planner import RowPlanner
 from kmsg_cli.errors import KmsgError
 from tests.conftest import FakeClock
 from tests.trackkit import FakeProvider, make_env, open_db
