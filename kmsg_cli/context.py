@@ -147,7 +147,7 @@ class AppContext:
     # -- providers ----------------------------------------------------------------------------
     def http(self) -> httpx.Client:
         if self._http is None:
-            from kmsg_cli.providers.http import make_client
+            from kmsg_cli.providers.http_client import make_client
 
             self._http = make_client()
         return self._http

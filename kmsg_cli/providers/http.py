@@ -1,9 +1,8 @@
 """One transport policy for every HTTP provider (docs/providers.md#transport-rules).
 
-- ``make_client`` builds the process's one pooled ``httpx.Client`` with explicit timeouts (NET-1);
-  each provider passes its own ``timeout_seconds`` per request. Its TLS context verifies
-  certificates and host names from the start but reads the CA bundle at the first TLS handshake:
-  a run that only speaks plain http:// (a local server) never pays for reading it.
+The pooled client is in ``http_client``; what a status, a transport error or a body means, and
+the retry policy, in ``http_outcomes``. Here, each request's life:
+
 - Every attempt also has a TOTAL deadline, ``deadline_seconds(timeout)`` = 3 x the timeout, capped
   at 60 s but never below the timeout itself (10 s -> 30 s). The timeouts bound each connect and
   each read; a server trickling a byte a second passes every read and could hold a command for
@@ -29,41 +28,32 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import ssl
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import httpx
 
-from kmsg_cli import __version__
 from kmsg_cli.core.ports import Clock
-from kmsg_cli.errors import (
-    AuthError,
-    InvalidRequest,
-    ProviderError,
-    RateLimited,
-    Unavailable,
-    UnknownOutcome,
+from kmsg_cli.errors import ProviderError, RateLimited, Unavailable, UnknownOutcome
+from kmsg_cli.providers.http_client import DEFAULT_TIMEOUT, request_timeout
+from kmsg_cli.providers.http_outcomes import (
+    ErrorDescriber,
+    RetryPolicy,
+    auto_retryable,
+    classify_exception,
+    classify_status,
+    describe_json_error,
+    no_auto_retry,
 )
 from kmsg_cli.providers.scrub import CREDENTIAL, MASK, mask_body, scrub
 from kmsg_cli.providers.skew import offset_from_date
 
 T = TypeVar("T")
-E = TypeVar("E", bound=ProviderError)
-CONNECT_TIMEOUT = 5.0
-DEFAULT_TIMEOUT = 10.0
 DEADLINE_FACTOR = 3.0  # a whole answer may take this many read timeouts ...
 DEADLINE_CAP = 60.0  # ... but not more than a minute, unless the read timeout alone is longer
-RETRY_AFTER_CAP = 3600.0  # a Retry-After beyond an hour is clamped: the queue reschedules anyway
-_NO_AUTO_RETRY = "_kmsg_no_auto_retry"
 log = logging.getLogger("kmsg.http")
 # response headers that carry a provider's or its CDN's id for the request, first found wins
 REQUEST_ID_HEADERS = (
@@ -75,81 +65,6 @@ REQUEST_ID_HEADERS = (
     "x-correlation-id",
     "cf-ray",
 )
-# header names whose values are credentials whatever the adapter declared
-
-
-def make_client(
-    *, timeout_seconds: float = DEFAULT_TIMEOUT, max_connections: int = 20
-) -> httpx.Client:
-    """The one pooled client per process. Create it lazily, once (see ``lazy_client``)."""
-    return httpx.Client(
-        timeout=httpx.Timeout(timeout_seconds, connect=min(CONNECT_TIMEOUT, timeout_seconds)),
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=10),
-        headers={"User-Agent": f"kmsg/{__version__}"},
-        follow_redirects=False,
-        trust_env=True,
-        verify=tls_context(),
-    )
-
-
-def tls_context() -> ssl.SSLContext:
-    """What httpx's default ``verify=True`` builds, except that the CA bundle is read on the first
-    handshake rather than now: certificates and host names are checked from the start."""
-    context = _TrustOnFirstHandshake(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname
-    keylog = os.environ.get("SSLKEYLOGFILE")
-    if keylog and not sys.flags.ignore_environment:  # as ssl.create_default_context does
-        context.keylog_filename = keylog
-    return context
-
-
-_TRUST_LOCK = threading.Lock()
-
-
-class _TrustOnFirstHandshake(ssl.SSLContext):
-    """An SSLContext that loads its trusted CAs just before its first TLS connection, from the
-    places httpx uses: SSL_CERT_FILE, else SSL_CERT_DIR, else certifi's bundle."""
-
-    _trusted = False
-
-    def _load_trust(self) -> None:
-        if self._trusted:
-            return
-        with _TRUST_LOCK:  # the first handshakes may come from several sending threads at once
-            if self._trusted:
-                return
-            if cafile := os.environ.get("SSL_CERT_FILE"):
-                self.load_verify_locations(cafile=cafile)
-            elif capath := os.environ.get("SSL_CERT_DIR"):
-                self.load_verify_locations(capath=capath)
-            else:
-                import certifi
-
-                self.load_verify_locations(cafile=certifi.where())
-            self._trusted = True
-
-    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
-        self._load_trust()
-        return super().wrap_socket(*args, **kwargs)
-
-    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
-        self._load_trust()
-        return super().wrap_bio(*args, **kwargs)
-
-
-def lazy_client(factory: Callable[[], httpx.Client] = make_client) -> Callable[[], httpx.Client]:
-    """A ``Deps.http`` callable: builds the client on first use and returns the same one after."""
-    holder: list[httpx.Client] = []
-
-    def get() -> httpx.Client:
-        if not holder:
-            holder.append(factory())
-        return holder[0]
-
-    return get
-
-
-def request_timeout(timeout_seconds: float) -> httpx.Timeout:
-    return httpx.Timeout(timeout_seconds, connect=min(CONNECT_TIMEOUT, timeout_seconds))
 
 
 def deadline_seconds(timeout_seconds: float) -> float:
@@ -232,53 +147,6 @@ def request_id(response: httpx.Response) -> str | None:
     return next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
 
 
-# --------------------------------------------------------------------------- retry policy
-
-
-def parse_retry_after(value: str | None, now_ms: int, cap: float = RETRY_AFTER_CAP) -> float | None:
-    """``Retry-After`` as seconds (NET-6): delta-seconds or an HTTP-date, clamped to [0, cap]."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return min(float(text), cap)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    delta = when.timestamp() - now_ms / 1000
-    return min(max(delta, 0.0), cap)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """3 attempts in total, 1 s initial, x2, cap 30 s, full jitter (NET-11)."""
-
-    attempts: int = 3
-    initial: float = 1.0
-    factor: float = 2.0
-    cap: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1 or self.initial < 0 or self.factor < 1 or self.cap < 0:
-            raise ValueError("retry policy: attempts >= 1, initial >= 0, factor >= 1, cap >= 0")
-
-    def backoff(self, retry_index: int, rng: random.Random) -> float:
-        return rng.uniform(0.0, min(self.cap, self.initial * self.factor**retry_index))
-
-
-def no_auto_retry(err: E) -> E:
-    """Mark a retryable-class error as not to be repeated inside this call (e.g. IWINV SMS 11)."""
-    setattr(err, _NO_AUTO_RETRY, True)  # noqa: B010 - a marker, not part of the error's API
-    return err
-
-
-def auto_retryable(err: ProviderError) -> bool:
-    return isinstance(err, RateLimited | Unavailable) and not getattr(err, _NO_AUTO_RETRY, False)
-
-
 class TokenBucket:
     """Per-provider rate limit: ``rate`` tokens per second, burst ``max(1, rate)``; clock-injected.
 
@@ -304,100 +172,6 @@ class TokenBucket:
         # the token that accrued while waiting is spent now; account as if time moved
         self.tokens = 0.0
         self.last = max(self.last, now) + wait
-
-
-# --------------------------------------------------------------------------- classification
-
-ErrorDescriber = Callable[[httpx.Response], tuple[str | None, str | None]]
-
-
-def describe_json_error(response: httpx.Response) -> tuple[str | None, str | None]:
-    """Default (vendor code, vendor message) from a JSON error body; (None, None) otherwise."""
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return None, None
-    if not isinstance(body, dict):
-        return None, None
-    code = next(
-        (body[k] for k in ("errorCode", "code", "resultCode", "result_code") if k in body), None
-    )
-    text = next((body[k] for k in ("errorMessage", "message") if k in body), None)
-    return (None if code is None else str(code)), (None if text is None else str(text))
-
-
-def classify_status(
-    response: httpx.Response,
-    *,
-    send: bool,
-    provider_id: str,
-    now_ms: int,
-    describe: ErrorDescriber = describe_json_error,
-    secrets: frozenset[str] = frozenset(),
-) -> ProviderError | None:
-    """The transport table (docs/providers.md#transport-rules) for a received response. None for
-    2xx."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return None
-    code, text = describe(response)
-    detail = f": {scrub(text, secrets, 80)}" if text else ""
-    msg = f"{provider_id}: HTTP {status}" + (f" {code}" if code else "") + detail
-    kw: dict[str, Any] = {"provider_id": provider_id, "http_status": status, "vendor_code": code}
-    if status in (401, 403):
-        return AuthError(msg, **kw)
-    if status == 429:
-        after = parse_retry_after(response.headers.get("Retry-After"), now_ms)
-        return RateLimited(msg, retry_after=after, **kw)
-    if status in (408, 425, 503):
-        err = Unavailable(msg, **kw)
-        after = parse_retry_after(response.headers.get("Retry-After"), now_ms)
-        setattr(err, "retry_after", after)  # noqa: B010 - 503 may say when to come back
-        return err
-    if 400 <= status < 500:
-        return InvalidRequest(msg, **kw)
-    if send:
-        return UnknownOutcome(msg + " (the message may have been accepted)", **kw)
-    return no_auto_retry(Unavailable(msg, **kw))  # a 5xx is not a "try later"
-
-
-_NOT_REACHED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
-
-
-def classify_exception(exc: httpx.HTTPError, *, send: bool, provider_id: str) -> ProviderError:
-    """Transport exceptions: connect-phase failures never reached the provider; anything after the
-    request was written is ambiguous on a send."""
-    name = type(exc).__name__
-    if isinstance(exc, _NOT_REACHED):
-        return Unavailable(f"{provider_id}: could not connect ({name})", provider_id=provider_id)
-    if send:
-        return UnknownOutcome(
-            f"{provider_id}: {name} after the request was sent"
-            " (the message may have been accepted)",
-            provider_id=provider_id,
-        )
-    return no_auto_retry(Unavailable(f"{provider_id}: {name}", provider_id=provider_id))
-
-
-def json_body(response: httpx.Response, *, send: bool, provider_id: str) -> Any:
-    """The parsed 2xx body; unparseable: ``UnknownOutcome`` on a send, else ``Unavailable``."""
-    try:
-        return json.loads(response.content.decode("utf-8-sig"))
-    except (ValueError, UnicodeDecodeError):
-        if send:
-            raise UnknownOutcome(
-                f"{provider_id}: HTTP {response.status_code} with an unreadable body"
-                " (the message may have been accepted)",
-                provider_id=provider_id,
-                http_status=response.status_code,
-            ) from None
-        raise no_auto_retry(
-            Unavailable(
-                f"{provider_id}: HTTP {response.status_code} with an unreadable body",
-                provider_id=provider_id,
-                http_status=response.status_code,
-            )
-        ) from None
 
 
 # --------------------------------------------------------------------------- transport

@@ -15,7 +15,7 @@ from kmsg_cli.config import ProviderConfig
 from kmsg_cli.config_schema import provider_table
 from kmsg_cli.core.models import Failover, Message, MessageType
 from kmsg_cli.providers.aligo.provider import AligoProvider
-from kmsg_cli.providers.http import make_client
+from kmsg_cli.providers.http_client import make_client
 from kmsg_cli.providers.iwinv.provider import IwinvProvider
 from kmsg_cli.providers.plugin import Deps
 from kmsg_cli.providers.solapi.provider import SolapiProvider

@@ -11,15 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from kmsg_cli.providers import http
-from kmsg_cli.providers.http import (
-    RetryPolicy,
-    TokenBucket,
-    lazy_client,
-    make_client,
-    parse_retry_after,
-    scrub,
-)
+from kmsg_cli.providers import http_client
+from kmsg_cli.providers.http import TokenBucket
+from kmsg_cli.providers.http_client import lazy_client, make_client
+from kmsg_cli.providers.http_outcomes import RetryPolicy, parse_retry_after
+from kmsg_cli.providers.scrub import scrub
 
 from .conftest import NOW_MS, FakeClock
 
@@ -110,8 +106,8 @@ def test_tls_verifies_always_and_reads_the_ca_bundle_only_for_tls(
         made.append(real())
         return made[-1]
 
-    real = http.tls_context
-    monkeypatch.setattr(http, "tls_context", spy)
+    real = http_client.tls_context
+    monkeypatch.setattr(http_client, "tls_context", spy)
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(var, raising=False)  # straight to 127.0.0.1
     client = make_client()

@@ -23,7 +23,8 @@ from kmsg_cli.core.models import (
 )
 from kmsg_cli.errors import ProviderError
 from kmsg_cli.providers.base import as_str, error_for, int_code
-from kmsg_cli.providers.http import Req, join_url, no_auto_retry
+from kmsg_cli.providers.http import Req, join_url
+from kmsg_cli.providers.http_outcomes import no_auto_retry
 from kmsg_cli.providers.kst import kst, parse_kst
 from kmsg_cli.providers.scrub import scrub
 

@@ -21,7 +21,8 @@ from kmsg_cli.errors import ConfigError, InvalidRequest
 from kmsg_cli.providers.aligo import PLUGIN, build
 from kmsg_cli.providers.aligo import templates as tpl
 from kmsg_cli.providers.base import Secrets, chunks, in_order, int_code, read_image, run_calls
-from kmsg_cli.providers.http import Req, Transport, join_url, json_body
+from kmsg_cli.providers.http import Req, Transport, join_url
+from kmsg_cli.providers.http_outcomes import json_body
 from kmsg_cli.providers.plugin import Adapter, Deps
 
 MASS_LIMIT = 500  # /send_mass/ and Kakao sends

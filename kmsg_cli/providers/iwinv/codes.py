@@ -10,7 +10,7 @@ from typing import Any
 from kmsg_cli.core.models import Status
 from kmsg_cli.errors import AuthError, ProviderError
 from kmsg_cli.providers.base import IP_HINT, as_str, error_for, int_code
-from kmsg_cli.providers.http import no_auto_retry
+from kmsg_cli.providers.http_outcomes import no_auto_retry
 from kmsg_cli.providers.scrub import scrub
 
 ALIMTALK_OK = 200

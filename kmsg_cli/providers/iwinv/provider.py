@@ -19,7 +19,8 @@ from kmsg_cli.core.models import (
 from kmsg_cli.core.templates import Template, TemplateChange, TemplateSpec
 from kmsg_cli.errors import ConfigError, InvalidRequest, TemplateNotFound
 from kmsg_cli.providers.base import Secrets, chunks, in_order, read_image, run_calls
-from kmsg_cli.providers.http import MASK, Req, Transport, join_url, json_body
+from kmsg_cli.providers.http import MASK, Req, Transport, join_url
+from kmsg_cli.providers.http_outcomes import json_body
 from kmsg_cli.providers.iwinv import PLUGIN, build, codes
 from kmsg_cli.providers.iwinv import templates as tpl
 from kmsg_cli.providers.plugin import Adapter, Deps

@@ -17,7 +17,8 @@ from kmsg_cli.core.models import (
 from kmsg_cli.core.templates import ChannelState, Sender, Template, TemplateChange, TemplateSpec
 from kmsg_cli.errors import AuthError, InvalidRequest, Unavailable, UnknownOutcome
 from kmsg_cli.providers.base import Secrets, as_str, chunks, in_order, read_image, run_calls
-from kmsg_cli.providers.http import MASK, Req, Transport, join_url, json_body
+from kmsg_cli.providers.http import MASK, Req, Transport, join_url
+from kmsg_cli.providers.http_outcomes import json_body
 from kmsg_cli.providers.plugin import Adapter, Deps
 from kmsg_cli.providers.solapi import PLUGIN
 from kmsg_cli.providers.solapi import templates as tpl
