@@ -17,7 +17,6 @@ Needs the ``bench`` extra for the SDK.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, not an install
 
-from bench.run import KEY, ROOT, SECRET, TEXT, measure, start_fake, stats, write_csv  # noqa: E402
+from bench.run import (
+    KEY,
+    ROOT,
+    SECRET,
+    TEXT,
+    child_env,
+    measure,
+    start_fake,
+    stats,
+    write_csv,
+)  # noqa: E402
 
 NAMES = ("kmsg", "sdk", "plain", "baseline")
 START = "kmsg start-up"  # the same command over a one-row file: what no row pays for
@@ -88,7 +97,7 @@ def main() -> None:
         "--startup", type=int, default=10, metavar="N", help="start-up runs after (0: none)"
     )
     args = parser.parse_args()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = child_env()
     env |= {"BENCH_SOLAPI_KEY": KEY, "BENCH_SOLAPI_SECRET": SECRET}
     out = sys.stdout
     out.write(f"{'rows':>8}{'kmsg s':>8}{'SDK s':>7}{'plain s':>9}{'base s':>8}")

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ if __package__ in (None, ""):  # run as a script: import this checkout, not an i
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import pgcluster  # noqa: E402
-from bench.run import KEY, SECRET, TEXT, start_fake, stats, write_csv  # noqa: E402
+from bench.run import KEY, SECRET, TEXT, child_env, start_fake, stats, write_csv  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 KMSG = [sys.executable, "-m", "kmsg_cli"]
@@ -74,7 +73,7 @@ def run(args: list[str], env: dict[str, str]) -> tuple[Step, str]:
 
 
 def kmsg_env(home: Path, db: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "KMSG_HOME": str(home), "KMSG_DB": db}
+    env = child_env(KMSG_HOME=str(home), KMSG_DB=db)
     env |= {"BENCH_SOLAPI_KEY": KEY, "BENCH_SOLAPI_SECRET": SECRET}
     env.pop("KMSG_CONFIG", None)
     return env
