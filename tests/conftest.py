@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from bench.fake_solapi import FakeSolapi
 from kmsg_cli.app import app
 from kmsg_cli.context import AppContext
 
@@ -83,6 +85,37 @@ def write_config(kmsg_home: Path) -> Callable[[str], Path]:
         return path
 
     return write
+
+
+def write_solapi_config(
+    home: Path,
+    base_url: str,
+    key: str,
+    secret: str,
+    *,
+    pf_id: str | None = "KA01PF1",
+    sender: str = "0212345678",
+    extra: str = "",
+) -> None:
+    """``home``'s config file (0600): provider ``sol``, SOLAPI at ``base_url``, then ``extra``."""
+    pf = f'kakao_pf_id = "{pf_id}"\n' if pf_id else ""
+    path = home / "config.toml"
+    path.write_text(
+        f'[providers.sol]\ntype = "solapi"\napi_key = "{key}"\napi_secret = "{secret}"\n'
+        f'{pf}default_from = "{sender}"\nbase_url = "{base_url}"\ntimeout_seconds = 2\n{extra}'
+    )
+    path.chmod(0o600)
+
+
+@contextmanager
+def solapi_server(
+    home: Path, clock: FakeClock, key: str, secret: str, **config: Any
+) -> Iterator[FakeSolapi]:
+    """A fake SOLAPI on 127.0.0.1, on kmsg's clock (it refuses a signature dated 15 minutes from
+    its own), that ``home``'s config file names as provider ``sol`` (write_solapi_config)."""
+    with FakeSolapi(key, secret, now_ms=clock.now_ms) as server:
+        write_solapi_config(home, server.base_url, key, secret, **config)
+        yield server
 
 
 # ---- PostgreSQL: one throwaway cluster per session, a fresh database per test (tests/pg.py) ----

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.fake_solapi import FakeSolapi
-from tests.conftest import FakeClock, Kmsg
+from tests.conftest import FakeClock, Kmsg, solapi_server
 
 KEY, SECRET = "GCKEY0001", "GCSECRET0001"
 CLIENT = ("kmsg_cli", "httpx", "httpcore", "h11")  # the fake server shares the process: not it
@@ -24,12 +24,7 @@ CLIENT = ("kmsg_cli", "httpx", "httpcore", "h11")  # the fake server shares the 
 
 @pytest.fixture
 def solapi(clock: FakeClock, kmsg_home: Path) -> Iterator[FakeSolapi]:
-    with FakeSolapi(KEY, SECRET, now_ms=clock.now_ms) as server:
-        (kmsg_home / "config.toml").write_text(
-            f'[providers.sol]\ntype = "solapi"\napi_key = "{KEY}"\napi_secret = "{SECRET}"\n'
-            f'default_from = "0212345678"\nbase_url = "{server.base_url}"\n'
-        )
-        (kmsg_home / "config.toml").chmod(0o600)
+    with solapi_server(kmsg_home, clock, KEY, SECRET, pf_id=None) as server:
         yield server
 
 

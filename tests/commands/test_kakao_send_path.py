@@ -14,7 +14,7 @@ import pytest
 import respx
 
 from bench.fake_solapi import FakeSolapi
-from tests.conftest import FakeClock, Kmsg
+from tests.conftest import FakeClock, Kmsg, solapi_server
 
 KEY, SECRET = "KAKAOKEY0001", "KAKAOSECRET0001"
 TO = "01012345678"
@@ -33,14 +33,8 @@ def failover_modes(home: Path) -> list[tuple[str, str | None]]:
 
 @pytest.fixture
 def fake(clock: FakeClock, kmsg_home: Path) -> Iterator[FakeSolapi]:
-    with FakeSolapi(KEY, SECRET, now_ms=clock.now_ms) as server:
+    with solapi_server(kmsg_home, clock, KEY, SECRET) as server:
         server.add_template("TPL1", "#{name}님, 주문이 접수되었습니다")
-        (kmsg_home / "config.toml").write_text(
-            f'[providers.sol]\ntype = "solapi"\napi_key = "{KEY}"\napi_secret = "{SECRET}"\n'
-            f'kakao_pf_id = "KA01PF1"\ndefault_from = "0212345678"\n'
-            f'base_url = "{server.base_url}"\ntimeout_seconds = 2\n'
-        )
-        (kmsg_home / "config.toml").chmod(0o600)
         yield server
 
 

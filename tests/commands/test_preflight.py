@@ -5,32 +5,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import respx
 
 from bench.fake_solapi import FakeSolapi
-from tests.conftest import FakeClock, Kmsg
+from tests.conftest import FakeClock, Kmsg, solapi_server, write_solapi_config
 
 KEY, SECRET = "PREKEY0001", "PRESECRET0001"
 
 
-def _config(home: Path, base_url: str, *, pf_id: str = "KA01PF1", extra: str = "") -> None:
-    pf = f'kakao_pf_id = "{pf_id}"\n' if pf_id else ""
-    (home / "config.toml").write_text(
-        f'[providers.sol]\ntype = "solapi"\napi_key = "{KEY}"\napi_secret = "{SECRET}"\n'
-        f'{pf}default_from = "0215885678"\nbase_url = "{base_url}"\ntimeout_seconds = 2\n{extra}'
-    )
-    (home / "config.toml").chmod(0o600)
+SENDER = "0215885678"
+
+
+def _config(home: Path, base_url: str, **config: Any) -> None:
+    write_solapi_config(home, base_url, KEY, SECRET, sender=SENDER, **config)
 
 
 @pytest.fixture
 def solapi(clock: FakeClock, kmsg_home: Path) -> Iterator[FakeSolapi]:
-    with FakeSolapi(KEY, SECRET, now_ms=clock.now_ms) as server:
+    extra = "[prices]\nALIMTALK = 8\n"
+    with solapi_server(kmsg_home, clock, KEY, SECRET, sender=SENDER, extra=extra) as server:
         server.add_template("ORDER", "#{name}님, 주문 #{no} 접수")
         server.add_template("NEW", "hello #{x}", status="INSPECTING")
-        server.add_sender("0215885678")
-        _config(kmsg_home, server.base_url, extra="[prices]\nALIMTALK = 8\n")
+        server.add_sender(SENDER)
         yield server
 
 

@@ -16,7 +16,7 @@ from bench.fake_solapi import FakeSolapi
 from kmsg_cli.core import bulk
 from kmsg_cli.core.compose import compose
 from kmsg_cli.core.times import kst
-from tests.conftest import FakeClock, Kmsg
+from tests.conftest import FakeClock, Kmsg, solapi_server
 
 KEY, SECRET = "BULKOPTKEY01", "BULKOPTSECRET01"
 NUMBERS = ("01020000011", "01020000021", "01020000031")
@@ -25,13 +25,7 @@ HOUR = 3600
 
 @pytest.fixture
 def fake(clock: FakeClock, kmsg_home: Path) -> Iterator[FakeSolapi]:
-    with FakeSolapi(KEY, SECRET, now_ms=clock.now_ms) as server:
-        (kmsg_home / "config.toml").write_text(
-            f'[providers.sol]\ntype = "solapi"\napi_key = "{KEY}"\napi_secret = "{SECRET}"\n'
-            f'kakao_pf_id = "KA01PF1"\ndefault_from = "0212345678"\n'
-            f'base_url = "{server.base_url}"\ntimeout_seconds = 2\n'
-        )
-        (kmsg_home / "config.toml").chmod(0o600)
+    with solapi_server(kmsg_home, clock, KEY, SECRET) as server:
         yield server
 
 

@@ -14,7 +14,7 @@ import pytest
 import respx
 
 from bench.fake_solapi import FakeSolapi
-from tests.conftest import FakeClock, Kmsg
+from tests.conftest import FakeClock, Kmsg, solapi_server
 
 KEY, SECRET = "ADMKEY0001", "ADMSECRET0001"
 TOML = """name = "가입 환영"
@@ -42,13 +42,7 @@ def spec(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def solapi(clock: FakeClock, kmsg_home: Path) -> Iterator[FakeSolapi]:
-    with FakeSolapi(KEY, SECRET, now_ms=clock.now_ms) as server:
-        (kmsg_home / "config.toml").write_text(
-            f'[providers.sol]\ntype = "solapi"\napi_key = "{KEY}"\napi_secret = "{SECRET}"\n'
-            f'kakao_pf_id = "KA01PF1"\ndefault_from = "0212345678"\n'
-            f'base_url = "{server.base_url}"\ntimeout_seconds = 2\n'
-        )
-        (kmsg_home / "config.toml").chmod(0o600)
+    with solapi_server(kmsg_home, clock, KEY, SECRET) as server:
         yield server
 
 

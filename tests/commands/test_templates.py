@@ -16,7 +16,7 @@ import respx
 
 from bench.fake_solapi import FakeSolapi
 from kmsg_cli.store.migrations import MIGRATIONS
-from tests.conftest import FakeClock, Kmsg
+from tests.conftest import FakeClock, Kmsg, solapi_server
 
 KEY, SECRET = "TPLKEY0001", "TPLSECRET0001"
 TO = "01012345678"
@@ -75,13 +75,7 @@ def test_unknown_status_filter_is_refused(kmsg: Kmsg) -> None:
 
 @pytest.fixture
 def solapi(clock: FakeClock, kmsg_home: Path) -> Iterator[FakeSolapi]:
-    with FakeSolapi(KEY, SECRET, now_ms=clock.now_ms) as server:
-        (kmsg_home / "config.toml").write_text(
-            f'[providers.sol]\ntype = "solapi"\napi_key = "{KEY}"\napi_secret = "{SECRET}"\n'
-            f'kakao_pf_id = "KA01PF1"\ndefault_from = "0212345678"\n'
-            f'base_url = "{server.base_url}"\ntimeout_seconds = 2\n'
-        )
-        (kmsg_home / "config.toml").chmod(0o600)
+    with solapi_server(kmsg_home, clock, KEY, SECRET) as server:
         yield server
 
 
@@ -335,13 +329,7 @@ OWN = "0311234567"  # the configured default sender in these tests
 
 @pytest.fixture
 def solapi_own(clock: FakeClock, kmsg_home: Path) -> Iterator[FakeSolapi]:
-    with FakeSolapi(KEY, SECRET, now_ms=clock.now_ms) as server:
-        (kmsg_home / "config.toml").write_text(
-            f'[providers.sol]\ntype = "solapi"\napi_key = "{KEY}"\napi_secret = "{SECRET}"\n'
-            f'kakao_pf_id = "KA01PF1"\ndefault_from = "{OWN}"\n'
-            f'base_url = "{server.base_url}"\ntimeout_seconds = 2\n'
-        )
-        (kmsg_home / "config.toml").chmod(0o600)
+    with solapi_server(kmsg_home, clock, KEY, SECRET, sender=OWN) as server:
         yield server
 
 

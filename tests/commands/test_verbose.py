@@ -13,7 +13,7 @@ import respx
 
 from bench.fake_solapi import FakeSolapi
 from kmsg_cli.providers.http import Req, Transport
-from tests.conftest import FakeClock, Kmsg
+from tests.conftest import FakeClock, Kmsg, solapi_server
 
 KEY, SECRET = "VERBOSEKEY01", "VERBOSESECRET01"
 TO = "01012345678"
@@ -22,12 +22,7 @@ SEND = ("send", "--to", TO, "--text", "안녕하세요")
 
 @pytest.fixture
 def fake(clock: FakeClock, kmsg_home: Path) -> Iterator[FakeSolapi]:
-    with FakeSolapi(KEY, SECRET, now_ms=clock.now_ms) as server:
-        (kmsg_home / "config.toml").write_text(
-            f'[providers.sol]\ntype = "solapi"\napi_key = "{KEY}"\napi_secret = "{SECRET}"\n'
-            f'default_from = "0212345678"\nbase_url = "{server.base_url}"\ntimeout_seconds = 2\n'
-        )
-        (kmsg_home / "config.toml").chmod(0o600)
+    with solapi_server(kmsg_home, clock, KEY, SECRET, pf_id=None) as server:
         yield server
 
 
