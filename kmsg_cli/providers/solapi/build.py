@@ -61,6 +61,7 @@ ROW_CLASS = {
     "2024": "unavailable",
 }
 _FAILURE_CODE = re.compile(r"^[123]\d{3}$")
+_FIXED = {"2000": Status.PENDING, "3000": Status.SENT, "4000": Status.DELIVERED}
 
 
 def normalize_status(code: object) -> Status | None:
@@ -68,9 +69,8 @@ def normalize_status(code: object) -> Status | None:
     included, TRK-21), anything else unrecognized -> None (keep polling, TRK-15;
     docs/providers.md#solapi-status-codes)."""
     text = as_str(code).strip()
-    fixed = {"2000": Status.PENDING, "3000": Status.SENT, "4000": Status.DELIVERED}
-    if text in fixed:
-        return fixed[text]
+    if text in _FIXED:
+        return _FIXED[text]
     return Status.FAILED if _FAILURE_CODE.match(text) else None
 
 
