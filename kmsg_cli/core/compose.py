@@ -73,10 +73,12 @@ def compose(draft: Draft, to: str, message_id: str, *, auto_lms_bytes: int = 90)
         kind = _text_type(kind, explicit, draft, size, subject, auto_lms_bytes)
         bad = content.unencodable(text + (subject or ""))
         if bad:
-            note = f"characters EUC-KR cannot carry ({''.join(bad[:5])}): providers may reject or replace them"
+            chars = "".join(bad[:5])
             if draft.strict:
-                raise InputError(note.replace(": providers", "; --strict refuses them:"))
-            warnings.append(note)
+                raise InputError(f"characters EUC-KR cannot carry ({chars}): --strict refuses them")
+            warnings.append(
+                f"characters EUC-KR cannot carry ({chars}): providers may reject or replace them"
+            )
 
     buttons.check(draft.buttons, kind)
     failover = _failover(draft, kind)
