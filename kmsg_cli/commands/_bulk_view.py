@@ -75,6 +75,15 @@ def show_summary(console: Console, job_id: str, s: Summary, at: int | None = Non
     )
 
 
+def warned_text(s: Summary) -> str:
+    """The preview's one line for rows that go out with a warning: the first, and how many."""
+    assert s.first_warning is not None
+    row, text = s.first_warning
+    others = s.warned - 1
+    more = f" ({others:,} more row{'s' if others > 1 else ''} with a warning)" if others else ""
+    return f"row {row}: {text}{more}"
+
+
 def messages(n: int) -> str:
     return f"{n:,} message" + ("" if n == 1 else "s")
 

@@ -24,6 +24,7 @@ from kmsg_cli.commands._bulk_view import (
     messages,
     show_summary,
     types_text,
+    warned_text,
 )
 from kmsg_cli.commands._common import app_context, command, stop_on_signals
 from kmsg_cli.commands._complete import complete_provider_ids, complete_types
@@ -455,6 +456,8 @@ class Run:
                 routes = ", ".join(f"{n:,} via {pid}" for pid, n in summary.providers.items())
                 self.out.log(f"route: rows to send: {routes}")
             run.check(summary, max_cost)
+            if summary.first_warning is not None:
+                self.out.warn(warned_text(summary))
             code = self._refuse(summary, yes=yes)
             if code is not None:
                 state = "done" if summary.to_send == 0 and not summary.unsettled else "refused"

@@ -280,6 +280,8 @@ class Summary:
     unpriced: set[str] = field(default_factory=set)
     # the first invalid rows (row, recipient as written, why), shown when nothing is left to send
     problems: list[tuple[int, str, str]] = field(default_factory=list)
+    warned: int = 0  # valid rows sent with a warning (characters EUC-KR cannot carry, ...)
+    first_warning: tuple[int, str] | None = None  # (row, the warning) of the first of them
 
     @property
     def to_send(self) -> int:

@@ -99,6 +99,21 @@ def test_json_counts_add_up_and_failures_exit_1(kmsg: Kmsg, tmp_path: Path) -> N
     assert sum(counts.values()) == doc["rows"] == 4
 
 
+def test_rows_sent_with_a_warning_are_named_before_sending(kmsg: Kmsg, tmp_path: Path) -> None:
+    """A single send warns of characters EUC-KR cannot carry; a campaign says it once, before it
+    sends, naming the first such row and how many more there are (--strict makes them invalid)."""
+    data = tmp_path / "w.csv"
+    data.write_text("phone,name\n01011112221,김철수\n01011112231,똠이\n01011112241,뷁\n")
+    result = kmsg("send-bulk", str(data), "--text", "{name}님", "--yes")
+    assert result.exit_code == 0, result.output
+    line = "warning: row 2: characters EUC-KR cannot carry (똠): providers may reject or replace "
+    assert line + "them (1 more row with a warning)" in result.stderr
+    code, doc = kmsg.json("send-bulk", str(data), "--text", "{name}님 안녕", "--yes")
+    assert code == 0 and any(w.startswith("row 2: characters EUC-KR") for w in doc["warnings"])
+    code, doc = kmsg.json("send-bulk", str(data), "--text", "{name}님!", "--yes", "--strict")
+    assert code == 1 and doc["counts"]["invalid"] == 2 and doc["warnings"] == []
+
+
 def test_suppressed_numbers_are_not_sent(kmsg: Kmsg, kmsg_home: Path, tmp_path: Path) -> None:
     data = campaign(tmp_path / "c.csv", 3)
     assert kmsg("suppress", "add", "010-2000-0021").exit_code == 0
