@@ -420,10 +420,13 @@ class Run:
                     continue
                 summary.valid += 1
                 summary.add(plan.message, plan.route[0], plan.bytes, run.env.prices)
+                summary.warn(row, plan.warnings)
                 writer.valid(row, plan)
         except KmsgError as exc:
             writer.close(summary, exc)
             raise typer.Exit(exc.exit_code) from None
+        if summary.first_warning is not None:
+            self.out.warn(warned_text(summary))
         code = ExitCode.DATAERR if summary.invalid else ExitCode.OK
         writer.close(summary, None, code)
         return code

@@ -299,6 +299,12 @@ class Summary:
         else:
             self.cost += price
 
+    def warn(self, row: int, warnings: Sequence[str]) -> None:
+        """Count a valid row that goes out with warnings; keep the first one's."""
+        if warnings:
+            self.warned += 1
+            self.first_warning = self.first_warning or (row, warnings[0])
+
     def check_cost(self, max_cost: float | None) -> None:
         if max_cost is None:
             return

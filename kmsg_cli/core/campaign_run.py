@@ -114,9 +114,7 @@ class CampaignRun:
                     summary.problems.append((row, to, plan.message))
                 continue
             summary.valid += 1
-            if plan.warnings:
-                summary.warned += 1
-                summary.first_warning = summary.first_warning or (row, plan.warnings[0])
+            summary.warn(row, plan.warnings)
             if not earlier:
                 summary.add(plan.message, plan.route[0], plan.bytes, self.env.prices)
                 continue

@@ -108,6 +108,8 @@ def test_rows_sent_with_a_warning_are_named_before_sending(kmsg: Kmsg, tmp_path:
     assert result.exit_code == 0, result.output
     line = "warning: row 2: characters EUC-KR cannot carry (똠): providers may reject or replace "
     assert line + "them (1 more row with a warning)" in result.stderr
+    dry = kmsg("send-bulk", str(data), "--text", "{name}님 안녕!", "--dry-run")
+    assert dry.exit_code == 0 and line + "them (1 more row with a warning)" in dry.stderr
     code, doc = kmsg.json("send-bulk", str(data), "--text", "{name}님 안녕", "--yes")
     assert code == 0 and any(w.startswith("row 2: characters EUC-KR") for w in doc["warnings"])
     code, doc = kmsg.json("send-bulk", str(data), "--text", "{name}님!", "--yes", "--strict")
