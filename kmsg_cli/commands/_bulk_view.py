@@ -76,7 +76,7 @@ def show_summary(console: Console, job_id: str, s: Summary, at: int | None = Non
 
 
 def warned_text(s: Summary) -> str:
-    """The preview's one line for rows that go out with a warning: the first, and how many."""
+    """The preview's one line for valid rows with a warning: the first, and how many."""
     assert s.first_warning is not None
     row, text = s.first_warning
     others = s.warned - 1

@@ -280,7 +280,7 @@ class Summary:
     unpriced: set[str] = field(default_factory=set)
     # the first invalid rows (row, recipient as written, why), shown when nothing is left to send
     problems: list[tuple[int, str, str]] = field(default_factory=list)
-    warned: int = 0  # valid rows sent with a warning (characters EUC-KR cannot carry, ...)
+    warned: int = 0  # valid rows with a warning (characters EUC-KR cannot carry, ...)
     first_warning: tuple[int, str] | None = None  # (row, the warning) of the first of them
 
     @property
@@ -300,7 +300,7 @@ class Summary:
             self.cost += price
 
     def warn(self, row: int, warnings: Sequence[str]) -> None:
-        """Count a valid row that goes out with warnings; keep the first one's."""
+        """Count a valid row with warnings; keep the first one's."""
         if warnings:
             self.warned += 1
             self.first_warning = self.first_warning or (row, warnings[0])
