@@ -97,6 +97,8 @@ def test_status_loads_no_provider_and_no_http(kmsg_home: Path) -> None:
         "kmsg_cli.commands._coerce",
         "kmsg_cli.commands._common",
         "kmsg_cli.commands._complete",
+        "kmsg_cli.commands._ids",  # status's own parts
+        "kmsg_cli.commands._message_view",
         "kmsg_cli.commands.status",
     }
     assert not kmsg_modules(modules, "kmsg_cli.providers")

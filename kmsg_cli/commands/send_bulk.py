@@ -15,8 +15,8 @@ import typer
 from kmsg_cli.commands._bulk_run import Run
 from kmsg_cli.commands._common import app_context, command
 from kmsg_cli.commands._complete import complete_provider_ids, complete_types
+from kmsg_cli.commands._ids import campaign_id
 from kmsg_cli.commands.send import parse_vars
-from kmsg_cli.commands.status import campaign_id
 from kmsg_cli.core import bulk
 from kmsg_cli.core.bulk import Spec
 from kmsg_cli.core.times import parse_when
