@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pytest
 
-from kmsg_cli.core.models import Status
+from kmsg_cli.core.models import Record, Status, StatusQuery, StatusReport
 from kmsg_cli.core.track import PassSummary
 from kmsg_cli.core.track_rules import Check
 from kmsg_cli.store import Store
@@ -143,13 +144,33 @@ def test_two_passes_at_once_on_one_database_check_each_record_once_and_fail_over
     ids = _seed(clock, seeder, 300, alimtalk=100)
     seeder.close()
     clock.advance(31)
-    provider = FakeProvider()  # shared: it counts every query and send of both passes
+    claimed = {"one": threading.Event(), "two": threading.Event()}
+
+    class Overlapping(FakeProvider):
+        """Answers no status query before both passes hold a claim, so they really overlap
+        (left to the scheduler, one pass could take every batch before the other starts)."""
+
+        def status(self, queries: Sequence[StatusQuery]) -> list[StatusReport]:
+            for event in claimed.values():
+                assert event.wait(timeout=10), "the other pass never claimed a batch"
+            return super().status(queries)
+
+    provider = Overlapping()  # shared: it counts every query and send of both passes
     barrier = threading.Barrier(2)
     totals: dict[str, PassSummary] = {}
     failures: list[BaseException] = []
 
     def worker(owner: str) -> None:
         store = open_db(path, clock)  # its own connection, as a second process would have
+        take = store.claim_due
+
+        def claim_due(*args: Any, **kwargs: Any) -> list[Record]:
+            records = take(*args, **kwargs)
+            if records:
+                claimed[owner].set()
+            return records
+
+        store.claim_due = claim_due  # type: ignore[method-assign]
         env = make_env(clock, store, provider)
         barrier.wait()
         try:
