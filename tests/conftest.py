@@ -5,7 +5,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -116,6 +118,28 @@ def solapi_server(
     with FakeSolapi(key, secret, now_ms=clock.now_ms) as server:
         write_solapi_config(home, server.base_url, key, secret, **config)
         yield server
+
+
+ALIGO_SMS_URL, ALIGO_KAKAO_URL = "https://sms.example.test", "https://kakao.example.test"
+
+
+def write_aligo_config(
+    home: Path, *, sender: str = "0212345678", sender_field: str = "default_from"
+) -> None:
+    """``home``'s config file (0600): provider ``al``, Aligo at the two example.test hosts (respx
+    answers for them); ``sender_field`` "sender" is the key's older name."""
+    path = home / "config.toml"
+    path.write_text(
+        '[providers.al]\ntype = "aligo"\napi_key = "ALKEY"\nuser_id = "aluser"\n'
+        f'sender_key = "ALSENDER"\n{sender_field} = "{sender}"\n'
+        f'base_url = "{ALIGO_SMS_URL}"\nkakao_base_url = "{ALIGO_KAKAO_URL}"\n'
+    )
+    path.chmod(0o600)
+
+
+def aligo_form(request: httpx.Request) -> dict[str, str]:
+    """The form fields of a request to Aligo, one value each, blank ones kept."""
+    return {k: v[0] for k, v in parse_qs(request.content.decode(), keep_blank_values=True).items()}
 
 
 # ---- PostgreSQL: one throwaway cluster per session, a fresh database per test (tests/pg.py) ----

@@ -9,14 +9,19 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs
 
-import httpx
 import pytest
 import respx
 
 from bench.fake_solapi import FakeSolapi
-from tests.conftest import FakeClock, Kmsg, solapi_server
+from tests.conftest import (
+    ALIGO_KAKAO_URL,
+    FakeClock,
+    Kmsg,
+    aligo_form,
+    solapi_server,
+    write_aligo_config,
+)
 
 KEY, SECRET = "BRANDKEY0001", "BRANDSECRET0001"
 TO = "01012345678"
@@ -317,23 +322,14 @@ def test_solapi_mms_limit_is_200_kb(
 
 # ---- Aligo: FriendTalk and AlimTalk buttons ----------------------------------------------------
 
-KAKAO = "https://kakao.example.test"
+KAKAO = ALIGO_KAKAO_URL
 
 
 @pytest.fixture
 def aligo(kmsg_home: Path) -> Iterator[respx.MockRouter]:
-    (kmsg_home / "config.toml").write_text(
-        '[providers.al]\ntype = "aligo"\napi_key = "ALKEY"\nuser_id = "aluser"\n'
-        'sender_key = "ALSENDER"\ndefault_from = "0212345678"\n'
-        f'base_url = "https://sms.example.test"\nkakao_base_url = "{KAKAO}"\n'
-    )
-    (kmsg_home / "config.toml").chmod(0o600)
+    write_aligo_config(kmsg_home)
     with respx.mock(assert_all_called=False) as router:
         yield router
-
-
-def _form(request: httpx.Request) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(request.content.decode(), keep_blank_values=True).items()}
 
 
 def test_aligo_friendtalk_goes_to_friend_send_as_advertising_with_buttons(
@@ -347,7 +343,7 @@ def test_aligo_friendtalk_goes_to_friend_send_as_advertising_with_buttons(
         "--button", "WL:특가 보기:https://m.example.com/sale",
     )  # fmt: skip
     assert code == 0, doc
-    form = _form(route.calls.last.request)
+    form = aligo_form(route.calls.last.request)
     assert form["senderkey"] == "ALSENDER" and form["sender"] == "0212345678"
     assert form["advert"] == "Y" and form["failover"] == "N"
     assert form["receiver_1"] == TO and form["message_1"] == "주말 특가 안내"
@@ -393,7 +389,7 @@ def test_aligo_alimtalk_sends_the_template_buttons_as_button_n(
     )
     code, doc = kmsg.json("send", "--to", TO, "--template-id", "TPL1", "--var", "name=김철수")
     assert code == 0, doc
-    form = _form(route.calls.last.request)
+    form = aligo_form(route.calls.last.request)
     assert json.loads(form["button_1"]) == {
         "button": [{"name": "주문 보기", "linkType": "WL", "linkMo": "https://m.example.com/o"}]
     }

@@ -7,14 +7,19 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs
 
-import httpx
 import pytest
 import respx
 
 from bench.fake_solapi import FakeSolapi
-from tests.conftest import FakeClock, Kmsg, solapi_server
+from tests.conftest import (
+    ALIGO_KAKAO_URL,
+    FakeClock,
+    Kmsg,
+    aligo_form,
+    solapi_server,
+    write_aligo_config,
+)
 
 KEY, SECRET = "KAKAOKEY0001", "KAKAOSECRET0001"
 TO = "01012345678"
@@ -93,23 +98,14 @@ def test_solapi_fallback_with_its_own_subject_or_channel_fails_over_through_the_
 
 # ---- Aligo: the AlimTalk body ---------------------------------------------------------------
 
-KAKAO = "https://kakao.example.test"
+KAKAO = ALIGO_KAKAO_URL
 
 
 @pytest.fixture
 def aligo(kmsg_home: Path) -> Iterator[respx.MockRouter]:
-    (kmsg_home / "config.toml").write_text(
-        '[providers.al]\ntype = "aligo"\napi_key = "ALKEY"\nuser_id = "aluser"\n'
-        'sender_key = "ALSENDER"\nsender = "0212345678"\n'
-        f'base_url = "https://sms.example.test"\nkakao_base_url = "{KAKAO}"\n'
-    )
-    (kmsg_home / "config.toml").chmod(0o600)
+    write_aligo_config(kmsg_home, sender_field="sender")
     with respx.mock(assert_all_called=False) as router:
         yield router
-
-
-def _form(request: httpx.Request) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(request.content.decode(), keep_blank_values=True).items()}
 
 
 # the approved text exactly as Aligo holds it, CRLF line breaks and a spaced placeholder included
@@ -143,8 +139,8 @@ def test_aligo_alimtalk_message_is_the_registered_template_rendered_byte_for_byt
         "--failover", "--fallback-text", "#{name}님 주문 #{order} 접수",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert _form(lookup.calls[0].request)["tpl_code"] == "TPL1"
-    form = _form(route.calls[0].request)
+    assert aligo_form(lookup.calls[0].request)["tpl_code"] == "TPL1"
+    form = aligo_form(route.calls[0].request)
     assert form["message_1"].encode() == RENDERED.encode()
     assert form["tpl_code"] == "TPL1" and form["receiver_1"] == TO
     assert form["failover"] == "Y" and form["fmessage_1"] == "김철수님 주문 100 접수"

@@ -11,7 +11,15 @@ import pytest
 import respx
 
 from bench.fake_solapi import FakeSolapi
-from tests.conftest import FakeClock, Kmsg, solapi_server, write_solapi_config
+from tests.conftest import (
+    ALIGO_KAKAO_URL,
+    ALIGO_SMS_URL,
+    FakeClock,
+    Kmsg,
+    solapi_server,
+    write_aligo_config,
+    write_solapi_config,
+)
 
 KEY, SECRET = "PREKEY0001", "PRESECRET0001"
 
@@ -126,18 +134,13 @@ def test_the_mock_passes_with_its_seeded_template(kmsg: Kmsg) -> None:
 
 # ---- Aligo: the channel by its sender key, no sender list, a balance in messages ---------------
 
-KAKAO = "https://kakao.example.test"
-SMS = "https://sms.example.test"
+KAKAO = ALIGO_KAKAO_URL
+SMS = ALIGO_SMS_URL
 
 
 @pytest.fixture
 def aligo(kmsg_home: Path) -> Iterator[respx.MockRouter]:
-    (kmsg_home / "config.toml").write_text(
-        '[providers.al]\ntype = "aligo"\napi_key = "ALKEY"\nuser_id = "aluser"\n'
-        'sender_key = "ALSENDER"\ndefault_from = "0215885678"\n'
-        f'base_url = "{SMS}"\nkakao_base_url = "{KAKAO}"\n'
-    )
-    (kmsg_home / "config.toml").chmod(0o600)
+    write_aligo_config(kmsg_home, sender="0215885678")
     with respx.mock(assert_all_called=False) as router:
         item = {"templtCode": "T1", "templtName": "t", "templtContent": "hi", "inspStatus": "APR"}
         router.post(f"{KAKAO}/akv10/template/list/").respond(

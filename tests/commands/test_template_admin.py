@@ -7,14 +7,19 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
-import httpx
 import pytest
 import respx
 
 from bench.fake_solapi import FakeSolapi
-from tests.conftest import FakeClock, Kmsg, solapi_server
+from tests.conftest import (
+    ALIGO_KAKAO_URL,
+    FakeClock,
+    Kmsg,
+    aligo_form,
+    solapi_server,
+    write_aligo_config,
+)
 
 KEY, SECRET = "ADMKEY0001", "ADMSECRET0001"
 TOML = """name = "가입 환영"
@@ -27,10 +32,6 @@ name = "쿠폰 보기"
 type = "WL"
 link_mo = "https://x.kr/c/#{coupon}"
 """
-
-
-def _form(request: httpx.Request) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(request.content.decode(), keep_blank_values=True).items()}
 
 
 @pytest.fixture
@@ -231,17 +232,12 @@ def test_iwinv_refusal_code_is_reported(kmsg: Kmsg, iwinv: respx.MockRouter) -> 
 
 # ---- Aligo ----------------------------------------------------------------------------------
 
-KAKAO = "https://kakao.example.test"
+KAKAO = ALIGO_KAKAO_URL
 
 
 @pytest.fixture
 def aligo(kmsg_home: Path) -> Iterator[respx.MockRouter]:
-    (kmsg_home / "config.toml").write_text(
-        '[providers.al]\ntype = "aligo"\napi_key = "ALKEY"\nuser_id = "aluser"\n'
-        'sender_key = "ALSENDER"\ndefault_from = "0212345678"\n'
-        f'base_url = "https://sms.example.test"\nkakao_base_url = "{KAKAO}"\n'
-    )
-    (kmsg_home / "config.toml").chmod(0o600)
+    write_aligo_config(kmsg_home)
     with respx.mock(assert_all_called=False) as router:
         yield router
 
@@ -258,7 +254,7 @@ def test_aligo_create_update_delete_request_on_its_form_endpoints(
     inspect = aligo.post(f"{KAKAO}/akv10/template/request/").respond(json=ok)
     code, doc = kmsg.json("templates", "create", "--file", str(spec))
     assert code == 0 and doc["code"] == "TG_0001" and doc["status"] == "registered", doc
-    form = _form(add.calls[0].request)
+    form = aligo_form(add.calls[0].request)
     assert (form["apikey"], form["userid"], form["senderkey"]) == ("ALKEY", "aluser", "ALSENDER")
     assert form["tpl_name"] == "가입 환영"
     assert form["tpl_content"] == "#{name}님, 가입을 환영합니다.\n쿠폰: #{coupon}"
@@ -266,11 +262,11 @@ def test_aligo_create_update_delete_request_on_its_form_endpoints(
         "button": [{"name": "쿠폰 보기", "linkType": "WL", "linkMo": "https://x.kr/c/#{coupon}"}]
     }
     assert kmsg("templates", "update", "TG_0001", "--file", str(spec)).exit_code == 0
-    assert _form(modify.calls[0].request)["tpl_code"] == "TG_0001"
+    assert aligo_form(modify.calls[0].request)["tpl_code"] == "TG_0001"
     assert kmsg("templates", "request", "TG_0001").exit_code == 0
-    assert _form(inspect.calls[0].request)["tpl_code"] == "TG_0001"
+    assert aligo_form(inspect.calls[0].request)["tpl_code"] == "TG_0001"
     assert kmsg("templates", "delete", "TG_0001").exit_code == 0
-    assert _form(remove.calls[0].request)["tpl_code"] == "TG_0001"
+    assert aligo_form(remove.calls[0].request)["tpl_code"] == "TG_0001"
 
 
 def test_aligo_dry_run_masks_the_credentials(kmsg: Kmsg, aligo: respx.MockRouter) -> None:

@@ -8,7 +8,6 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -16,14 +15,17 @@ import respx
 
 from bench.fake_solapi import FakeSolapi
 from kmsg_cli.store.migrations import MIGRATIONS
-from tests.conftest import FakeClock, Kmsg, solapi_server
+from tests.conftest import (
+    ALIGO_KAKAO_URL,
+    FakeClock,
+    Kmsg,
+    aligo_form,
+    solapi_server,
+    write_aligo_config,
+)
 
 KEY, SECRET = "TPLKEY0001", "TPLSECRET0001"
 TO = "01012345678"
-
-
-def _form(request: httpx.Request) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(request.content.decode(), keep_blank_values=True).items()}
 
 
 def journaled(home: Path) -> int:
@@ -219,19 +221,14 @@ def test_iwinv_error_code_on_the_template_list_is_reported(
 
 # ---- Aligo, with respx --------------------------------------------------------------------------
 
-KAKAO = "https://kakao.example.test"
+KAKAO = ALIGO_KAKAO_URL
 # the approved text as Aligo holds it: CRLF, a blank line, a spaced placeholder, a trailing space
 TEMPLATE = "[배송 안내]\r\n#{name}님, 주문하신 상품이 출발했습니다.\r\n\r\n운송장: #{ invoice } \n감사합니다."
 
 
 @pytest.fixture
 def aligo(kmsg_home: Path) -> Iterator[respx.MockRouter]:
-    (kmsg_home / "config.toml").write_text(
-        '[providers.al]\ntype = "aligo"\napi_key = "ALKEY"\nuser_id = "aluser"\n'
-        'sender_key = "ALSENDER"\nsender = "0212345678"\n'
-        f'base_url = "https://sms.example.test"\nkakao_base_url = "{KAKAO}"\n'
-    )
-    (kmsg_home / "config.toml").chmod(0o600)
+    write_aligo_config(kmsg_home, sender_field="sender")
     with respx.mock(assert_all_called=False) as router:
         yield router
 
@@ -256,7 +253,7 @@ def test_aligo_templates_list_sends_the_kakao_credentials(
     route = _aligo_list(aligo)
     code, doc = kmsg.json("templates", "list")
     assert code == 0, doc
-    form = _form(route.calls[0].request)
+    form = aligo_form(route.calls[0].request)
     assert form == {"apikey": "ALKEY", "userid": "aluser", "senderkey": "ALSENDER"}
     (t,) = doc["templates"]
     assert t["body"] == TEMPLATE and t["variables"] == ["name", "invoice"]
@@ -287,7 +284,7 @@ def test_aligo_alimtalk_campaign_renders_each_message_from_the_template_byte_for
     assert result.exit_code == 0, result.output
     assert lookup.call_count == 1  # once for the campaign, not once a row
     (call,) = send.calls
-    form = _form(call.request)
+    form = aligo_form(call.request)
     for n, (name, number, invoice) in enumerate(rows, start=1):
         expected = re.sub(r"#\{\s*invoice\s*\}", invoice, TEMPLATE.replace("#{name}", name))
         assert form[f"receiver_{n}"] == number
