@@ -14,14 +14,16 @@ from kmsg_cli.core.models import MessageType, Status, StatusQuery
 from kmsg_cli.errors import AuthError, ConfigError, Unavailable, UnknownOutcome
 from kmsg_cli.providers.kst import iso_utc
 from kmsg_cli.providers.solapi.build import (
-    _build_received_request,
     _build_send_request,
-    _build_status_request,
-    _parse_received_page,
     _parse_send_response,
-    _parse_status_response,
     normalize_status,
     sign,
+)
+from kmsg_cli.providers.solapi.lookup import (
+    _build_received_request,
+    _build_status_request,
+    _parse_received_page,
+    _parse_status_response,
 )
 
 from .conftest import NATIVE, SECRETS, alimtalk, all_secret_values, fixture, msg, solapi

@@ -5,7 +5,7 @@ the multi-host test, tests/store/test_many_hosts.py)."""
 from __future__ import annotations
 
 from kmsg_cli.core.models import Status
-from kmsg_cli.providers.solapi.build import _parse_received_page
+from kmsg_cli.providers.solapi.lookup import _parse_received_page
 
 
 def page(code: str) -> dict[str, object]:

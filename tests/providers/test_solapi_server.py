@@ -12,7 +12,7 @@ import pytest
 from bench.fake_solapi import DUPLICATE_CODE, FAIL_CODE, FakeSolapi
 from kmsg_cli.core.models import MessageType, SendResult, Status, StatusQuery
 from kmsg_cli.errors import AuthError, UnknownOutcome
-from kmsg_cli.providers.solapi import build
+from kmsg_cli.providers.solapi import build, lookup
 
 from .conftest import NOW_MS, SECRETS, FakeClock, msg, solapi
 
@@ -54,7 +54,7 @@ def test_received_pages_by_start_key_within_the_creation_window(
     batch = [msg(mid=f"m{i}", to=f"0101234000{i}") for i in range(4)]
     results = p.send([*batch, msg(mid="bad", to="01012349999")])
     assert results[-1].status is Status.FAILED and results[-1].code == FAIL_CODE
-    monkeypatch.setattr(build, "LIST_LIMIT", 2)
+    monkeypatch.setattr(lookup, "LIST_LIMIT", 2)
     before = fake.requests
     ids = ["old", "m0", "m1", "m2", "m3", "bad", "never"]
     found = p.received([msg(mid=i) for i in ids], since)

@@ -24,18 +24,20 @@ from kmsg_cli.providers.solapi import PLUGIN
 from kmsg_cli.providers.solapi import templates as tpl
 from kmsg_cli.providers.solapi.build import (
     BASE_URL,
-    STATUS_CHUNK,
     UPLOAD_TYPE,
     SolapiAuth,
-    _build_received_request,
     _build_send_request,
-    _build_status_request,
     _build_upload_request,
     _parse_balance,
-    _parse_received_page,
     _parse_send_response,
-    _parse_status_response,
     describe_error,
+)
+from kmsg_cli.providers.solapi.lookup import (
+    STATUS_CHUNK,
+    _build_received_request,
+    _build_status_request,
+    _parse_received_page,
+    _parse_status_response,
 )
 
 
