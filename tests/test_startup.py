@@ -72,6 +72,7 @@ def test_a_mock_send_loads_its_command_and_the_mock_alone(kmsg_home: Path) -> No
         "kmsg_cli.commands._coerce",
         "kmsg_cli.commands._common",
         "kmsg_cli.commands._complete",  # small: the option values Tab completes
+        "kmsg_cli.commands._send_view",  # send's own rendering
         "kmsg_cli.commands.send",
     }
     assert kmsg_modules(modules, "kmsg_cli.providers.") == {

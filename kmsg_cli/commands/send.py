@@ -17,21 +17,17 @@ from kmsg_cli.commands._common import (
     command,
 )
 from kmsg_cli.commands._complete import complete_provider_ids, complete_types
+from kmsg_cli.commands._send_view import outcome_doc, show_dry_run, show_outcomes
 from kmsg_cli.core import buttons, korea, phone, queue, service
 from kmsg_cli.core.compose import Draft, check_variables
 from kmsg_cli.core.models import Failover, MessageType
-from kmsg_cli.core.times import kst, parse_when
-from kmsg_cli.errors import ExitCode, Failed, InputError, KmsgError, UsageError
+from kmsg_cli.core.times import parse_when
+from kmsg_cli.errors import ExitCode, InputError, UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from rich.console import Console
-
     from kmsg_cli.context import AppContext
     from kmsg_cli.core.ports import Env
     from kmsg_cli.core.service import Outcome, Planned
-    from kmsg_cli.output import Output
 
 
 def register(app: typer.Typer) -> None:
@@ -235,7 +231,7 @@ def send(
         kakao = any(korea.kakao_ad(item.message.type) for item in planned)
         scheduled_at, deferred = korea.ad_send_time(now, scheduled_at, defer=defer, kakao=kakao)
     if dry_run:
-        return _dry_run(app_ctx, planned)
+        return show_dry_run(app_ctx, planned)
     if scheduled_at is None:
         outcomes = service.execute(planned, env)
     else:
@@ -243,7 +239,7 @@ def send(
     code = service.exit_code(outcomes)
     if wait and code == ExitCode.OK and scheduled_at is None:
         return _wait(app_ctx, outcomes, interval, timeout)
-    _report(app_ctx.output, outcomes, code, shorten=app_ctx.store().short_ids)
+    show_outcomes(app_ctx.output, outcomes, code, shorten=app_ctx.store().short_ids)
     return code
 
 
@@ -253,7 +249,7 @@ def _wait(app_ctx: AppContext, outcomes: list[Outcome], interval: float, timeout
     out = app_ctx.output
     ids = [o.existing.message_id if o.existing else o.message.message_id for o in outcomes]
     if not out.json_mode:
-        _report(out, outcomes, ExitCode.OK, shorten=app_ctx.store().short_ids)
+        show_outcomes(out, outcomes, ExitCode.OK, shorten=app_ctx.store().short_ids)
     from kmsg_cli.commands._watch import follow
 
     followed, code, error = follow(app_ctx, ids, interval, timeout)
@@ -333,169 +329,3 @@ def _str(value: Any) -> str:
     if value is None or isinstance(value, dict | list):
         raise InputError(f"--vars values must be text or numbers, not {json.dumps(value)}")
     return json.dumps(value)
-
-
-def _dry_run(app_ctx: AppContext, planned: list[Planned]) -> int:
-    out = app_ctx.output
-    by_provider: dict[str, list[Planned]] = {}
-    for item in planned:
-        by_provider.setdefault(item.route[0], []).append(item)
-    requests = []
-    for pid, items in by_provider.items():
-        requests.extend(app_ctx.provider(pid).preview([i.message for i in items]))
-    rows = [_planned_doc(out, item) for item in planned]
-    if not out.show_recipients:
-        requests = _mask_numbers(requests, [i.message.to for i in planned], out)
-    doc = {"dry_run": True, "messages": rows, "requests": requests, "warnings": []}
-
-    def human(console: Console) -> None:
-        from rich.table import Table
-
-        table = Table(
-            "to", "type", "bytes", "provider", "route", "cost", title="dry run: nothing sent"
-        )
-        for row in rows:
-            cost = row["cost"]
-            table.add_row(
-                row["to"],
-                row["type"],
-                str(row["bytes"]),
-                row["provider"],
-                row["reason"],
-                "-" if cost is None else f"{cost:g} KRW",
-            )
-        console.print(table)
-        for body in dict.fromkeys(r["text"] for r in rows if r["type"] == "ALIMTALK"):
-            console.print(f"AlimTalk text:\n{body}", markup=False, highlight=False)
-        console.print_json(json.dumps(requests, ensure_ascii=False))
-
-    out.emit(doc, human)
-    return 0
-
-
-def _planned_doc(out: Output, item: Planned) -> dict[str, Any]:
-    m = item.message
-    return {
-        "to": out.phone(m.to),
-        "type": m.type.value,
-        "bytes": item.bytes,
-        "provider": item.route[0],
-        "route": list(item.route),
-        "reason": item.reason,
-        "from": m.sender or "-",  # the sender's own number: never masked
-        "failover": m.failover_mode,
-        "cost": item.cost,
-        "text": m.text,  # rendered: an AlimTalk's registered template with its variables
-        "warnings": list(item.warnings),
-    }
-
-
-def _mask_numbers(
-    requests: list[dict[str, Any]], numbers: list[str], out: Output
-) -> list[dict[str, Any]]:
-    text = json.dumps(requests, ensure_ascii=False)
-    for number in numbers:
-        text = text.replace(number, out.phone(number))
-    result: list[dict[str, Any]] = json.loads(text)
-    return result
-
-
-def _report(
-    out: Output,
-    outcomes: list[Outcome],
-    code: int,
-    shorten: Callable[[list[str]], dict[str, str]] | None = None,
-) -> None:
-    rows = [outcome_doc(out, o) for o in outcomes]
-    accepted = sum(1 for o in outcomes if o.state in ("accepted", "duplicate", "queued"))
-    doc = {
-        "messages": rows,
-        "accepted": accepted,
-        "failed": len(outcomes) - accepted,
-        "warnings": [],  # Output adds this command's warnings (those stderr shows without --json)
-    }
-    failed = [
-        (o, row)
-        for o, row in zip(outcomes, rows, strict=True)
-        if o.state in ("rejected", "unknown", "suppressed")
-    ]
-    if out.json_mode:
-        if code == 0:
-            out.emit(doc)
-        else:
-            out.fail(_first_error(failed), doc, exit_code=code)
-        return
-
-    def human(_console: Console) -> None:
-        ids = [r["message_id"] for r in rows]
-        # people read the shortest unique prefix (`kmsg status PREFIX`); tsv/csv keep whole ids
-        short = shorten([i for i in ids if i]) if shorten and out.table_format() == "table" else {}
-        out.table(
-            ("id", "to", "type", "provider", "result"),
-            [
-                (short.get(r["message_id"], r["message_id"]), r["to"], r["type"], r["provider"])
-                + (r["result"],)
-                for r in rows
-            ],
-        )
-
-    out.emit(doc, human, ids=[row["message_id"] for row in rows])
-    for _o, row in failed:
-        out.error(f"{row['to']}: {row['result']}")
-    error = next((o.error for o, _ in failed if o.error and o.error.hint), None)
-    if error is not None:
-        out.error(f"hint: {error.hint}", prefix=False)
-
-
-def _first_error(failed: list[tuple[Outcome, dict[str, Any]]]) -> KmsgError:
-    errors = [o.error for o, _ in failed if o.error is not None]
-    if errors:
-        return errors[0]
-    state = failed[0][0].state
-    return Failed(
-        f"{failed[0][1]['to']}: {failed[0][1]['result']}"
-        + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""),
-        exit_code=ExitCode.TEMPFAIL if state == "unknown" else ExitCode.FAILED,
-        code={"unknown": "unsettled", "suppressed": "suppressed"}.get(state, "rejected"),
-    )
-
-
-def outcome_doc(out: Output, o: Outcome) -> dict[str, Any]:
-    r = o.result
-    if o.state == "queued" and o.job is not None:
-        mid = o.job.id
-        result = f"QUEUED, not sent yet: job {o.job.id} at {kst(o.job.process_at)}"
-    elif o.state == "queued" and o.existing is not None:
-        mid = o.existing.job_id or o.existing.message_id
-        at = o.existing.scheduled_at
-        when = f" at {kst(at)}" if at else ""
-        result = f"QUEUED already (same idempotency key): job {mid}{when}, not sent yet"
-    elif o.state == "duplicate" and o.existing is not None:
-        result = f"already sent as {o.existing.message_id} (same idempotency key)"
-        mid = o.existing.message_id
-    else:
-        mid = o.message.message_id
-        if o.state == "accepted" and r is not None:
-            result = r.status.value
-        elif o.state == "unknown" and o.existing is not None:
-            mid = o.existing.message_id
-            result = "UNKNOWN OUTCOME of an earlier attempt: not sent again until it is settled"
-        elif o.state == "unknown":
-            result = "UNKNOWN OUTCOME: may have been sent; `kmsg track` reconciles"
-        elif o.state == "suppressed":
-            result = "NOT SENT: on the suppression list (kmsg suppress list)"
-        else:
-            reason = o.error.message if o.error else (r.error if r else "")
-            code = r.code if r and r.code else (o.error.code if o.error else "")
-            result = f"FAILED {code}: {reason}".strip()
-    return {
-        "message_id": mid,
-        "to": out.phone(o.message.to),
-        "type": o.message.type.value,
-        "provider": o.provider_id,
-        "state": o.state,
-        "status": r.status.value if r else None,
-        "provider_message_id": r.provider_message_id if r else None,
-        "code": r.code if r else (o.error.code if o.error else None),
-        "result": result,
-    }
