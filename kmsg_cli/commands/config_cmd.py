@@ -405,6 +405,11 @@ def validate(
       kmsg config validate --provider solapi
     """
     app_ctx = app_context(ctx)
+    if not app_ctx.config_path.exists():  # the built-in default is no file to pass a check
+        raise ConfigError(
+            f"config file not found: {app_ctx.config_path}",
+            hint="run `kmsg config init`; until then kmsg uses the built-in mock provider",
+        )
     try:
         settings = app_ctx.settings
     except ConfigError as exc:

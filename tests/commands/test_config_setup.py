@@ -42,6 +42,18 @@ def test_validate_a_single_problem_reads_as_before(
     assert result.stderr.count("\n") == 1 and "providers.m.balance" in result.stderr
 
 
+def test_validate_without_a_config_file_fails_instead_of_passing_the_default(
+    kmsg: Kmsg, kmsg_home: Path
+) -> None:
+    result = kmsg("config", "validate")  # a CI check of a file that is not where kmsg looks
+    assert result.exit_code == 78
+    assert result.stdout == ""
+    assert f"config file not found: {kmsg_home / 'config.toml'}" in result.stderr
+    assert "kmsg config init" in result.stderr
+    code, doc = kmsg.json("config", "validate")
+    assert code == 78 and doc["ok"] is False
+
+
 def test_init_on_a_terminal_asks_then_runs_the_doctor(kmsg_home: Path) -> None:
     term = Terminal(["config", "init"])
     term.expect("provider type (mock | solapi | iwinv | aligo) [mock]:")
