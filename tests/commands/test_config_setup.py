@@ -8,7 +8,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from kmsg_cli import config
-from kmsg_cli.commands import config_cmd
+from kmsg_cli.commands import _config_file
 from tests.commands.test_send_bulk_tty import Terminal
 from tests.conftest import Kmsg
 
@@ -101,7 +101,7 @@ def test_init_without_a_terminal_writes_the_template_without_asking(
     assert result.exit_code == 0, result.output
     assert "provider type" not in result.output
     text = (kmsg_home / "config.toml").read_text()
-    assert text == config_cmd.starter("solapi")
+    assert text == _config_file.starter("solapi")
 
 
 def test_init_example_writes_the_shipped_example(kmsg: Kmsg, kmsg_home: Path) -> None:
