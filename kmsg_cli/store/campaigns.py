@@ -16,7 +16,8 @@ from contextlib import AbstractContextManager
 
 from kmsg_cli.core.models import Campaign, Record, SendResult
 from kmsg_cli.store.dialect import serialize
-from kmsg_cli.store.records import RECORD_COLUMNS, TERMINAL_SQL, RecordQueries, record_from_row
+from kmsg_cli.store.record_rows import RECORD_COLUMNS, TERMINAL_SQL, record_from_row
+from kmsg_cli.store.records import RecordQueries
 
 _JOB_COLUMNS = (
     '"id","source","spec","state","owner","heartbeat_at","created_at","updated_at","counts"'

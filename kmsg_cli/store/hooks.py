@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from kmsg_cli.core import hooks
 from kmsg_cli.core.hooks import HookEvent
 from kmsg_cli.store.dialect import skip_locked
-from kmsg_cli.store.records import RECORD_COLUMNS, record_from_row
+from kmsg_cli.store.record_rows import RECORD_COLUMNS, record_from_row
 
 _COLUMNS = (
     '"event_id","target","kind","message_id","payload","state","attempts","created_at",'

@@ -1,5 +1,5 @@
-"""kmsg_delivery_tracking as the send path and `kmsg status` see it: the ledger's attempts, results,
-the routing cursor, the suppression list, and reads. Mixed into Store (sqlite.py)."""
+"""kmsg_delivery_tracking as the send path and `kmsg status` see it: the ledger's attempts, results
+and reads. Mixed into Store (sqlite.py); the rows' own format is record_rows.py's."""
 
 from __future__ import annotations
 
@@ -7,38 +7,24 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import fields
 from typing import Any
 
-from kmsg_cli.core import jsontext, ledger
-from kmsg_cli.core.models import (
-    HistoryEntry,
-    Job,
-    Message,
-    MessageType,
-    Record,
-    SendResult,
-    SendState,
-    Status,
-)
-from kmsg_cli.core.ports import IN_FLIGHT_GRACE_MS
+from kmsg_cli.core import ledger
+from kmsg_cli.core.models import HistoryEntry, Job, Message, Record, SendResult, Status
 from kmsg_cli.errors import KmsgError
+from kmsg_cli.store import record_rows
 from kmsg_cli.store.dialect import serialize
+from kmsg_cli.store.record_rows import (
+    RECORD_COLUMNS,
+    TERMINAL_SQL,
+    attempt_row,
+    promote_row,
+    record_from_row,
+)
 
 SHORT_ID_MIN = 7
 LEDGER_LOCK = "kmsg:ledger"  # PostgreSQL: taken by every transaction that writes new attempts
 FALLBACK_SEP = ":"  # a fallback's id is its original's id + ":api-fallback" (track_rules)
-
-TERMINAL_SQL = "('DELIVERED','FAILED','CANCELLED','UNKNOWN')"
-
-RECORD_COLUMNS = (
-    '"message_id","provider_id","provider_message_id","type","to","from","status",'
-    '"provider_status_code","provider_status_message","sent_at","delivered_at","failed_at",'
-    '"requested_at","scheduled_at","status_updated_at","attempt_count","last_checked_at",'
-    '"next_check_at","last_error","metadata","idempotency_key","send_state","group_id",'
-    '"failover_mode","fallback_of","fallback_message_id","job_id","attempt","fingerprint",'
-    '"provider_clock_offset_ms"'
-)
 
 
 class RecordQueries:
@@ -93,9 +79,9 @@ class RecordQueries:
                 if decision.verdict is not ledger.Verdict.SEND:
                     continue
                 if decision.latest is not None and decision.latest.message_id == m.message_id:
-                    promoted.append(_promote_row(m, pid, now))
+                    promoted.append(promote_row(m, pid, now))
                 else:
-                    new_rows.append(_attempt_row(m, pid, now, decision.attempt, state))
+                    new_rows.append(attempt_row(m, pid, now, decision.attempt, state))
             conn.executemany(
                 'INSERT INTO "kmsg_delivery_tracking" ("message_id","provider_id",'
                 '"provider_message_id","type","to","from","status","requested_at","scheduled_at",'
@@ -333,7 +319,7 @@ class RecordQueries:
         until: int | None = None,
         limit: int = 50,
     ) -> list[Record]:
-        where, args = _filters(since, status, type, provider, job, to, until)
+        where, args = record_rows.filters(since, status, type, provider, job, to, until)
         rows = self.conn.execute(
             f'SELECT {RECORD_COLUMNS} FROM "kmsg_delivery_tracking" {where} '
             'ORDER BY "requested_at" DESC, "message_id" DESC LIMIT ?',
@@ -350,7 +336,7 @@ class RecordQueries:
         **filters: str | None,
     ) -> list[tuple[str, int]]:
         column = {"status": '"status"', "type": '"type"', "provider": '"provider_id"'}[group_by]
-        where, args = _filters(since, until=until, **filters)
+        where, args = record_rows.filters(since, until=until, **filters)
         rows = self.conn.execute(
             f'SELECT {column}, COUNT(*) FROM "kmsg_delivery_tracking" {where} '
             f"GROUP BY {column} ORDER BY COUNT(*) DESC",
@@ -366,112 +352,3 @@ def _common(a: str, b: str) -> int:
             break
         n += 1
     return n
-
-
-def _filters(
-    since: int | None = None,
-    status: str | None = None,
-    type: str | None = None,
-    provider: str | None = None,
-    job: str | None = None,
-    to: str | None = None,
-    until: int | None = None,
-) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    args: list[Any] = []
-    for column, value in (
-        ('"status"', status),
-        ('"type"', type),
-        ('"provider_id"', provider),
-        ('"job_id"', job),
-    ):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            args.append(value)
-    if to is not None:  # one number, or several joined by commas (numbers never hold one)
-        numbers = to.split(",")
-        clauses.append(f'"to" IN ({",".join("?" * len(numbers))})')
-        args.extend(numbers)
-    if since is not None:
-        clauses.append('"requested_at" >= ?')
-        args.append(since)
-    if until is not None:
-        clauses.append('"requested_at" < ?')
-        args.append(until)
-    return ("WHERE " + " AND ".join(clauses) if clauses else "", args)
-
-
-def _metadata(m: Message) -> str | None:
-    if m.failover is None:
-        return jsontext.dumps(m.metadata) if m.metadata else None
-    failover = {
-        "channel": m.failover.channel,
-        "text": m.failover.text,
-        "subject": m.failover.subject,
-    }
-    return jsontext.dumps({**m.metadata, "failover": failover})
-
-
-def _attempt_row(
-    m: Message, provider_id: str, now: int, attempt: int, state: str
-) -> tuple[Any, ...]:
-    # a planned row is not due for tracking: the queue job that sends it sets the real check time
-    next_check = now + IN_FLIGHT_GRACE_MS if state == "in_flight" else (m.scheduled_at or now)
-    return (
-        m.message_id,
-        provider_id,
-        m.type.value,
-        m.to,
-        m.sender,
-        now,
-        m.scheduled_at,
-        now,
-        next_check,
-        _metadata(m),
-        m.idempotency_key,
-        state,
-        m.failover_mode,
-        m.fallback_of,
-        m.job_id,
-        attempt,
-        m.fingerprint,
-    )
-
-
-def _promote_row(m: Message, provider_id: str, now: int) -> tuple[Any, ...]:
-    return (
-        provider_id,
-        m.type.value,
-        m.sender,
-        now,
-        m.scheduled_at,
-        now,
-        now + IN_FLIGHT_GRACE_MS,
-        _metadata(m),
-        m.failover_mode,
-        m.message_id,
-    )
-
-
-def record_from_row(row: Sequence[Any]) -> Record:
-    """A Record from a row of RECORD_COLUMNS (the Record's own field order). Built without running
-    the frozen dataclass's __init__ (a third of the cost of claiming a record to track): a row of
-    the table is already a valid Record once its enums and JSON are decoded."""
-    values = dict(zip(_RECORD_FIELDS, row, strict=True))
-    values["type"] = _TYPES.get(values["type"]) or MessageType(values["type"])
-    values["status"] = _STATUSES.get(values["status"]) or Status(values["status"])
-    state = values["send_state"]
-    values["send_state"] = _SEND_STATES.get(state) or SendState(state)
-    last_error, metadata = values["last_error"], values["metadata"]
-    values["last_error"] = json.loads(last_error) if last_error else None
-    values["metadata"] = json.loads(metadata) if metadata else {}
-    record = object.__new__(Record)
-    record.__dict__.update(values)
-    return record
-
-
-_RECORD_FIELDS = tuple(f.name for f in fields(Record))
-assert len(_RECORD_FIELDS) == RECORD_COLUMNS.count(",") + 1  # one column per field, in order
-_TYPES = {t.value: t for t in MessageType}
-_STATUSES = {s.value: s for s in Status}
-_SEND_STATES = {s.value: s for s in SendState}

@@ -20,7 +20,7 @@ from kmsg_cli.core.models import Record
 from kmsg_cli.core.track_rules import FAILED, PENDING, SENDING, SENT, SKIPPED, Check, fallback_id
 from kmsg_cli.store.dialect import for_update, is_postgres, skip_locked
 from kmsg_cli.store.hooks import HookQueries
-from kmsg_cli.store.records import RECORD_COLUMNS, TERMINAL_SQL, record_from_row
+from kmsg_cli.store.record_rows import RECORD_COLUMNS, TERMINAL_SQL, record_from_row
 
 POLLABLE_SQL = "('PENDING','SENT')"
 _DUE_ORDER = attrgetter("next_check_at", "message_id")
