@@ -11,7 +11,8 @@ from kmsg_cli import config
 from kmsg_cli.commands._common import app_context, command
 from kmsg_cli.commands._complete import complete_provider_ids
 from kmsg_cli.core.models import MessageType
-from kmsg_cli.core.templates import PLACEHOLDER_SENDER, Lookup
+from kmsg_cli.core.preflight import PLACEHOLDER_SENDER
+from kmsg_cli.core.templates import Lookup
 from kmsg_cli.errors import ConfigError, KmsgError, UsageError
 
 if TYPE_CHECKING:
@@ -207,10 +208,10 @@ def _preflight(
     pairs: list[str],
     sender: str | None,
 ) -> int:
-    """`doctor --alimtalk`: core/templates.py preflight on the one provider that would send it."""
+    """`doctor --alimtalk`: core/preflight.py preflight on the one provider that would send it."""
     from kmsg_cli.commands.send import parse_vars
+    from kmsg_cli.core.preflight import Preflight, preflight
     from kmsg_cli.core.routing import route
-    from kmsg_cli.core.templates import Preflight, preflight
 
     if len(ids) > 1:
         raise UsageError("--alimtalk checks one provider: pass --provider once")

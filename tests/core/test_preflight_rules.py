@@ -5,7 +5,8 @@ without template or sender lists): what cannot be checked passes and says so
 from __future__ import annotations
 
 from kmsg_cli.core.models import Balance
-from kmsg_cli.core.templates import Lookup, Preflight, preflight
+from kmsg_cli.core.preflight import Preflight, preflight
+from kmsg_cli.core.templates import Lookup
 
 
 class Bare:
