@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from kmsg_cli.commands import _template_change
 from kmsg_cli.commands._common import app_context, command
 from kmsg_cli.commands._complete import complete_provider_ids
 from kmsg_cli.core.templates import (
     STATUSES,
     SenderCatalog,
     Template,
-    TemplateAdmin,
     TemplateCatalog,
-    TemplateSpec,
-    parse_spec,
 )
 from kmsg_cli.errors import (
     ConfigError,
     InputError,
-    InputFileError,
-    KmsgError,
-    UnknownOutcome,
-    UsageError,
 )
 
 if TYPE_CHECKING:
@@ -231,104 +223,6 @@ OneProviderOpt = Annotated[
     ),
 ]
 CodeArg = Annotated[str, typer.Argument(metavar="CODE", help="The template code.")]
-WHAT = {
-    "create": "create templates",
-    "update": "update templates",
-    "delete": "delete templates",
-    "request": "request a template's inspection",
-}
-
-
-def read_spec(path: Path) -> TemplateSpec:
-    """A template file: JSON or TOML by its suffix (keys: name, body, category, buttons)."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        if path.suffix.lower() == ".toml":
-            doc = tomllib.loads(raw.decode("utf-8"))
-        elif path.suffix.lower() == ".json":
-            doc = json.loads(raw.decode("utf-8"))
-        else:
-            raise InputError(f"{path}: a template file is .json or .toml")
-    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and TOMLDecodeError too
-        raise InputError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from None
-    return parse_spec(doc, str(path))
-
-
-def _admin(app_ctx: AppContext, op: str, provider_id: str | None) -> tuple[str, TemplateAdmin]:
-    """The provider that does ``op``: the one named, else the only configured one able to."""
-    known = list(app_ctx.settings.providers)
-    if provider_id is not None and provider_id not in known:
-        raise ConfigError(f"no provider {provider_id!r} configured (have: {', '.join(known)})")
-    able: list[tuple[str, TemplateAdmin]] = []
-    for pid in [provider_id] if provider_id else known:
-        provider = app_ctx.provider(pid)
-        if isinstance(provider, TemplateAdmin) and op in provider.template_ops:
-            able.append((pid, provider))
-        elif provider_id:
-            raise ConfigError(
-                f"provider {pid!r} ({provider.kind}) cannot {WHAT[op]}: its API has no such call",
-                hint="do it in the provider's console",
-            )
-    if not able:
-        raise ConfigError(f"no configured provider can {WHAT[op]}")
-    if len(able) > 1:
-        raise UsageError(
-            f"several providers can {WHAT[op]} ({', '.join(p for p, _ in able)}): "
-            "pass --provider ID"
-        )
-    return able[0]
-
-
-def _change(
-    ctx: typer.Context, op: str, code: str, path: Path | None, provider: str | None, dry_run: bool
-) -> None:
-    app_ctx = app_context(ctx)
-    out = app_ctx.output
-    spec = read_spec(path) if path is not None else None
-    pid, admin = _admin(app_ctx, op, provider)
-    try:
-        change = admin.manage_template(op, code, spec, dry_run=dry_run)
-    except UnknownOutcome as exc:  # a template change is never repeated blindly either
-        exc.hint = (
-            "the provider may have made the change: see `kmsg templates list` before running "
-            "this again"
-        )
-        raise
-    if not dry_run:
-        try:
-            _refresh_cache(app_ctx, pid, admin)
-        except KmsgError as exc:  # the change is made: a failed refresh must not hide that
-            out.warn(
-                f"the template cache was not refreshed ({exc.message}): run `kmsg templates sync`"
-            )
-    doc = {"provider": pid, "dry_run": dry_run} | change.as_dict()
-
-    def human(console: Console) -> None:
-        if dry_run:
-            console.print(f"dry run: nothing sent to {pid}", markup=False)
-            text = json.dumps(change.request, ensure_ascii=False, indent=2)
-            console.print(text, markup=False, highlight=False)
-            return
-        done = {"create": "created", "update": "updated", "delete": "deleted"}
-        verb = done.get(op, "sent to inspection")
-        status = f" (status: {change.status})" if change.status else ""
-        console.print(f"{pid}: template {change.code or code} {verb}{status}", markup=False)
-
-    made = [change.code] if change.code and not dry_run else None
-    out.emit(doc, human, data=dry_run, ids=made)
-
-
-def _refresh_cache(app_ctx: AppContext, pid: str, admin: object) -> None:
-    """A provider whose templates are cached gets its cache read again, so sends never check
-    against a template that was just changed or deleted."""
-    if not app_ctx.db_path.exists() or not isinstance(admin, TemplateCatalog):
-        return
-    store = app_ctx.store()
-    if store.synced_at(pid, "templates") is not None:
-        store.replace_templates(pid, admin.templates(), app_ctx.clock.now_ms())
 
 
 @command(app, "create")
@@ -347,7 +241,7 @@ def create(
       kmsg templates create --file welcome.toml --dry-run
       kmsg templates create --file welcome.json --provider solapi
     """
-    _change(ctx, "create", "", file, provider, dry_run)
+    _template_change.change(ctx, "create", "", file, provider, dry_run)
 
 
 @command(app, "update")
@@ -368,7 +262,7 @@ def update(
       kmsg templates update KA01TP000001 --file welcome.toml --dry-run
       kmsg templates update KA01TP000001 --file welcome.toml
     """
-    _change(ctx, "update", code, file, provider, dry_run)
+    _template_change.change(ctx, "update", code, file, provider, dry_run)
 
 
 @command(app, "delete")
@@ -383,7 +277,7 @@ def delete(
       kmsg templates delete KA01TP000001 --dry-run
       kmsg templates delete KA01TP000001 --provider aligo
     """
-    _change(ctx, "delete", code, None, provider, dry_run)
+    _template_change.change(ctx, "delete", code, None, provider, dry_run)
 
 
 @command(app, "request")
@@ -400,4 +294,4 @@ def request(
       kmsg templates request KA01TP000001
       kmsg templates request KA01TP000001 --dry-run --json
     """
-    _change(ctx, "request", code, None, provider, dry_run)
+    _template_change.change(ctx, "request", code, None, provider, dry_run)
