@@ -7,8 +7,8 @@ Human mode: rich, colour off when stdout is not a terminal, with ``--no-color`` 
 terminal, tab-separated rows without a header when piped (as ``gh`` does), or ``--format``.
 
 A reader that goes away (``kmsg status | head -1``) ends the output, never the command: every
-write goes through ``_Guarded``, so the command still finishes and exits with its own code (a send
-whose output pipe closed still says whether its messages were accepted).
+write goes through ``streams.Guarded``, so the command still finishes and exits with its own code
+(a send whose output pipe closed still says whether its messages were accepted).
 """
 
 from __future__ import annotations
@@ -21,28 +21,19 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
+from kmsg_cli import streams
 from kmsg_cli.core import phone
 from kmsg_cli.core.times import iso, kst
 from kmsg_cli.errors import CODES, KmsgError
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.text import Text
 
 SCHEMA_VERSION = 1
 FORMATS = ("table", "tsv", "csv", "json")
 
-# colour carries meaning: status words by their first word, ids dim, diagnostics by their prefix
-STATUS_STYLE = {"DELIVERED": "green", "FAILED": "red"}
-ID_COLUMNS = frozenset({"id", "message_id"})
-KEEP_WHOLE = ID_COLUMNS | {"status", "result", "state"}
-FOLD_MIN = 8  # a narrower column of text would read as confetti: show rows as lines instead
+# colour carries meaning: diagnostics by their prefix (status words and ids: output_table.py)
 _ANSI = {"red": "31", "yellow": "33", "green": "32", "dim": "2"}
-
-
-def status_style(value: str) -> str | None:
-    word = value.split(" ", 1)[0] if value else ""
-    return STATUS_STYLE.get(word)
 
 
 def colour_wanted(stream: TextIO, no_color: bool) -> bool:
@@ -68,82 +59,9 @@ def with_iso(doc: Any) -> Any:
     return result
 
 
-class _Guarded:
-    """A text stream where a closed pipe (EPIPE) discards the output instead of raising: the
-    descriptor is pointed at /dev/null, so later writes and the interpreter's flush at exit
-    succeed quietly too. Made per use around the stream of the moment (tests swap them, and a
-    rich progress bar swaps in its own stderr while it is live)."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-
-    def write(self, text: str) -> int:
-        try:
-            return self.stream.write(text)
-        except BrokenPipeError:
-            self._discard()
-            return len(text)
-
-    def flush(self) -> None:
-        try:
-            self.stream.flush()
-        except BrokenPipeError:
-            self._discard()
-
-    def isatty(self) -> bool:
-        return self.stream.isatty()
-
-    def fileno(self) -> int:
-        return self.stream.fileno()
-
-    def __getattr__(self, name: str) -> Any:  # encoding, errors, ... for rich
-        return getattr(self.stream, name)
-
-    def _discard(self) -> None:
-        try:
-            fd = self.stream.fileno()
-        except (OSError, ValueError):  # not a real file (a test's buffer): nothing to redirect
-            return
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, fd)
-        finally:
-            os.close(devnull)
-
-
-def _narrowest(columns: Sequence[str], cells: list[list[str]]) -> int:
-    """The least width a boxed table of these cells takes: ids and statuses whole, any other
-    column at least FOLD_MIN characters (or its longest word, if shorter), plus the borders."""
-    width = 1
-    for i, name in enumerate(columns):
-        texts = [row[i] for row in cells] + [name]
-        if name in KEEP_WHOLE:
-            least = max(len(t) for t in texts)
-        else:
-            least = min(FOLD_MIN, max(len(w) for t in texts for w in t.split() or [""]))
-        width += least + 3
-    return width
-
-
-def _widest_words(cells: list[list[str]]) -> int:
-    """The least width a headerless table of these cells takes without cutting a word."""
-    width = 0
-    for column in zip(*cells, strict=True):
-        width += max(len(w) for text in column for w in text.split() or [""]) + 2
-    return width
-
-
 def _flat(cell: Any) -> str:
     text = "" if cell is None else str(cell)
     return text.replace("\t", " ").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
-
-
-def _out() -> TextIO:
-    return cast("TextIO", _Guarded(sys.stdout))  # what rich and print need of a stream
-
-
-def _err() -> TextIO:
-    return cast("TextIO", _Guarded(sys.stderr))
 
 
 class Output:
@@ -175,7 +93,7 @@ class Output:
         # piped output is read by people and scripts alike: never cut ids to fit 80 columns
         width = None if sys.stdout.isatty() else 200
         return Console(
-            file=_out(),
+            file=streams.stdout(),
             color_system=None if self.no_color else "auto",  # None: no bold either
             no_color=self.no_color,
             highlight=False,
@@ -187,7 +105,7 @@ class Output:
         from rich.console import Console
 
         return Console(
-            file=_err(),
+            file=streams.stderr(),
             color_system=None if self.no_color else "auto",
             no_color=self.no_color,
             highlight=False,
@@ -227,90 +145,23 @@ class Output:
         self.emitted = True
         fmt = self.table_format()
         if self.quiet and self.format not in ("csv", "table"):
-            out = _out()
+            out = streams.stdout()
             for row in rows:
                 out.write(_flat(row[0]) + "\n")
             return
         if fmt == "tsv":
-            out = _out()
+            out = streams.stdout()
             for row in rows:
                 out.write("\t".join(_flat(cell) for cell in row) + "\n")
             return
         if fmt == "csv":
-            writer = csv.writer(_out(), lineterminator="\n")
+            writer = csv.writer(streams.stdout(), lineterminator="\n")
             writer.writerow(columns)
             writer.writerows([["" if c is None else str(c) for c in row] for row in rows])
             return
-        from rich.table import Column, Table
+        from kmsg_cli.output_table import draw  # rich, only to draw a table on a terminal
 
-        cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
-        if not cells:
-            self.console().print(empty, markup=False)
-            return
-        # ids and statuses are never cut: their column is as wide as its longest cell, and the
-        # other columns wrap; where even that does not fit, each row is shown as lines of
-        # "column value" (a 40-column terminal)
-        specs = []
-        for i, name in enumerate(columns):
-            if header and name in KEEP_WHOLE:
-                widest = max((len(row[i]) for row in cells), default=0)
-                specs.append(Column(name, no_wrap=True, min_width=max(widest, len(name))))
-            else:
-                specs.append(Column(name if header else "", overflow="fold"))
-        if header:
-            table = Table(*specs, title=title)
-        else:
-            table = Table(*specs, title=title, show_header=False, box=None)
-        for row in cells:
-            table.add_row(
-                *(self._cell(column, text) for column, text in zip(columns, row, strict=True))
-            )
-        console = self.console()
-        if header and _narrowest(columns, cells) > console.width:
-            self._stacked(console, columns, cells, title)
-            return
-        if not header and _widest_words(cells) > console.width:
-            self._lines(console, columns, cells, title)
-            return
-        console.print(table)
-
-    def _lines(
-        self, console: Console, columns: Sequence[str], rows: list[list[str]], title: str | None
-    ) -> None:
-        """A list without a header (a message's fields) too wide to be a table without cutting a
-        word: each row one line, the terminal wrapping what it must."""
-        from rich.text import Text
-
-        if title:
-            console.print(title, markup=False)
-        width = max((len(row[0]) for row in rows), default=0) + 2
-        for row in rows:
-            cells = [self._cell(c, t) for c, t in zip(columns[1:], row[1:], strict=True)]
-            console.print(Text(row[0].ljust(width)) + Text(" ").join(cells))
-
-    def _cell(self, column: str, text: str) -> Text:
-        from rich.text import Text
-
-        style = "dim" if column in ID_COLUMNS else None
-        if column in ("status", "result"):
-            style = status_style(text)
-        return Text(text, style=style or "")
-
-    def _stacked(
-        self, console: Console, columns: Sequence[str], rows: list[list[str]], title: str | None
-    ) -> None:
-        """A table too wide for the terminal: one block of "column value" lines per row."""
-        from rich.text import Text
-
-        label = max(len(c) for c in columns) + 1
-        if title:
-            console.print(title, markup=False)
-        for n, row in enumerate(rows):
-            if n:
-                console.print()
-            for column, text in zip(columns, row, strict=True):
-                if text:
-                    console.print(Text(column.ljust(label)) + self._cell(column, text))
+        draw(self, columns, rows, title=title, header=header, empty=empty)
 
     def phone(self, number: str | None) -> str:
         if not number:
@@ -337,7 +188,7 @@ class Output:
             if ids:
                 self.write("".join(f"{i}\n" for i in ids))
         elif human is not None:
-            human(cast("Console", _OnUse(self.console)))  # piped tsv never needs rich
+            human(cast("Console", streams.OnUse(self.console)))  # piped tsv never needs rich
 
     def fail(
         self, error: KmsgError, doc: dict[str, Any] | None = None, *, exit_code: int | None = None
@@ -366,13 +217,13 @@ class Output:
     def write(self, text: str) -> None:
         """Raw text on stdout, for results streamed row by row (bulk dry-run)."""
         self.emitted = True
-        _out().write(text)
+        streams.stdout().write(text)
 
     def flush(self) -> None:
         """At the end of a command: what is still buffered goes now, while a closed pipe can
         still be ignored (at interpreter exit it would print a traceback and exit 120)."""
-        _out().flush()
-        _err().flush()
+        streams.stdout().flush()
+        streams.stderr().flush()
 
     @staticmethod
     def can_ask() -> bool:
@@ -382,7 +233,7 @@ class Output:
     def confirm(self, question: str) -> bool:
         """Ask on the terminal (stderr, so stdout keeps only data). Only y or yes is a yes;
         Enter, anything else, Ctrl-C and Ctrl-D are a no."""
-        err = _err()
+        err = streams.stderr()
         try:  # the prompt too: a Ctrl-C typed as soon as it shows may arrive before the read
             err.write(f"{question} [y/N] ")
             err.flush()
@@ -442,7 +293,7 @@ class Output:
         self._json(full)
 
     def _json(self, doc: dict[str, Any]) -> None:
-        out = _out()
+        out = streams.stdout()
         out.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
         out.flush()
 
@@ -513,7 +364,7 @@ class Output:
         logger.addHandler(_log_handler(self, logging))
 
     def _stderr(self, line: str) -> None:
-        err = _err()
+        err = streams.stderr()
         err.write(line + "\n")
         err.flush()
 
@@ -532,16 +383,3 @@ def _log_handler(out: Output, logging: Any) -> Any:
                 self.handleError(record)
 
     return Handler()
-
-
-class _OnUse:
-    """A console made on first use: a rendering that only writes plain rows never imports rich."""
-
-    def __init__(self, make: Callable[[], Console]) -> None:
-        self._make = make
-        self._console: Console | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._console is None:
-            self._console = self._make()
-        return getattr(self._console, name)
