@@ -256,7 +256,9 @@ class Run:
             return code
         done = "sent or queued" if summary.queued_before else "sent"
         message = f"nothing to send: every valid row of job {self.job_id} was {done} before"
-        if not summary.valid:
+        if not summary.rows:  # a header alone: an export that found nobody today
+            message = f"nothing to send: job {self.job_id} has a header and no rows"
+        elif not summary.valid:
             message = (
                 f"nothing to send: all {summary.invalid:,} rows of job {self.job_id} are invalid"
             )

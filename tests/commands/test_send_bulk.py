@@ -265,6 +265,18 @@ def test_a_rerun_with_only_invalid_rows_left_still_says_so(kmsg: Kmsg, tmp_path:
     assert code == 1 and doc["ok"] is False and doc["sent_before"] == 2 and doc["invalid"] == 2
 
 
+def test_a_file_with_a_header_and_no_rows_sends_nothing_and_says_so(
+    kmsg: Kmsg, tmp_path: Path
+) -> None:
+    data = tmp_path / "today.csv"  # an export that found nobody today is not a failure
+    data.write_text("name,phone\n", encoding="utf-8")
+    result = kmsg("send-bulk", "--yes", str(data), "--text", TEXT)
+    assert result.exit_code == 0
+    assert "has a header and no rows" in result.stdout and "invalid" not in result.stdout
+    code, doc = kmsg.json("send-bulk", "--yes", str(data), "--text", TEXT)
+    assert code == 0 and doc["rows"] == 0 and doc["invalid"] == 0
+
+
 def test_max_cost_without_prices_is_a_configuration_error(kmsg: Kmsg, tmp_path: Path) -> None:
     data = campaign(tmp_path / "c.csv", 2)
     result = kmsg("send-bulk", "--yes", str(data), "--text", TEXT, "--max-cost", "100")
