@@ -56,6 +56,7 @@ def draw(
     header: bool,
     empty: str,
 ) -> None:
+    """``Output.table`` on a terminal (or --format table): the rows on ``out``'s console."""
     from rich.table import Column, Table
 
     cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
