@@ -32,12 +32,20 @@ def sms_secret(api_key: str, auth_key: str) -> str:
     return base64.b64encode(f"{api_key}&{auth_key}".encode()).decode()
 
 
-def alimtalk_headers(auth: str) -> dict[str, str]:
-    return {"AUTH": auth, "Content-Type": JSON}
+def alimtalk_request(base_url: str, path: str, auth: str, body: dict[str, Any]) -> Req:
+    """A JSON POST to the AlimTalk API, its AUTH header masked wherever the request is shown."""
+    headers = {"AUTH": auth, "Content-Type": JSON}
+    return Req(
+        "POST", join_url(base_url, path), headers=headers, json=body, masked_headers=("AUTH",)
+    )
 
 
-def sms_headers(secret: str) -> dict[str, str]:
-    return {"secret": secret, "Content-Type": JSON}
+def sms_request(base_url: str, path: str, secret: str, body: dict[str, Any]) -> Req:
+    """A JSON POST to the SMS API, its secret header masked wherever the request is shown."""
+    headers = {"secret": secret, "Content-Type": JSON}
+    return Req(
+        "POST", join_url(base_url, path), headers=headers, json=body, masked_headers=("secret",)
+    )
 
 
 # --------------------------------------------------------------------------- templates
@@ -45,13 +53,7 @@ def sms_headers(secret: str) -> dict[str, str]:
 
 def _build_template_request(base_url: str, auth: str, template_code: str) -> Req:
     body = {"pageNum": "1", "pageSize": "15", "templateCode": template_code}
-    return Req(
-        "POST",
-        join_url(base_url, "/api/template/"),
-        headers=alimtalk_headers(auth),
-        json=body,
-        masked_headers=("AUTH",),
-    )
+    return alimtalk_request(base_url, "/api/template/", auth, body)
 
 
 def _items(body: Any) -> list[dict[str, Any]]:
@@ -95,13 +97,7 @@ def _build_alimtalk_request(
         body.update(reserve="Y", sendDate=kst(m.scheduled_at))
     body.update(_resend_fields(m, sender))
     body["list"] = [row]
-    return Req(
-        "POST",
-        join_url(base_url, "/api/v2/send/"),
-        headers=alimtalk_headers(auth),
-        json=body,
-        masked_headers=("AUTH",),
-    )
+    return alimtalk_request(base_url, "/api/v2/send/", auth, body)
 
 
 def _resend_fields(m: Message, sender: str | None) -> dict[str, str]:
@@ -166,15 +162,12 @@ def _build_sms_request(
         fields["title"] = m.subject
     if m.scheduled_at is not None:
         fields["date"] = kst(m.scheduled_at)
-    url = join_url(base_url, "/api/v2/send/")
     if image is None:
-        return Req(
-            "POST", url, headers=sms_headers(secret), json=fields, masked_headers=("secret",)
-        )
+        return sms_request(base_url, "/api/v2/send/", secret, fields)
     data = {k: (",".join(v) if isinstance(v, list) else str(v)) for k, v in fields.items() if v}
     return Req(
         "POST",
-        url,
+        join_url(base_url, "/api/v2/send/"),
         headers={"secret": secret},
         data=data,
         files={"image": image},
@@ -203,13 +196,7 @@ def _build_alimtalk_history_request(
         # IWINV's requestDate is on its clock: widen by any skew (providers.skew), both sides
         start, end = window(q.requested_at, max(now_ms, q.requested_at), offset_ms, IWINV_MARGIN_MS)
         body.update(pageSize="100", phone=q.to, startDate=kst(start), endDate=kst(end))
-    return Req(
-        "POST",
-        join_url(base_url, "/api/history/"),
-        headers=alimtalk_headers(auth),
-        json=body,
-        masked_headers=("AUTH",),
-    )
+    return alimtalk_request(base_url, "/api/history/", auth, body)
 
 
 def _pick_alimtalk_item(
@@ -276,13 +263,7 @@ def _build_sms_history_request(
         "requestNo": q.provider_message_id,
         "phone": q.to,
     }
-    return Req(
-        "POST",
-        join_url(base_url, "/api/history/"),
-        headers=sms_headers(secret),
-        json=body,
-        masked_headers=("secret",),
-    )
+    return sms_request(base_url, "/api/history/", secret, body)
 
 
 def _parse_sms_history(

@@ -19,7 +19,7 @@ from kmsg_cli.core.models import (
 from kmsg_cli.core.templates import Template, TemplateChange, TemplateSpec
 from kmsg_cli.errors import ConfigError, InvalidRequest, TemplateNotFound
 from kmsg_cli.providers.base import Secrets, chunks, in_order, read_image, run_calls
-from kmsg_cli.providers.http import MASK, Req, Transport, join_url
+from kmsg_cli.providers.http import MASK, Req, Transport
 from kmsg_cli.providers.http_outcomes import json_body
 from kmsg_cli.providers.iwinv import PLUGIN, build, codes
 from kmsg_cli.providers.iwinv import templates as tpl
@@ -249,19 +249,11 @@ class IwinvProvider(Adapter):
 
     def balance(self) -> Balance:
         if self.config.api_key:
-            req = Req(
-                "POST",
-                join_url(self.alimtalk_url, "/api/charge/"),
-                headers=build.alimtalk_headers(self._auth()),
-                json={},
-            )
+            req = build.alimtalk_request(self.alimtalk_url, "/api/charge/", self._auth(), {})
             ok = codes.ALIMTALK_OK
         else:
-            req = Req(
-                "POST",
-                join_url(self.sms_url, "/api/charge/"),
-                headers=build.sms_headers(self._secret()),
-                json={"version": "1.0"},
+            req = build.sms_request(
+                self.sms_url, "/api/charge/", self._secret(), {"version": "1.0"}
             )
             ok = codes.SMS_OK
         amount = self._call(req, send=False, parse=lambda b: build._parse_charge(b, ok, self.id))
@@ -269,11 +261,8 @@ class IwinvProvider(Adapter):
 
     def cancel(self, group_id: str) -> None:
         """Cancels a reserved AlimTalk by ``seqNo`` (the SMS cancel handle is undocumented)."""
-        req = Req(
-            "POST",
-            join_url(self.alimtalk_url, "/api/cancel/"),
-            headers=build.alimtalk_headers(self._auth()),
-            json={"seqNo": group_id},
+        req = build.alimtalk_request(
+            self.alimtalk_url, "/api/cancel/", self._auth(), {"seqNo": group_id}
         )
         self._call(req, send=False, parse=self._cancel_body)
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from kmsg_cli.core.templates import Button, Template, TemplateChange, TemplateSpec
 from kmsg_cli.providers.base import as_str, template_from
-from kmsg_cli.providers.http import Req, join_url
-from kmsg_cli.providers.iwinv.build import _items, alimtalk_headers
+from kmsg_cli.providers.http import Req
+from kmsg_cli.providers.iwinv.build import _items, alimtalk_request
 
 PAGE = 1000  # the largest pageSize IWINV takes
 STATUS = {"Y": "approved", "I": "inspecting", "R": "rejected"}
@@ -16,13 +16,7 @@ STATUS = {"Y": "approved", "I": "inspecting", "R": "rejected"}
 def _build_templates_request(base_url: str, auth: str, page: int) -> Req:
     """Every template, a page at a time; numbers go as strings."""
     body = {"pageNum": str(page), "pageSize": str(PAGE)}
-    return Req(
-        "POST",
-        join_url(base_url, "/api/template/"),
-        headers=alimtalk_headers(auth),
-        json=body,
-        masked_headers=("AUTH",),
-    )
+    return alimtalk_request(base_url, "/api/template/", auth, body)
 
 
 def _parse_templates(body: Any) -> list[Template]:
@@ -62,13 +56,7 @@ def _build_admin_request(
         body["templateContent"] = spec.body
         if spec.buttons:
             body["buttons"] = [_button(b) for b in spec.buttons]
-    return Req(
-        "POST",
-        join_url(base_url, ADMIN_PATHS[op]),
-        headers=alimtalk_headers(auth),
-        json=body,
-        masked_headers=("AUTH",),
-    )
+    return alimtalk_request(base_url, ADMIN_PATHS[op], auth, body)
 
 
 def _button(b: Button) -> dict[str, str]:
