@@ -28,6 +28,22 @@ from kmsg_cli.store import Store, open_store
 from tests.conftest import FakeClock
 
 SENDER = "0212345678"
+# `kmsg send` of an AlimTalk with SMS failover to the mock's number that is "not a KakaoTalk user":
+# FAILED on the first track pass, then the fallback SMS
+ALIMTALK_WITH_FAILOVER = (
+    "send",
+    "--type",
+    "ALIMTALK",
+    "--to",
+    "01011110000",
+    "--template-id",
+    "MOCK_TPL_SEED",
+    "--var",
+    "name=Kim",
+    "--failover",
+    "--fallback-text",
+    "Kim님, 주문이 접수되었습니다",
+)
 
 
 class Crash(BaseException):

@@ -24,23 +24,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import FakeClock, Kmsg
+from tests.trackkit import ALIMTALK_WITH_FAILOVER
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cret-for-tests"
-ALIMTALK_FAILING = (
-    "send",
-    "--type",
-    "ALIMTALK",
-    "--to",
-    "01011110000",
-    "--template-id",
-    "MOCK_TPL_SEED",
-    "--var",
-    "name=Kim",
-    "--failover",
-    "--fallback-text",
-    "Kim님, 주문이 접수되었습니다",
-)
 
 
 class Receiver:
@@ -207,7 +194,7 @@ def test_webhook_gets_signed_final_and_failover_events(
     kmsg: Kmsg, kmsg_home: Path, receiver: Receiver
 ) -> None:
     hooks_config(kmsg_home, webhook(receiver.url))
-    _, sent = kmsg.json(*ALIMTALK_FAILING)
+    _, sent = kmsg.json(*ALIMTALK_WITH_FAILOVER)
     original = sent["messages"][0]["message_id"]
     kmsg.clock.advance(31)
     assert kmsg("track", "--once").exit_code == 0  # ALIMTALK FAILED, fallback SMS sent

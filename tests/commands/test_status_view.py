@@ -15,22 +15,9 @@ import pytest
 
 from kmsg_cli.core.times import KST
 from tests.conftest import FakeClock, Kmsg
+from tests.trackkit import ALIMTALK_WITH_FAILOVER
 
 AD = "(광고) 겨울 세일 안내\n무료거부 080-000-0000"
-ALIMTALK = (
-    "send",
-    "--type",
-    "ALIMTALK",
-    "--to",
-    "01011110000",  # the mock: FAILED "not a KakaoTalk user", then API failover
-    "--template-id",
-    "MOCK_TPL_SEED",
-    "--var",
-    "name=Kim",
-    "--failover",
-    "--fallback-text",
-    "Kim님, 주문이 접수되었습니다",
-)
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +44,7 @@ def send(kmsg: Kmsg, *args: str) -> str:
 
 # -- the note column -----------------------------------------------------------------------------
 def test_a_failed_over_alimtalk_shows_the_sms_went_out_and_why(kmsg: Kmsg) -> None:
-    assert kmsg(*ALIMTALK).exit_code == 0
+    assert kmsg(*ALIMTALK_WITH_FAILOVER).exit_code == 0
     kmsg.clock.advance(31)
     assert kmsg("track", "--once").exit_code == 0
     by_type = {r["type"]: r for r in rows(kmsg)}
@@ -73,7 +60,7 @@ def test_a_failed_over_alimtalk_shows_the_sms_went_out_and_why(kmsg: Kmsg) -> No
 
 
 def test_an_alimtalk_whose_fallback_was_skipped_says_why(kmsg: Kmsg) -> None:
-    assert kmsg(*ALIMTALK).exit_code == 0
+    assert kmsg(*ALIMTALK_WITH_FAILOVER).exit_code == 0
     assert kmsg("suppress", "add", "01011110000").exit_code == 0  # opted out meanwhile
     kmsg.clock.advance(31)
     assert kmsg("track", "--once").exit_code == 0

@@ -20,23 +20,9 @@ from kmsg_cli.app import app
 from kmsg_cli.context import AppContext
 from kmsg_cli.errors import AuthError
 from tests.conftest import FakeClock, Kmsg
-from tests.trackkit import FakeProvider, make_env, message, open_db, seed
+from tests.trackkit import ALIMTALK_WITH_FAILOVER, FakeProvider, make_env, message, open_db, seed
 
 ROOT = Path(__file__).resolve().parents[2]
-ALIMTALK = (
-    "send",
-    "--type",
-    "ALIMTALK",
-    "--to",
-    "01011110000",
-    "--template-id",
-    "MOCK_TPL_SEED",
-    "--var",
-    "name=Kim",
-    "--failover",
-    "--fallback-text",
-    "Kim님, 주문이 접수되었습니다",
-)
 
 
 def query(home: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -48,7 +34,7 @@ def query(home: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 def test_mock_alimtalk_fails_over_to_exactly_one_sms(kmsg: Kmsg, kmsg_home: Path) -> None:
-    code, sent = kmsg.json(*ALIMTALK)
+    code, sent = kmsg.json(*ALIMTALK_WITH_FAILOVER)
     assert code == 0
     original = sent["messages"][0]["message_id"]
     kmsg.clock.advance(31)
@@ -77,7 +63,7 @@ def test_mock_alimtalk_fails_over_to_exactly_one_sms(kmsg: Kmsg, kmsg_home: Path
 
 
 def test_status_of_either_message_shows_the_link_and_history(kmsg: Kmsg) -> None:
-    _, sent = kmsg.json(*ALIMTALK)
+    _, sent = kmsg.json(*ALIMTALK_WITH_FAILOVER)
     original = sent["messages"][0]["message_id"]
     kmsg.clock.advance(31)
     kmsg("track", "--once")
