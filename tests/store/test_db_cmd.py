@@ -10,8 +10,8 @@ import psycopg
 from kmsg_cli.store import open_store
 from kmsg_cli.store.migrations import MIGRATIONS
 from tests.commands.test_queue import queue_job
-from tests.commands.test_track import ALIMTALK
 from tests.conftest import Kmsg
+from tests.trackkit import ALIMTALK_WITH_FAILOVER
 
 NAMES = [name for name, _ in MIGRATIONS]
 
@@ -49,7 +49,7 @@ def seed_sqlite(kmsg: Kmsg, kmsg_home: Path, tmp_path: Path) -> None:
         assert kmsg("send", "--to", f"0101234{i:04d}", "--text", "hi").exit_code == 0
     key = ("send", "--to", "01099990000", "--text", "k", "--idempotency-key", "order-1")
     assert kmsg(*key).exit_code == 0
-    assert kmsg(*ALIMTALK).exit_code == 0
+    assert kmsg(*ALIMTALK_WITH_FAILOVER).exit_code == 0
     kmsg.clock.advance(31)
     assert kmsg("track", "--once").exit_code == 0
     queue_job(kmsg.clock, kmsg)  # a night-time ad, deferred to 08:00 in the local queue

@@ -13,8 +13,8 @@ import psycopg
 import pytest
 
 from tests.commands.test_queue import AD, CountingMock, kst_ms, run
-from tests.commands.test_track import ALIMTALK
 from tests.conftest import FakeClock, Kmsg
+from tests.trackkit import ALIMTALK_WITH_FAILOVER
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_round_robin_rotates_across_runs(
 
 
 def test_track_fails_over_to_exactly_one_sms(kmsg: Kmsg, pg: str) -> None:
-    code, sent = kmsg.json(*ALIMTALK)
+    code, sent = kmsg.json(*ALIMTALK_WITH_FAILOVER)
     assert code == 0
     original = sent["messages"][0]["message_id"]
     kmsg.clock.advance(31)
